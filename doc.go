@@ -1,0 +1,19 @@
+// Package audit is the vocabulary of ami-audit: the Record every part of the
+// system produces, the Finding and Violation attached to it, the Filter used
+// to find records, and the small interfaces the rest plugs into.
+//
+// Where a record is born, hashed, stored, analysed and reported:
+//
+//   - source/...   sources collect records about a target (git, file, log, module)
+//   - canonical    RFC 8785 canonical JSON, the byte form a record hash covers
+//   - ledger       hash chain, proof of work, Merkle tree, checkpoints, verification
+//   - keys         Ed25519 signing keys on disk
+//   - store/...    durable storage of the chain (SQLite by default)
+//   - collector/   runs sources over a target and appends what they produce
+//   - report/...   turns records into documents people and programs read
+//   - cmd/ami-audit the command line, a thin layer over the packages above
+//
+// A Record is immutable once appended: the store assigns its sequence number,
+// previous_hash and record_hash, and only its signatures and status may change
+// later (neither is covered by the hash).
+package audit
