@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// App holds what every command shares: the streams, the global flags and
+// the store, opened on first use and closed when the command ends.
+type App struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	// global flags
+	auditDir string // --audit-dir: where .audit lives
+	storeURL string // --store, or $AMI_AUDIT_STORE
+	cacheURL string // --cache, or $AMI_AUDIT_CACHE
+	quiet    bool   // --quiet
+	noColor  bool   // --no-color, or $NO_COLOR
+
+	store audit.Store
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *App {
+	return &App{stdin: stdin, stdout: stdout, stderr: stderr}
+}
+
+func (a *App) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ami-audit",
+		Short: "A tamper-evident, independently verifiable audit trail of a repository",
+		Long: `ami-audit turns a repository, its services and its logs into a tamper-evident
+audit trail: every record is hash-chained, every record is a leaf of a Merkle
+tree, and signed checkpoints let anyone check the trail without trusting
+whoever runs it.
+
+Start with "ami-audit init" in a repository; the trail lives in .audit/.
+
+Exit codes: 0 success, 1 operational error, 2 usage error,
+3 verification failed.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.resolveGlobals()
+		},
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withHint(usageError{err}, "see 'ami-audit "+commandPath(c)+" --help'")
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.auditDir, "audit-dir", "", "directory of the trail's files (default: the nearest .audit/ above the current directory, else ./.audit)")
+	pf.StringVar(&a.storeURL, "store", "", "store URL: sqlite:PATH (default .audit/audit.db) or postgres://… (env AMI_AUDIT_STORE)")
+	pf.StringVar(&a.cacheURL, "cache", "", "optional cache URL, redis://host:port/db (env AMI_AUDIT_CACHE)")
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress and no notices")
+	pf.BoolVar(&a.noColor, "no-color", false, "no colour in terminal output (also when NO_COLOR is set)")
+	for _, c := range a.commands() {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// commands lists every subcommand. It is the one place commands are
+// registered.
+func (a *App) commands() []*cobra.Command {
+	return []*cobra.Command{}
+}
+
+func commandPath(c *cobra.Command) string {
+	p := c.CommandPath()
+	return strings.TrimSpace(strings.TrimPrefix(p, "ami-audit"))
+}
+
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") ||
+		strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag") ||
+		strings.Contains(msg, "arg(s)") ||
+		strings.HasPrefix(msg, "required flag") ||
+		strings.HasPrefix(msg, "invalid argument")
+}
+
+// resolveGlobals fills defaults from the environment.
+func (a *App) resolveGlobals() error {
+	if a.storeURL == "" {
+		a.storeURL = os.Getenv("AMI_AUDIT_STORE")
+	}
+	if a.cacheURL == "" {
+		a.cacheURL = os.Getenv("AMI_AUDIT_CACHE")
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		a.noColor = true
+	}
+	if a.auditDir == "" {
+		a.auditDir = findAuditDir()
+	}
+	return nil
+}
+
+// findAuditDir returns the nearest .audit directory at or above the
+// working directory, or ./.audit when there is none.
+func findAuditDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ".audit"
+	}
+	for dir := wd; ; {
+		p := filepath.Join(dir, ".audit")
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return filepath.Join(wd, ".audit")
+		}
+		dir = parent
+	}
+}
+
+// isTerminal reports whether w is a terminal (for colour and progress).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// colour reports whether output to stdout may use ANSI colour.
+func (a *App) colour() bool { return !a.noColor && isTerminal(a.stdout) }
+
+// progress reports whether progress may be drawn on stderr.
+func (a *App) progress() bool { return !a.quiet && isTerminal(a.stderr) }
+
+// openStore opens the trail's store on first use.
+func (a *App) openStore(ctx context.Context) (audit.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	return nil, errors.New("no store backend is available yet")
+}
+
+func (a *App) close() {
+	if a.store != nil {
+		a.store.Close()
+	}
+}

@@ -1,0 +1,98 @@
+// Command ami-audit builds and checks a tamper-evident audit trail of a
+// repository, its services and its logs. Run "ami-audit help" for the
+// commands.
+//
+// Exit codes, which scripts may rely on:
+//
+//	0  success
+//	1  operational error (a file, store or server could not be used)
+//	2  usage error (unknown command or flag, bad flag value, bad input record)
+//	3  verification failed (the trail, a signature, a checkpoint or a proof did not check)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitVerifyFails = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit code. Tests call it
+// directly.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	defer app.close()
+	root := app.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	return app.report(err)
+}
+
+// usageError marks a mistake in how the command was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// verifyError marks a verification that ran and failed.
+type verifyError struct{ err error }
+
+func (e verifyError) Error() string { return e.err.Error() }
+func (e verifyError) Unwrap() error { return e.err }
+
+// hintError carries a line telling the user what to do.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error { return hintError{err, hint} }
+
+// report prints err and returns its exit code.
+func (a *App) report(err error) int {
+	fmt.Fprintf(a.stderr, "ami-audit: %v\n", err)
+	var h hintError
+	if errors.As(err, &h) {
+		fmt.Fprintf(a.stderr, "hint: %s\n", h.hint)
+	}
+	var u usageError
+	var v verifyError
+	switch {
+	case errors.As(err, &v):
+		return exitVerifyFails
+	case errors.As(err, &u), isCobraUsage(err):
+		return exitUsage
+	}
+	return exitError
+}
