@@ -1,0 +1,176 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// MaxDifficulty bounds proof of work: 8 hex digits is already about four
+// billion hashes per record.
+const MaxDifficulty = 8
+
+// Entry is one record prepared for storage by Link.
+type Entry struct {
+	Record *audit.Record
+	Body   []byte      // canonical bytes; SHA-256(Body) is the record hash
+	Hash   tlog.Hash   // the record hash, raw
+	Tree   []tlog.Hash // tree hashes completed by this leaf: leaf hash, then parents
+}
+
+// TreeBlob is the stored form of Tree: the hashes concatenated.
+func (e *Entry) TreeBlob() []byte {
+	b := make([]byte, 0, 32*len(e.Tree))
+	for _, h := range e.Tree {
+		b = append(b, h[:]...)
+	}
+	return b
+}
+
+// BatchError names the record of a batch that could not be linked.
+type BatchError struct {
+	Index int // position in the batch, from 0
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("record %d of the batch: %v", e.Index+1, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// Link prepares recs to follow tip: it normalizes and validates each record,
+// assigns Sequence, PreviousHash, Nonce (mining to difficulty leading zero
+// hex digits) and RecordHash in place, and computes each leaf's tree hashes,
+// reading older tree hashes through r. It returns the entries and the new
+// tip. Nothing is stored: the caller writes the entries in the same
+// transaction in which it read tip.
+func Link(tip audit.Head, recs []*audit.Record, difficulty int, r tlog.HashReader) ([]Entry, audit.Head, error) {
+	if difficulty < 0 || difficulty > MaxDifficulty {
+		return nil, tip, fmt.Errorf("proof-of-work difficulty %d is out of range 0..%d", difficulty, MaxDifficulty)
+	}
+	if tip.Hash == "" {
+		tip.Hash = audit.GenesisHash
+	}
+	entries := make([]Entry, len(recs))
+	over := &overlay{base: r, start: int64(tip.Size), leaves: make([][]tlog.Hash, 0, len(recs))}
+	buf := make([]byte, 0, 1024)
+	for i, rec := range recs {
+		rec.Normalize()
+		rec.Sequence = tip.Size
+		rec.PreviousHash = tip.Hash
+		rec.Nonce = 0
+		rec.RecordHash = ""
+		if err := rec.Validate(); err != nil {
+			return nil, tip, &BatchError{Index: i, Err: err}
+		}
+		var err error
+		var sum [32]byte
+		for {
+			buf, err = rec.AppendCanonical(buf[:0])
+			if err != nil {
+				return nil, tip, &BatchError{Index: i, Err: err}
+			}
+			sum = sha256.Sum256(buf)
+			if meetsDifficulty(sum, difficulty) {
+				break
+			}
+			rec.Nonce++
+		}
+		rec.RecordHash = hex.EncodeToString(sum[:])
+		tree, err := tlog.StoredHashesForRecordHash(int64(tip.Size), LeafHash(sum), over)
+		if err != nil {
+			return nil, tip, fmt.Errorf("tree hashes for record %d: %w", tip.Size, err)
+		}
+		over.leaves = append(over.leaves, tree)
+		entries[i] = Entry{Record: rec, Body: append([]byte(nil), buf...), Hash: sum, Tree: tree}
+		tip = audit.Head{Size: tip.Size + 1, Hash: rec.RecordHash}
+	}
+	return entries, tip, nil
+}
+
+// LeafHash is the Merkle leaf hash of a record hash.
+func LeafHash(recordHash [32]byte) tlog.Hash { return tlog.RecordHash(recordHash[:]) }
+
+// meetsDifficulty reports whether the hex form of sum starts with d zeros.
+func meetsDifficulty(sum [32]byte, d int) bool {
+	for i := 0; i < d; i++ {
+		b := sum[i/2]
+		if i%2 == 0 {
+			b >>= 4
+		}
+		if b&0xf != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TreeLocation says where the stored tree hash with tlog index idx lives:
+// in the Tree of the record with sequence leaf, at position pos.
+func TreeLocation(idx int64) (leaf uint64, pos int) {
+	level, n := tlog.SplitStoredHashIndex(idx)
+	return uint64((n+1)<<level - 1), level
+}
+
+// overlay reads tree hashes of the leaves being linked from memory and
+// older ones from the store.
+type overlay struct {
+	base   tlog.HashReader
+	start  int64
+	leaves [][]tlog.Hash
+}
+
+func (o *overlay) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	var older []int64
+	var olderAt []int
+	for i, idx := range indexes {
+		leaf, pos := TreeLocation(idx)
+		if int64(leaf) >= o.start {
+			l := o.leaves[int64(leaf)-o.start]
+			if pos >= len(l) {
+				return nil, errors.New("tree hash read before it was computed")
+			}
+			out[i] = l[pos]
+			continue
+		}
+		older = append(older, idx)
+		olderAt = append(olderAt, i)
+	}
+	if len(older) > 0 {
+		if o.base == nil {
+			return nil, errors.New("no tree hash reader for older leaves")
+		}
+		hs, err := o.base.ReadHashes(older)
+		if err != nil {
+			return nil, err
+		}
+		for j, h := range hs {
+			out[olderAt[j]] = h
+		}
+	}
+	return out, nil
+}
+
+// BlobHashReader builds a tlog.HashReader from a function returning the
+// stored tree blob of a record. Stores use it to serve tree hashes.
+func BlobHashReader(blob func(leaf uint64) ([]byte, error)) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, idx := range indexes {
+			leaf, pos := TreeLocation(idx)
+			b, err := blob(leaf)
+			if err != nil {
+				return nil, err
+			}
+			if len(b) < 32*(pos+1) {
+				return nil, fmt.Errorf("record %d: stored tree hashes are short (%d bytes, need %d)", leaf, len(b), 32*(pos+1))
+			}
+			copy(out[i][:], b[32*pos:])
+		}
+		return out, nil
+	})
+}

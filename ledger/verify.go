@@ -1,0 +1,228 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// RawRecord is a stored row as verification reads it. Its slices are valid
+// only during the callback that receives it.
+type RawRecord struct {
+	Seq  uint64 // the row's sequence number
+	Hash []byte // stored record hash, 32 raw bytes
+	Body []byte // stored canonical bytes
+	Tree []byte // stored tree hashes, 32 bytes each
+}
+
+// RawScanner is implemented by stores whose rows can be read for
+// verification without decoding records.
+type RawScanner interface {
+	// ScanRaw calls fn for each stored row with from <= sequence < to, in
+	// sequence order. It reports rows as stored, gaps and all.
+	ScanRaw(ctx context.Context, from, to uint64, fn func(*RawRecord) error) error
+}
+
+// ErrTampered is wrapped by every verification failure: the data was read,
+// and it is not what was appended.
+var ErrTampered = errors.New("verification failed")
+
+// ChainError names the first record that fails verification and why.
+type ChainError struct {
+	Seq      uint64
+	RecordID string
+	Reason   string
+}
+
+func (e *ChainError) Error() string {
+	if e.RecordID != "" {
+		return fmt.Sprintf("record %d (%s): %s", e.Seq, e.RecordID, e.Reason)
+	}
+	return fmt.Sprintf("record %d: %s", e.Seq, e.Reason)
+}
+
+func (e *ChainError) Unwrap() error { return ErrTampered }
+
+// VerifyOptions tunes VerifyChain.
+type VerifyOptions struct {
+	// Difficulty is the log's proof-of-work difficulty.
+	Difficulty int
+	// RootsAt asks for the tree hash at these sizes (for checkpoints).
+	RootsAt []uint64
+	// Heads are tree heads the log signed as it grew (sorted by size, their
+	// signatures already checked). Each is compared with the tree the
+	// records build; the first that differs bounds where records were
+	// rewritten.
+	Heads []Checkpoint
+	// Progress, when set, is called with the number of records checked so
+	// far, every few thousand records.
+	Progress func(n uint64)
+}
+
+// VerifyResult is what a successful verification establishes.
+type VerifyResult struct {
+	Size     uint64               // records checked
+	Root     tlog.Hash            // Merkle tree hash of all of them
+	LastHash string               // record_hash of the last record
+	RootsAt  map[uint64]tlog.Hash // tree hash at each requested size
+}
+
+// VerifyChain reads every stored row in order and checks, for each: the
+// sequence is the next one (no gap, no reordering); the body names that
+// sequence; SHA-256 of the body is the stored record hash; the body's
+// previous_hash is the record hash before it ("0" for the first); the hash
+// meets the proof-of-work difficulty; the stored tree hashes are the ones
+// the leaf completes. It computes the Merkle root as it goes, in memory
+// independent of the log's size. The first failure is returned as a
+// *ChainError.
+func VerifyChain(ctx context.Context, s RawScanner, opt VerifyOptions) (VerifyResult, error) {
+	v := newChainVerifier(opt)
+	err := s.ScanRaw(ctx, 0, ^uint64(0), v.check)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	return v.result(), nil
+}
+
+type chainVerifier struct {
+	opt     VerifyOptions
+	acc     Accumulator
+	next    uint64
+	prev    []byte // hex of the previous record hash
+	prevBuf []byte
+	tree    []tlog.Hash
+	want    map[uint64]bool
+	roots   map[uint64]tlog.Hash
+	heads   []Checkpoint // still to compare, smallest first
+	goodAt  uint64       // size of the last head that matched
+}
+
+func newChainVerifier(opt VerifyOptions) *chainVerifier {
+	v := &chainVerifier{opt: opt, prev: []byte(audit.GenesisHash), prevBuf: make([]byte, 64), roots: map[uint64]tlog.Hash{}, heads: opt.Heads}
+	for len(v.heads) > 0 && v.heads[0].Size == 0 {
+		v.heads = v.heads[1:]
+	}
+	if len(opt.RootsAt) > 0 {
+		v.want = map[uint64]bool{}
+		for _, n := range opt.RootsAt {
+			v.want[n] = true
+			if n == 0 {
+				v.roots[0] = emptyRoot
+			}
+		}
+	}
+	return v
+}
+
+func (v *chainVerifier) fail(seq uint64, body []byte, format string, args ...any) error {
+	id := ""
+	if f, err := scanChainFields(body); err == nil {
+		id = string(f.recordID)
+	}
+	return &ChainError{Seq: seq, RecordID: id, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (v *chainVerifier) check(r *RawRecord) error {
+	seq := v.next
+	switch {
+	case r.Seq > seq:
+		if seq == 0 {
+			return &ChainError{Seq: seq, Reason: fmt.Sprintf("missing: the log starts at sequence %d", r.Seq)}
+		}
+		return &ChainError{Seq: seq, Reason: fmt.Sprintf("missing: sequence jumps from %d to %d (deleted records)", seq-1, r.Seq)}
+	case r.Seq < seq:
+		return v.fail(r.Seq, r.Body, "sequence %d appears twice or out of order", r.Seq)
+	}
+	sum := sha256.Sum256(r.Body)
+	if len(r.Hash) != 32 || !bytes.Equal(sum[:], r.Hash) {
+		return v.fail(seq, r.Body, "record_hash mismatch: the stored content does not hash to the stored record_hash (the record was changed)")
+	}
+	f, err := scanChainFields(r.Body)
+	if err != nil {
+		return &ChainError{Seq: seq, Reason: err.Error()}
+	}
+	if !f.hasSequence || f.sequence != seq {
+		return v.fail(seq, r.Body, "record says it is sequence %d but is stored at %d (records moved or swapped)", f.sequence, seq)
+	}
+	if !bytes.Equal(f.previousHash, v.prev) {
+		return v.fail(seq, r.Body, "previous_hash mismatch: it links to %.16s… but the record before it is %.16s… (a record before it was changed, removed or swapped)", f.previousHash, v.prev)
+	}
+	if !meetsDifficulty(sum, v.opt.Difficulty) {
+		return v.fail(seq, r.Body, "record_hash does not meet the proof-of-work difficulty %d", v.opt.Difficulty)
+	}
+	v.tree = v.acc.Add(LeafHash(sum), v.tree)
+	if len(r.Tree) != 32*len(v.tree) {
+		return v.fail(seq, r.Body, "stored Merkle tree hashes are wrong (%d bytes, want %d)", len(r.Tree), 32*len(v.tree))
+	}
+	for i, h := range v.tree {
+		if !bytes.Equal(r.Tree[32*i:32*i+32], h[:]) {
+			return v.fail(seq, r.Body, "stored Merkle tree hash at level %d does not match the records", i)
+		}
+	}
+	hex.Encode(v.prevBuf, sum[:])
+	v.prev = v.prevBuf
+	v.next++
+	if v.want != nil && v.want[v.next] {
+		v.roots[v.next] = v.acc.Root()
+	}
+	for len(v.heads) > 0 && v.heads[0].Size <= v.next {
+		h := v.heads[0]
+		v.heads = v.heads[1:]
+		if h.Size < v.next {
+			continue // duplicate or unsorted head
+		}
+		if v.acc.Root() != h.Root {
+			return &ChainError{Seq: v.goodAt, Reason: fmt.Sprintf(
+				"rewritten: the tree head the log signed at size %d does not match the stored records; they match up to size %d, so record %d is the first that can differ (records %d..%d were rewritten with recomputed hashes)",
+				h.Size, v.goodAt, v.goodAt, v.goodAt, h.Size-1)}
+		}
+		v.goodAt = h.Size
+	}
+	if v.opt.Progress != nil && v.next%4096 == 0 {
+		v.opt.Progress(v.next)
+	}
+	return nil
+}
+
+func (v *chainVerifier) result() VerifyResult {
+	return VerifyResult{Size: v.next, Root: v.acc.Root(), LastHash: string(v.prev), RootsAt: v.roots}
+}
+
+// CheckCheckpoint compares a verified chain with a saved checkpoint: the log
+// must hold at least the checkpoint's records, its tree at the checkpoint's
+// size must have the checkpoint's root (res must have been computed with
+// cp.Size in RootsAt), and a consistency proof built from the stored tree
+// hashes must prove the current tree extends the checkpointed one.
+func CheckCheckpoint(cp Checkpoint, res VerifyResult, hr tlog.HashReader) error {
+	if cp.Size > res.Size {
+		return &ChainError{Seq: res.Size, Reason: fmt.Sprintf(
+			"missing: the log holds %d records but the checkpoint covers %d (records %d..%d were removed from the end)",
+			res.Size, cp.Size, res.Size, cp.Size-1)}
+	}
+	root, ok := res.RootsAt[cp.Size]
+	if !ok {
+		return fmt.Errorf("internal: tree hash at size %d was not computed", cp.Size)
+	}
+	if root != cp.Root {
+		return &ChainError{Seq: 0, Reason: fmt.Sprintf(
+			"rewritten: the first %d records do not match the checkpoint's tree hash (records were rewritten with recomputed hashes; the log's signed tree heads were rewritten too, so the first altered record cannot be named)", cp.Size)}
+	}
+	if cp.Size == 0 || cp.Size == res.Size {
+		return nil
+	}
+	proof, err := tlog.ProveTree(int64(res.Size), int64(cp.Size), hr)
+	if err != nil {
+		return fmt.Errorf("consistency proof: %w", err)
+	}
+	if err := tlog.CheckTree(proof, int64(res.Size), res.Root, int64(cp.Size), cp.Root); err != nil {
+		return &ChainError{Seq: cp.Size, Reason: "the stored tree does not prove the log extends the checkpoint: " + err.Error()}
+	}
+	return nil
+}
