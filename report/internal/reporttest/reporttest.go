@@ -1,0 +1,126 @@
+// Package reporttest holds the fixed report every format's golden test
+// renders, and the golden-file helper (go test -update rewrites them).
+package reporttest
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/report"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// Sample is a report exercising every part of the model, with the text a
+// hostile repository can put in a report: markup, pipes, commas, quotes,
+// newlines, control characters, spreadsheet formulas and wide characters.
+func Sample() *report.Report {
+	ts := time.Date(2024, 3, 15, 10, 30, 0, 0, time.UTC)
+	rec := func(seq uint64, actor, action, target string, tt audit.TargetType, sev audit.Severity) *audit.Record {
+		r := &audit.Record{
+			RecordID:   "01900000-0000-7000-8000-00000000000" + string(rune('0'+seq)),
+			Sequence:   seq,
+			Timestamp:  ts.Add(time.Duration(seq) * time.Minute),
+			Actor:      actor,
+			Action:     action,
+			Target:     target,
+			TargetType: tt,
+			Source:     "git_source",
+			Severity:   sev,
+			Context:    map[string]any{"lines_added": 12, "message": "fix | <b>bold</b>"},
+		}
+		r.Normalize()
+		r.RecordHash = "ab12"
+		r.PreviousHash = audit.GenesisHash
+		return r
+	}
+	return &report.Report{
+		Title:     "Repository audit: ami <orchestrator> & co",
+		Generated: time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC),
+		Summary: []report.Item{
+			{Label: "Records", Value: "1234"},
+			{Label: "Sources", Value: "git, file"},
+			{Label: "Duration", Value: "1.5s"},
+			{Label: "Errors", Value: "0"},
+		},
+		Sections: []report.Section{
+			{
+				Title:   "Authors",
+				Text:    "Commits per author, most active first.",
+				Columns: []string{"author", "commits", "lines added", "lines removed"},
+				Rows: [][]string{
+					{"Alice <alice@example.com>", "120", "4500", "1200"},
+					{"Bob | the builder", "75", "1,300", "-"},
+					{"Zoë 李", "3", "10", "2"},
+					{"<script>alert(1)</script>", "1", "1", "0"},
+				},
+			},
+			{
+				Title:   "Files",
+				Columns: []string{"path", "severity", "note"},
+				Rows: [][]string{
+					{"src/app.py", "warning", "large, \"binary\"\nsecond line"},
+					{"=HYPERLINK(\"http://x\")", "critical", "formula"},
+					{"docs/read_me_now.md", "info", "esc\x1b[31mred"},
+					{"short row"},
+				},
+			},
+			{
+				Title: "Commits per month",
+				Chart: &report.Chart{
+					Kind:   report.ChartBar,
+					Labels: []string{"2024-01", "2024-02", "2024-03"},
+					Values: []float64{40, 100, 12.5},
+					Unit:   "commits",
+				},
+			},
+			{
+				Title: "Records per day",
+				Text:  "A line chart.",
+				Chart: &report.Chart{
+					Kind:   report.ChartLine,
+					Labels: []string{"03-13", "03-14", "03-15", "03-16"},
+					Values: []float64{3, 7, 2, 9},
+				},
+			},
+			{
+				Title:   "Empty table",
+				Columns: []string{"a", "b"},
+			},
+		},
+		Records: []*audit.Record{
+			rec(1, "alice", "git_commit", "src/app.py", audit.TargetGit, audit.SeverityInfo),
+			rec(2, "bob", "file_hash", "docs/a|b.md", audit.TargetFile, audit.SeverityWarning),
+		},
+		Warnings: []string{"file secret.key: permission denied", "submodule <lib>: not checked out"},
+	}
+}
+
+// Golden compares got with testdata/name, or rewrites it with -update.
+func Golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
+	}
+}
