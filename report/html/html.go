@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,13 @@ func New() Formatter { return Formatter{} }
 
 // Format writes r to w.
 func (Formatter) Format(w io.Writer, r *report.Report) error {
-	v := view{Title: r.Title, Summary: r.Summary, Warnings: r.Warnings}
+	v := view{Title: clean(r.Title)}
+	for _, it := range r.Summary {
+		v.Summary = append(v.Summary, report.Item{Label: clean(it.Label), Value: clean(it.Value)})
+	}
+	for _, w := range r.Warnings {
+		v.Warnings = append(v.Warnings, clean(w))
+	}
 	if !r.Generated.IsZero() {
 		v.Generated = r.Generated.UTC().Format(time.RFC3339)
 	}
@@ -86,18 +93,18 @@ type cell struct {
 }
 
 func newSection(i int, s report.Section) section {
-	out := section{ID: "s" + strconv.Itoa(i+1), Title: s.Title, Text: s.Text}
+	out := section{ID: "s" + strconv.Itoa(i+1), Title: clean(s.Title), Text: clean(s.Text)}
 	if n := tabular.Width(s); n > 0 {
 		out.HasTable = true
 		out.Columns = make([]column, n)
 		for c := range n {
-			out.Columns[c] = column{Name: tabular.Cell(s.Columns, c), Numeric: tabular.Numeric(s.Rows, c)}
+			out.Columns[c] = column{Name: clean(tabular.Cell(s.Columns, c)), Numeric: tabular.Numeric(s.Rows, c)}
 		}
 		out.Rows = make([][]cell, len(s.Rows))
 		for r, row := range s.Rows {
 			out.Rows[r] = make([]cell, n)
 			for c := range n {
-				t := tabular.Cell(row, c)
+				t := clean(tabular.Cell(row, c))
 				x := cell{Text: t, Numeric: out.Columns[c].Numeric}
 				if sev := audit.Severity(strings.ToLower(strings.TrimSpace(t))); sev.Valid() {
 					x.Severity = string(sev)
@@ -157,6 +164,10 @@ const (
 )
 
 func newChart(c *report.Chart) *chart {
+	c = &report.Chart{Kind: c.Kind, Labels: slices.Clone(c.Labels), Values: c.Values, Unit: clean(c.Unit)}
+	for i, l := range c.Labels {
+		c.Labels[i] = clean(l)
+	}
 	m := tabular.ChartMax(c)
 	if c.Kind == report.ChartLine {
 		return lineChart(c, m)
@@ -204,6 +215,27 @@ func lineChart(c *report.Chart, m float64) *chart {
 	}
 	out.Points = strings.Join(pts, " ")
 	return out
+}
+
+// clean makes s valid in an HTML document: invalid UTF-8 becomes U+FFFD
+// and control characters other than tab and newline are shown as their
+// Unicode control pictures (ESC as ␛), which html/template then escapes
+// like any other text.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(c rune) rune {
+		switch {
+		case c == '\t' || c == '\n':
+			return c
+		case c < 0x20:
+			return 0x2400 + c
+		case c == 0x7f:
+			return 0x2421
+		case c >= 0x80 && c < 0xa0:
+			return 0xFFFD
+		}
+		return c
+	}, s)
 }
 
 // shorten cuts s to n runes, marking the cut with an ellipsis.

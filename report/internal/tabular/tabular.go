@@ -79,12 +79,9 @@ func ChartMax(c *report.Chart) float64 {
 	return m
 }
 
-// FormatValue prints v without a needless fraction, followed by unit.
+// FormatValue prints v with at most two decimals, followed by unit.
 func FormatValue(v float64, unit string) string {
-	s := strconv.FormatFloat(v, 'f', -1, 64)
-	if v != math.Trunc(v) {
-		s = strconv.FormatFloat(v, 'f', 2, 64)
-	}
+	s := strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 	if unit != "" {
 		s += " " + unit
 	}
@@ -92,12 +89,12 @@ func FormatValue(v float64, unit string) string {
 }
 
 // Numeric reports whether every non-empty cell of column col is a number
-// (digits with optional sign, separators, fraction or percent sign), so
-// that the column can be right-aligned.
+// (digits with optional sign, separators, fraction or percent sign; "-"
+// counts as empty), so that the column can be right-aligned.
 func Numeric(rows [][]string, col int) bool {
 	seen := false
 	for _, row := range rows {
-		if col >= len(row) || row[col] == "" {
+		if c := Cell(row, col); c == "" || c == "-" || c == "—" {
 			continue
 		}
 		if !isNumber(row[col]) {

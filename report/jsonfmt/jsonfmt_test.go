@@ -1,0 +1,38 @@
+package jsonfmt
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ami-orchestrator/ami-audit/report"
+
+	"github.com/ami-orchestrator/ami-audit/report/internal/reporttest"
+)
+
+func TestGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := New().Format(&buf, reporttest.Sample()); err != nil {
+		t.Fatal(err)
+	}
+	reporttest.Golden(t, "sample.json", buf.Bytes())
+}
+
+// The output decodes back into the report it was made from.
+func TestRoundTrip(t *testing.T) {
+	r := reporttest.Sample()
+	var buf bytes.Buffer
+	if err := New().Format(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var back report.Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	back.Records, r.Records = nil, nil // records have their own round-trip tests
+	if diff := cmp.Diff(r, &back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
