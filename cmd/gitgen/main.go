@@ -1,0 +1,52 @@
+// Command gitgen builds a git repository of a chosen size for tests and
+// benchmarks and prints what its history holds.
+//
+//	go run ./cmd/gitgen -commits 50000 -out /tmp/big
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
+)
+
+func main() {
+	var o gitgen.Options
+	out := flag.String("out", "", "directory to create (required; must not exist or be empty)")
+	flag.IntVar(&o.Commits, "commits", 1000, "commits on the main line")
+	flag.IntVar(&o.Authors, "authors", 12, "distinct authors")
+	flag.IntVar(&o.SubmoduleCommits, "submodule-commits", 20, "commits of the submodule at lib/ (negative: none)")
+	flag.Uint64Var(&o.Seed, "seed", 1, "seed; the same seed builds the same history")
+	flag.BoolVar(&o.Hostile, "hostile", false, "add file names and a message that are not clean text")
+	answers := flag.Bool("answers", false, "print the expected answers as JSON")
+	flag.Parse()
+	if *out == "" {
+		fmt.Fprintln(os.Stderr, "gitgen: -out is required")
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	ans, err := gitgen.Generate(ctx, *out, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gitgen:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "gitgen: %d commits (%d merges), %d authors in %s, head %s, in %s\n",
+		ans.Commits, ans.Merges, len(ans.PerAuthor), ans.Dir, ans.Head, time.Since(start).Round(time.Millisecond))
+	if *answers {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(ans); err != nil {
+			fmt.Fprintln(os.Stderr, "gitgen:", err)
+			os.Exit(1)
+		}
+	}
+}

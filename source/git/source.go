@@ -1,0 +1,333 @@
+package git
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// SourceName is the source field of every record this package produces.
+const SourceName = "git_source"
+
+// summaryActor is the actor of summary records: the source observed them.
+const summaryActor = "system"
+
+// Source collects records from a git repository. It is safe to call
+// Collect from several goroutines.
+type Source struct {
+	cfg Config
+}
+
+// New returns a source configured by cfg.
+func New(cfg Config) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg}, nil
+}
+
+var _ audit.Source = (*Source)(nil)
+
+// Name returns "git_source".
+func (s *Source) Name() string { return SourceName }
+
+// Describe says what the source collects.
+func (s *Source) Describe() string {
+	return "git history: commits with files and lines changed, authors, branches and tags, blame, submodules"
+}
+
+// TargetTypes returns git.
+func (s *Source) TargetTypes() []audit.TargetType { return []audit.TargetType{audit.TargetGit} }
+
+// repo is one repository walked: the top one or a submodule.
+type repo struct {
+	dir    string // absolute directory
+	target string // "." or the submodule's path from the top
+}
+
+// Collect records the history of the repository containing the directory
+// target ("" means the current directory) and of its initialised
+// submodules. A top repository git cannot read is an error; a submodule
+// that fails is recorded as a git_warning and the walk goes on.
+func (s *Source) Collect(ctx context.Context, target string, emit func(*audit.Record) error) error {
+	if target == "" {
+		target = "."
+	}
+	top, prefix, err := s.toplevel(ctx, target)
+	if err != nil {
+		return err
+	}
+	repos := []repo{{dir: top, target: "."}}
+	if !s.cfg.NoSubmodules {
+		subs, err := s.submodules(ctx, top, "")
+		if err != nil {
+			return err
+		}
+		repos = append(repos, subs...)
+	}
+	file := ""
+	if s.cfg.File != "" {
+		full := path.Clean(prefix + filepath.ToSlash(s.cfg.File))
+		r := repos[0]
+		for _, c := range repos[1:] {
+			if strings.HasPrefix(full, c.target+"/") && len(c.target) > len(r.target) {
+				r = c
+			}
+		}
+		repos = []repo{r}
+		file = full
+		if r.target != "." {
+			file = strings.TrimPrefix(full, r.target+"/")
+		}
+	}
+	for i, r := range repos {
+		if err := s.collectRepo(ctx, r, file, emit); err != nil {
+			if i == 0 || ctx.Err() != nil || errors.Is(err, errEmit) {
+				return unwrapEmit(err)
+			}
+			w := audit.New(summaryActor, ActionWarning, r.target, audit.TargetGit)
+			w.Timestamp = s.cfg.now()
+			w.Source = SourceName
+			w.Severity = audit.SeverityWarning
+			w.Context = map[string]any{"repository": r.target, "error": safeText(err.Error())}
+			w.Normalize()
+			if err := emit(w); err != nil {
+				return err
+			}
+		}
+	}
+	if s.cfg.Blame {
+		return s.blame(ctx, repos[0], file, emit)
+	}
+	return nil
+}
+
+// errEmit marks an error returned by emit, which stops everything.
+var errEmit = errors.New("emit")
+
+type emitError struct{ err error }
+
+func (e emitError) Error() string   { return e.err.Error() }
+func (e emitError) Unwrap() []error { return []error{errEmit, e.err} }
+func unwrapEmit(err error) error {
+	var e emitError
+	if errors.As(err, &e) {
+		return e.err
+	}
+	return err
+}
+
+// toplevel returns the repository's root and the path of dir inside it
+// ("" or "sub/dir/").
+func (s *Source) toplevel(ctx context.Context, dir string) (top, prefix string, err error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("git source: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", "", fmt.Errorf("git source: %s is not a directory", dir)
+	}
+	out, err := s.output(ctx, dir, "rev-parse", "--show-toplevel", "--show-prefix")
+	if err != nil {
+		return "", "", fmt.Errorf("%s is not inside a git repository: %w", dir, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) < 1 || lines[0] == "" {
+		return "", "", fmt.Errorf("%w: rev-parse --show-toplevel in %s printed nothing", ErrGit, dir)
+	}
+	top = lines[0]
+	if len(lines) > 1 {
+		prefix = lines[1]
+	}
+	return top, prefix, nil
+}
+
+// submodules lists the initialised submodules of the repository in dir,
+// recursively. parent is dir's target ("" for the top).
+func (s *Source) submodules(ctx context.Context, dir, parent string) ([]repo, error) {
+	if _, err := os.Stat(filepath.Join(dir, ".gitmodules")); err != nil {
+		return nil, nil
+	}
+	out, err := s.output(ctx, dir, "ls-files", "--stage", "-z")
+	if err != nil {
+		return nil, fmt.Errorf("list submodules of %s: %w", dir, err)
+	}
+	var repos []repo
+	for entry := range bytes.SplitSeq(out, []byte{0}) {
+		// "160000 <hash> <stage>\t<path>"
+		meta, p, ok := bytes.Cut(entry, []byte{'\t'})
+		if !ok || !bytes.HasPrefix(meta, []byte("160000 ")) {
+			continue
+		}
+		rel := string(p)
+		sub := filepath.Join(dir, filepath.FromSlash(rel))
+		if _, err := os.Stat(filepath.Join(sub, ".git")); err != nil {
+			continue // not initialised
+		}
+		target := rel
+		if parent != "" {
+			target = parent + "/" + rel
+		}
+		repos = append(repos, repo{dir: sub, target: target})
+		nested, err := s.submodules(ctx, sub, target)
+		if err != nil {
+			return nil, err
+		}
+		repos = append(repos, nested...)
+	}
+	return repos, nil
+}
+
+// collectRepo records one repository's new commits and changed
+// summaries.
+func (s *Source) collectRepo(ctx context.Context, r repo, file string, emit func(*audit.Record) error) error {
+	known, err := s.loadKnown(ctx, r.target)
+	if err != nil {
+		return emitError{err}
+	}
+	tally := newAuthorTally()
+	recorded := 0
+	c := &Commit{Repo: r.target}
+	handle := func(c *Commit) error {
+		c.Repo = r.target
+		c.New = !known.has(c.Hash)
+		tally.add(c)
+		if s.cfg.OnCommit != nil {
+			s.cfg.OnCommit(c)
+		}
+		if !c.New {
+			return nil
+		}
+		known.add(c.Hash)
+		recorded++
+		if err := emit(s.commitRecord(c)); err != nil {
+			return emitError{err}
+		}
+		return nil
+	}
+	revs, err := s.revisions(ctx, r.dir)
+	if err != nil {
+		return err
+	}
+	if len(revs) > 0 {
+		if file != "" {
+			err = s.walkFile(ctx, r.dir, revs, file, c, handle)
+		} else {
+			err = s.walk(ctx, r.dir, revs, nil, c, handle)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if recorded > 0 {
+		if err := emit(s.authorsRecord(r.target, tally)); err != nil {
+			return emitError{err}
+		}
+	}
+	return s.refs(ctx, r, emit)
+}
+
+// revisions returns the revisions to walk, or none for a repository
+// without commits.
+func (s *Source) revisions(ctx context.Context, dir string) ([]string, error) {
+	if len(s.cfg.Revisions) > 0 {
+		return s.cfg.Revisions, nil
+	}
+	revs := []string{"--branches", "--tags", "--remotes"}
+	if _, err := s.output(ctx, dir, "rev-parse", "--verify", "-q", "HEAD^{commit}"); err == nil {
+		revs = append(revs, "HEAD")
+	}
+	return revs, nil
+}
+
+func (s *Source) logArgs(extra ...string) []string {
+	format := logFormat
+	if s.cfg.NoSignatures {
+		format = logFormatNoSig
+	}
+	args := []string{"log", "-z", "--numstat", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+		"--no-mailmap", "--encoding=UTF-8", "--format=" + format}
+	if !s.cfg.Since.IsZero() {
+		args = append(args, "--since="+s.cfg.Since.UTC().Format(time.RFC3339))
+	}
+	if !s.cfg.Until.IsZero() {
+		args = append(args, "--until="+s.cfg.Until.UTC().Format(time.RFC3339))
+	}
+	if s.cfg.Author != "" {
+		args = append(args, "--author="+s.cfg.Author)
+	}
+	return append(args, extra...)
+}
+
+// walk runs one git log over revs, oldest commit first, and hands each
+// commit to handle.
+func (s *Source) walk(ctx context.Context, dir string, revs []string, stdin io.Reader, c *Commit, handle func(*Commit) error) error {
+	args := s.logArgs("--reverse")
+	if stdin != nil {
+		args = s.logArgs("--no-walk=unsorted", "--stdin")
+	}
+	args = append(args, revs...)
+	args = append(args, "--")
+	return s.stream(ctx, dir, stdin, args, func(out io.Reader) error {
+		p := newLogParser(out)
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := p.Next(c)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("git log in %s: %w", dir, err)
+			}
+			if err := handle(c); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// walkFile walks the commits that changed file, following renames. git
+// cannot follow a file and show each commit's whole diff in one run, so
+// a first run lists the commits and a second one reads them in full.
+func (s *Source) walkFile(ctx context.Context, dir string, revs []string, file string, c *Commit, handle func(*Commit) error) error {
+	args := []string{"log", "-z", "--follow", "-M", "--format=%H", "--no-color"}
+	if !s.cfg.Since.IsZero() {
+		args = append(args, "--since="+s.cfg.Since.UTC().Format(time.RFC3339))
+	}
+	if !s.cfg.Until.IsZero() {
+		args = append(args, "--until="+s.cfg.Until.UTC().Format(time.RFC3339))
+	}
+	if s.cfg.Author != "" {
+		args = append(args, "--author="+s.cfg.Author)
+	}
+	args = append(args, revs...)
+	args = append(args, "--", file)
+	out, err := s.output(ctx, dir, args...)
+	if err != nil {
+		return err
+	}
+	var hashes []string
+	for h := range strings.SplitSeq(string(out), "\x00") {
+		h = strings.TrimSpace(h)
+		if isHex(h) {
+			hashes = append(hashes, h)
+		}
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	slices.Reverse(hashes)
+	return s.walk(ctx, dir, nil, strings.NewReader(strings.Join(hashes, "\n")+"\n"), c, handle)
+}
