@@ -12,20 +12,20 @@ import (
 // Memory grows with the number of distinct authors, files and weeks, not
 // with the number of commits.
 type Stats struct {
-	Commits    int64 // commits walked
-	New        int64 // of which recorded by this run
-	Merges     int64
-	Added      int64
-	Removed    int64
-	Renames    int64
-	Binary     int64 // binary file changes
-	First      time.Time
-	Last       time.Time // committer dates
-	Signed     int64
-	Repos      map[string]int64 // commits per repository target
-	authors    *authorTally
-	files      map[string]*FileStats
-	weeks      map[time.Time]int64
+	Commits int64 // commits walked
+	New     int64 // of which recorded by this run
+	Merges  int64
+	Added   int64
+	Removed int64
+	Renames int64
+	Binary  int64 // binary file changes
+	First   time.Time
+	Last    time.Time // committer dates
+	Signed  int64
+	Repos   map[string]int64 // commits per repository target
+	authors *authorTally
+	files   map[string]*FileStats
+	weeks   map[time.Time]int64
 }
 
 // FileStats is the change history of one path.
