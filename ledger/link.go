@@ -38,7 +38,9 @@ type BatchError struct {
 	Err   error
 }
 
-func (e *BatchError) Error() string { return fmt.Sprintf("record %d of the batch: %v", e.Index+1, e.Err) }
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("record %d of the batch: %v", e.Index+1, e.Err)
+}
 func (e *BatchError) Unwrap() error { return e.Err }
 
 // Link prepares recs to follow tip: it normalizes and validates each record,

@@ -56,11 +56,6 @@ type VerifyOptions struct {
 	Difficulty int
 	// RootsAt asks for the tree hash at these sizes (for checkpoints).
 	RootsAt []uint64
-	// Heads are tree heads the log signed as it grew (sorted by size, their
-	// signatures already checked). Each is compared with the tree the
-	// records build; the first that differs bounds where records were
-	// rewritten.
-	Heads []Checkpoint
 	// Progress, when set, is called with the number of records checked so
 	// far, every few thousand records.
 	Progress func(n uint64)
@@ -100,15 +95,10 @@ type chainVerifier struct {
 	tree    []tlog.Hash
 	want    map[uint64]bool
 	roots   map[uint64]tlog.Hash
-	heads   []Checkpoint // still to compare, smallest first
-	goodAt  uint64       // size of the last head that matched
 }
 
 func newChainVerifier(opt VerifyOptions) *chainVerifier {
-	v := &chainVerifier{opt: opt, prev: []byte(audit.GenesisHash), prevBuf: make([]byte, 64), roots: map[uint64]tlog.Hash{}, heads: opt.Heads}
-	for len(v.heads) > 0 && v.heads[0].Size == 0 {
-		v.heads = v.heads[1:]
-	}
+	v := &chainVerifier{opt: opt, prev: []byte(audit.GenesisHash), prevBuf: make([]byte, 64), roots: map[uint64]tlog.Hash{}}
 	if len(opt.RootsAt) > 0 {
 		v.want = map[uint64]bool{}
 		for _, n := range opt.RootsAt {
@@ -171,19 +161,6 @@ func (v *chainVerifier) check(r *RawRecord) error {
 	v.next++
 	if v.want != nil && v.want[v.next] {
 		v.roots[v.next] = v.acc.Root()
-	}
-	for len(v.heads) > 0 && v.heads[0].Size <= v.next {
-		h := v.heads[0]
-		v.heads = v.heads[1:]
-		if h.Size < v.next {
-			continue // duplicate or unsorted head
-		}
-		if v.acc.Root() != h.Root {
-			return &ChainError{Seq: v.goodAt, Reason: fmt.Sprintf(
-				"rewritten: the tree head the log signed at size %d does not match the stored records; they match up to size %d, so record %d is the first that can differ (records %d..%d were rewritten with recomputed hashes)",
-				h.Size, v.goodAt, v.goodAt, v.goodAt, h.Size-1)}
-		}
-		v.goodAt = h.Size
 	}
 	if v.opt.Progress != nil && v.next%4096 == 0 {
 		v.opt.Progress(v.next)

@@ -1,0 +1,272 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/ledger"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// recordColumns are read by every record query, joined with signatures
+// (one row per signature, or one row with NULLs).
+const recordColumns = `r.seq, r.record_hash, r.body, r.status, s.signer, s.algorithm, s.signature, s.timestamp`
+
+// scanRecords streams records from rows ordered by seq (ascending or
+// descending), folding the signature rows of each record into it.
+func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
+	defer rows.Close()
+	var cur *audit.Record
+	var curSeq int64 = -1
+	for rows.Next() {
+		var seq int64
+		var hash, body []byte
+		var status string
+		var signer, alg, sig, ts sql.NullString
+		if err := rows.Scan(&seq, &hash, &body, &status, &signer, &alg, &sig, &ts); err != nil {
+			yield(nil, err)
+			return
+		}
+		if seq != curSeq {
+			if cur != nil && !yield(cur, nil) {
+				return
+			}
+			r, err := decodeRecord(seq, hash, body, status)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			cur, curSeq = r, seq
+		}
+		if signer.Valid {
+			t, _ := time.Parse(time.RFC3339Nano, ts.String)
+			cur.Signatures = append(cur.Signatures, audit.Signature{Signer: signer.String, Algorithm: alg.String, Signature: sig.String, Timestamp: t})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		yield(nil, err)
+		return
+	}
+	if cur != nil {
+		yield(cur, nil)
+	}
+}
+
+func decodeRecord(seq int64, hash, body []byte, status string) (*audit.Record, error) {
+	r := new(audit.Record)
+	if err := json.Unmarshal(body, r); err != nil {
+		return nil, fmt.Errorf("record %d: stored body does not decode: %w", seq, err)
+	}
+	r.RecordHash = hex.EncodeToString(hash)
+	r.Status = audit.Status(status)
+	r.Signatures = nil
+	return r, nil
+}
+
+// Get implements audit.Store.
+func (s *Store) Get(ctx context.Context, id string) (*audit.Record, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+recordColumns+` FROM records r LEFT JOIN signatures s ON s.seq = r.seq WHERE r.record_id = ? ORDER BY s.signer`, id)
+	if err != nil {
+		return nil, err
+	}
+	var out *audit.Record
+	var ferr error
+	scanRecords(rows, func(r *audit.Record, err error) bool {
+		out, ferr = r, err
+		return false
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	return out, nil
+}
+
+// Query implements audit.Store.
+func (s *Store) Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		if err := f.Validate(); err != nil {
+			yield(nil, err)
+			return
+		}
+		where, args := whereClause(f)
+		order := "ASC"
+		if f.Newest {
+			order = "DESC"
+		}
+		limit := ""
+		if n := f.EffectiveLimit(); n >= 0 {
+			limit = fmt.Sprintf(" LIMIT %d", n)
+		}
+		// Select the matching sequence numbers first, then join the
+		// signatures, so that the limit counts records, not signatures.
+		q := `WITH m AS (SELECT seq FROM records` + where + ` ORDER BY seq ` + order + limit + `)
+SELECT ` + recordColumns + ` FROM m JOIN records r ON r.seq = m.seq LEFT JOIN signatures s ON s.seq = r.seq ORDER BY r.seq ` + order + `, s.signer`
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		scanRecords(rows, yield)
+	}
+}
+
+func whereClause(f audit.Filter) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg ...any) {
+		conds = append(conds, cond)
+		args = append(args, arg...)
+	}
+	if f.TargetType != "" {
+		add("target_type = ?", string(f.TargetType))
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.Actor != "" {
+		add("actor = ?", f.Actor)
+	}
+	if f.Target != "" {
+		add("target = ?", f.Target)
+	}
+	if f.Severity != "" {
+		var in []string
+		for _, sev := range audit.Severities[max(f.Severity.Rank(), 0):] {
+			in = append(in, "?")
+			args = append(args, string(sev))
+		}
+		conds = append(conds, "severity IN ("+strings.Join(in, ",")+")")
+	}
+	if !f.Since.IsZero() {
+		add("timestamp >= ?", audit.FormatTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("timestamp < ?", audit.FormatTime(f.Until))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Range implements audit.Store.
+func (s *Store) Range(ctx context.Context, from, to uint64) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		rows, err := s.db.QueryContext(ctx, `SELECT `+recordColumns+` FROM records r LEFT JOIN signatures s ON s.seq = r.seq WHERE r.seq >= ? AND r.seq < ? ORDER BY r.seq, s.signer`, clamp(from), clamp(to))
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		scanRecords(rows, yield)
+	}
+}
+
+// clamp maps a sequence bound onto SQLite's signed integers.
+func clamp(u uint64) int64 {
+	if u > 1<<62 {
+		return 1 << 62
+	}
+	return int64(u)
+}
+
+// AddSignature implements audit.Store.
+func (s *Store) AddSignature(ctx context.Context, id string, sig audit.Signature) error {
+	if sig.Algorithm != audit.AlgorithmEd25519 {
+		return fmt.Errorf("signature algorithm %q: only Ed25519 is supported", sig.Algorithm)
+	}
+	res, err := s.wdb.ExecContext(ctx, `INSERT INTO signatures (seq, signer, algorithm, signature, timestamp)
+SELECT seq, ?, ?, ?, ? FROM records WHERE record_id = ?
+ON CONFLICT (seq, signer) DO UPDATE SET algorithm = excluded.algorithm, signature = excluded.signature, timestamp = excluded.timestamp`,
+		sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	return nil
+}
+
+// SetStatus implements audit.Store.
+func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) error {
+	if !status.Valid() {
+		return fmt.Errorf("unknown status %q", status)
+	}
+	res, err := s.wdb.ExecContext(ctx, `UPDATE records SET status = ? WHERE record_id = ?`, string(status), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	return nil
+}
+
+// ScanRaw implements ledger.RawScanner.
+func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.RawRecord) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, record_hash, body, tree FROM records WHERE seq >= ? AND seq < ? ORDER BY seq`, clamp(from), clamp(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var raw ledger.RawRecord
+	var seq int64
+	for rows.Next() {
+		if err := rows.Scan(&seq, &raw.Hash, &raw.Body, &raw.Tree); err != nil {
+			return err
+		}
+		raw.Seq = uint64(seq)
+		if err := fn(&raw); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// TreeHeadSizes implements ledger.HeadStore.
+func (s *Store) TreeHeadSizes(ctx context.Context) ([]uint64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT size FROM heads ORDER BY size`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, uint64(n))
+	}
+	return out, rows.Err()
+}
+
+// TreeHead implements ledger.HeadStore.
+func (s *Store) TreeHead(ctx context.Context, size uint64) (tlog.Hash, []byte, error) {
+	var root []byte
+	var signed sql.NullString
+	var h tlog.Hash
+	err := s.db.QueryRowContext(ctx, `SELECT root, note FROM heads WHERE size = ?`, clamp(size)).Scan(&root, &signed)
+	if err != nil {
+		return h, nil, fmt.Errorf("tree head %d: %w", size, err)
+	}
+	copy(h[:], root)
+	if signed.Valid {
+		return h, []byte(signed.String), nil
+	}
+	return h, nil, nil
+}
+
+func isConstraint(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "constraint failed")
+}

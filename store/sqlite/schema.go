@@ -1,0 +1,58 @@
+package sqlite
+
+// SchemaVersion is the version of the tables this package writes. A store
+// with a higher version was written by a newer ami-audit and is refused.
+const SchemaVersion = 1
+
+// migrations[i] takes a store from version i to i+1.
+var migrations = []string{
+	// 0 → 1: the ledger.
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) STRICT;
+
+-- One row per record. body holds the canonical bytes the record hash covers,
+-- so verification hashes exactly what is stored. The filter columns are
+-- generated from body: they cannot disagree with what was hashed.
+CREATE TABLE records (
+	seq         INTEGER PRIMARY KEY,
+	record_id   TEXT NOT NULL UNIQUE,
+	record_hash BLOB NOT NULL,
+	body        BLOB NOT NULL,
+	tree        BLOB NOT NULL,
+	status      TEXT NOT NULL DEFAULT 'recorded',
+	timestamp   TEXT GENERATED ALWAYS AS (json_extract(body, '$.timestamp')) VIRTUAL,
+	actor       TEXT GENERATED ALWAYS AS (json_extract(body, '$.actor')) VIRTUAL,
+	action      TEXT GENERATED ALWAYS AS (json_extract(body, '$.action')) VIRTUAL,
+	target      TEXT GENERATED ALWAYS AS (json_extract(body, '$.target')) VIRTUAL,
+	target_type TEXT GENERATED ALWAYS AS (json_extract(body, '$.target_type')) VIRTUAL,
+	severity    TEXT GENERATED ALWAYS AS (json_extract(body, '$.severity')) VIRTUAL
+);
+CREATE INDEX records_timestamp   ON records (timestamp DESC);
+CREATE INDEX records_actor       ON records (actor);
+CREATE INDEX records_action      ON records (action);
+CREATE INDEX records_target      ON records (target);
+CREATE INDEX records_target_type ON records (target_type);
+CREATE INDEX records_severity    ON records (severity);
+
+-- Signatures are not covered by the record hash and may be added later.
+CREATE TABLE signatures (
+	seq       INTEGER NOT NULL REFERENCES records (seq),
+	signer    TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	signature TEXT NOT NULL,
+	timestamp TEXT NOT NULL,
+	PRIMARY KEY (seq, signer)
+) STRICT;
+
+-- The tree head after each committed batch, signed by the log key when one
+-- was given: verification compares them with the tree the records build.
+CREATE TABLE heads (
+	size INTEGER PRIMARY KEY,
+	root BLOB NOT NULL,
+	note TEXT
+) STRICT;
+`,
+}

@@ -1,0 +1,449 @@
+// Package sqlite is the embedded store: one SQLite file (pure Go driver,
+// modernc.org/sqlite) in the audited repository's .audit/ directory.
+//
+// # Appends and durability
+//
+// All appends of a process go through one writer goroutine that commits
+// every request waiting at that moment in a single transaction (group
+// commit): concurrent appenders share one transaction and one sync. Across
+// processes, the transaction starts with BEGIN IMMEDIATE, which takes
+// SQLite's write lock, and reads the tip of the chain under it, so two
+// processes can never link to the same record: the chain never forks.
+//
+// The database runs in WAL mode with synchronous=FULL: a commit returns only
+// after the write-ahead log is synced to the device. An append that
+// returned success therefore survives kill -9 of the process and also a
+// power loss or kernel crash, as long as the device honours flush requests.
+// We chose FULL over NORMAL (which can lose the last commits on power loss)
+// because an audit record that was acknowledged and then vanished is exactly
+// what a tamper-evident log must not allow; group commit recovers the
+// throughput that one sync per commit costs.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/ledger"
+)
+
+// Config says which file to open and how.
+type Config struct {
+	// Path of the database file.
+	Path string
+	// Create the store when the file does not exist; otherwise opening a
+	// missing store fails with audit.ErrNotInitialized.
+	Create bool
+	// Origin names the log in its checkpoints. Used only at creation.
+	Origin string
+	// Difficulty is the proof-of-work difficulty. Used only at creation.
+	Difficulty int
+	// Signer, when set, signs the tree head after each committed batch.
+	Signer note.Signer
+	// BusyTimeout bounds how long an append waits for another process's
+	// write lock (default one minute).
+	BusyTimeout time.Duration
+	// MaxBatch bounds the records committed in one group transaction
+	// (default 10,000).
+	MaxBatch int
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("sqlite store: no path")
+	}
+	if c.Difficulty < 0 || c.Difficulty > ledger.MaxDifficulty {
+		return fmt.Errorf("sqlite store: difficulty %d out of range 0..%d", c.Difficulty, ledger.MaxDifficulty)
+	}
+	return nil
+}
+
+// Store is an SQLite-backed audit.Store. It also implements
+// ledger.RawScanner and serves tree hashes for proofs.
+type Store struct {
+	path       string
+	db         *sql.DB // readers
+	wdb        *sql.DB // the one writer connection
+	origin     string
+	difficulty int
+	signer     note.Signer
+	maxBatch   int
+
+	reqs    chan *appendReq
+	closing chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.RWMutex // held for reading while queueing, for writing by Close
+	closed  bool
+}
+
+type appendReq struct {
+	recs []*audit.Record
+	err  error
+	done chan struct{}
+}
+
+// Open opens (or with cfg.Create, creates) the store at cfg.Path.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.BusyTimeout == 0 {
+		cfg.BusyTimeout = time.Minute
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 10000
+	}
+	if _, err := os.Stat(cfg.Path); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if !cfg.Create {
+			return nil, fmt.Errorf("%s: %w", cfg.Path, audit.ErrNotInitialized)
+		}
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	dsn := func(extra string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "cache_size(-32768)")
+		if extra != "" {
+			q.Add("_txlock", extra)
+		}
+		return "file:" + cfg.Path + "?" + q.Encode()
+	}
+	wdb, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	db, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	db.SetMaxOpenConns(8)
+	s := &Store{path: cfg.Path, db: db, wdb: wdb, signer: cfg.Signer, maxBatch: cfg.MaxBatch,
+		reqs: make(chan *appendReq, 1024), closing: make(chan struct{})}
+	if err := s.migrate(ctx, cfg); err != nil {
+		db.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// migrate creates or upgrades the schema and loads the log's settings.
+func (s *Store) migrate(ctx context.Context, cfg Config) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	defer tx.Rollback()
+	version := 0
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'meta'`).Scan(&n); err != nil {
+		return fmt.Errorf("not an audit store (or not an SQLite file): %w", err)
+	}
+	if n > 0 {
+		var v string
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
+			return fmt.Errorf("no schema version: %w", err)
+		}
+		if version, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("schema version %q is not a number", v)
+		}
+	} else {
+		var tables int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
+			return err
+		}
+		if tables > 0 {
+			return errors.New("the file is an SQLite database but not an audit store; choose another path")
+		}
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("%w: it has schema version %d and this ami-audit knows up to version %d; upgrade ami-audit", audit.ErrSchemaNewer, version, SchemaVersion)
+	}
+	for v := version; v < SchemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate schema %d→%d: %w", v, v+1, err)
+		}
+	}
+	if version == 0 {
+		origin := cfg.Origin
+		if origin == "" {
+			origin = "ami-audit/" + audit.NewID()
+		}
+		for k, v := range map[string]string{
+			"origin":     origin,
+			"difficulty": strconv.Itoa(cfg.Difficulty),
+			"created_at": audit.FormatTime(time.Now()),
+		} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.Itoa(SchemaVersion)); err != nil {
+		return err
+	}
+	var diff string
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'origin'`).Scan(&s.origin); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'difficulty'`).Scan(&diff); err != nil {
+		return err
+	}
+	if s.difficulty, err = strconv.Atoi(diff); err != nil {
+		return fmt.Errorf("difficulty %q is not a number", diff)
+	}
+	return tx.Commit()
+}
+
+// Origin is the log's name in its checkpoints.
+func (s *Store) Origin() string { return s.origin }
+
+// Difficulty is the log's proof-of-work difficulty.
+func (s *Store) Difficulty() int { return s.difficulty }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+var errClosed = errors.New("sqlite store: closed")
+
+// Append implements audit.Appender with group commit. Once the request is
+// queued, Append waits for its outcome even if ctx ends, so that its result
+// always says whether the records were stored.
+func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	req := &appendReq{recs: recs, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	<-req.done
+	return req.err
+}
+
+// writer commits queued appends, all that are waiting in one transaction.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.reqs:
+		case <-s.closing:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*appendReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*appendReq{first}
+		n := len(first.recs)
+	drain:
+		for n < s.maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit links and stores a group of requests in one transaction. A request
+// whose records are invalid fails alone; the others commit.
+func (s *Store) commit(batch []*appendReq) {
+	err := s.commitTx(batch)
+	for _, r := range batch {
+		if r.err == nil && err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+func (s *Store) commitTx(batch []*appendReq) error {
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append: begin: %w", err)
+	}
+	defer tx.Rollback()
+	tip, err := readTip(ctx, tx)
+	if err != nil {
+		return err
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO records (seq, record_id, record_hash, body, tree, status) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	reader := s.hashReader(ctx, tx)
+	committed := 0
+	for _, r := range batch {
+		entries, next, err := ledger.Link(tip, r.recs, s.difficulty, reader)
+		if err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT req`); err != nil {
+			return err
+		}
+		var insErr error
+		for i := range entries {
+			e := &entries[i]
+			if _, insErr = ins.ExecContext(ctx, e.Record.Sequence, e.Record.RecordID, e.Hash[:], e.Body, e.TreeBlob(), string(e.Record.Status)); insErr != nil {
+				insErr = &ledger.BatchError{Index: i, Err: describeInsert(insErr, e.Record)}
+				break
+			}
+			for _, sig := range e.Record.Signatures {
+				if _, insErr = tx.ExecContext(ctx, `INSERT OR REPLACE INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, ?, ?, ?, ?)`,
+					e.Record.Sequence, sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp)); insErr != nil {
+					break
+				}
+			}
+			if insErr != nil {
+				break
+			}
+		}
+		if insErr != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO req`); err != nil {
+				return err
+			}
+			r.err = insErr
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE req`); err != nil {
+			return err
+		}
+		tip = next
+		committed++
+	}
+	if committed == 0 {
+		return nil
+	}
+	if err := s.writeHead(ctx, tx, tip.Size, reader); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append: commit: %w", err)
+	}
+	return nil
+}
+
+func describeInsert(err error, r *audit.Record) error {
+	if isConstraint(err) {
+		return fmt.Errorf("record_id %s is already in the trail", r.RecordID)
+	}
+	return err
+}
+
+// writeHead stores the tree head at size, signed when a signer is set.
+func (s *Store) writeHead(ctx context.Context, tx *sql.Tx, size uint64, r tlog.HashReader) error {
+	root, err := ledger.TreeRoot(size, r)
+	if err != nil {
+		return fmt.Errorf("tree head: %w", err)
+	}
+	var signed any
+	if s.signer != nil {
+		msg, err := ledger.Checkpoint{Origin: s.origin, Size: size, Root: root}.Sign(s.signer)
+		if err != nil {
+			return fmt.Errorf("sign tree head: %w", err)
+		}
+		signed = string(msg)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO heads (size, root, note) VALUES (?, ?, ?)`, size, root[:], signed)
+	return err
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func readTip(ctx context.Context, q queryer) (audit.Head, error) {
+	var seq int64
+	var hash []byte
+	err := q.QueryRowContext(ctx, `SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return audit.Head{Size: 0, Hash: audit.GenesisHash}, nil
+	case err != nil:
+		return audit.Head{}, fmt.Errorf("read tip: %w", err)
+	}
+	return audit.Head{Size: uint64(seq) + 1, Hash: hex.EncodeToString(hash)}, nil
+}
+
+// hashReader serves stored tree hashes through q.
+func (s *Store) hashReader(ctx context.Context, q queryer) tlog.HashReader {
+	return ledger.BlobHashReader(func(leaf uint64) ([]byte, error) {
+		var b []byte
+		err := q.QueryRowContext(ctx, `SELECT tree FROM records WHERE seq = ?`, leaf).Scan(&b)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("record %d is missing: cannot read its tree hashes", leaf)
+		}
+		return b, err
+	})
+}
+
+// HashReader serves stored tree hashes, for proofs.
+func (s *Store) HashReader(ctx context.Context) tlog.HashReader { return s.hashReader(ctx, s.db) }
+
+// Head implements audit.Store.
+func (s *Store) Head(ctx context.Context) (audit.Head, error) { return readTip(ctx, s.db) }
+
+// Close stops the writer after the queued appends and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.closing)
+	s.mu.Unlock()
+	s.wg.Wait()
+	return errors.Join(s.wdb.Close(), s.db.Close())
+}
