@@ -128,7 +128,7 @@ func (s *pyScanner) strip(line []byte) (code string, opens int, backslash bool) 
 		case c == '#':
 			return b.String(), opens, false
 		case c == '"' || c == '\'':
-			q := string(line[i : min(i+3, len(line))])
+			q := string(line[i:min(i+3, len(line))])
 			if q == `"""` || q == `'''` {
 				s.inTriple = q
 				i += 3
