@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/store"
 )
 
 // App holds what every command shares: the streams, the global flags and
@@ -27,11 +26,12 @@ type App struct {
 	quiet    bool   // --quiet
 	noColor  bool   // --no-color, or $NO_COLOR
 
-	store audit.Store
+	registry *store.Registry
+	store    audit.Store
 }
 
-func newApp(stdin io.Reader, stdout, stderr io.Writer) *App {
-	return &App{stdin: stdin, stdout: stdout, stderr: stderr}
+func newApp(registry *store.Registry, stdin io.Reader, stdout, stderr io.Writer) *App {
+	return &App{registry: registry, stdin: stdin, stdout: stdout, stderr: stderr}
 }
 
 func (a *App) rootCommand() *cobra.Command {
@@ -137,14 +137,6 @@ func (a *App) colour() bool { return !a.noColor && isTerminal(a.stdout) }
 
 // progress reports whether progress may be drawn on stderr.
 func (a *App) progress() bool { return !a.quiet && isTerminal(a.stderr) }
-
-// openStore opens the trail's store on first use.
-func (a *App) openStore(ctx context.Context) (audit.Store, error) {
-	if a.store != nil {
-		return a.store, nil
-	}
-	return nil, errors.New("no store backend is available yet")
-}
 
 func (a *App) close() {
 	if a.store != nil {

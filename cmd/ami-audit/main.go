@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ami-orchestrator/ami-audit/store/all"
 )
 
 // Exit codes.
@@ -38,7 +40,7 @@ func main() {
 // run executes one command line and returns the exit code. Tests call it
 // directly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := newApp(stdin, stdout, stderr)
+	app := newApp(all.Registry(), stdin, stdout, stderr)
 	defer app.close()
 	root := app.rootCommand()
 	root.SetArgs(args)

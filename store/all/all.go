@@ -1,0 +1,28 @@
+// Package all builds the registry of every store backend ami-audit ships.
+package all
+
+import (
+	"context"
+	"strings"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/store"
+	"github.com/ami-orchestrator/ami-audit/store/sqlite"
+)
+
+// Registry returns a registry of all backends.
+func Registry() *store.Registry {
+	r := store.NewRegistry()
+	r.Register(openSQLite, "sqlite", "file")
+	return r
+}
+
+// openSQLite accepts sqlite:PATH, sqlite://PATH and file:PATH.
+func openSQLite(ctx context.Context, loc string, opts store.Options) (audit.Store, error) {
+	path := loc[strings.Index(loc, ":")+1:]
+	path = strings.TrimPrefix(path, "//")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: path, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer})
+}
