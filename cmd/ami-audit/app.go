@@ -71,7 +71,9 @@ Exit codes: 0 success, 1 operational error, 2 usage error,
 // commands lists every subcommand. It is the one place commands are
 // registered.
 func (a *App) commands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		a.gitCommand(),
+	}
 }
 
 func commandPath(c *cobra.Command) string {
