@@ -1,0 +1,429 @@
+// Package batch is the batch collector (SPEC §8): one run of several
+// sources over a target, their records appended to the trail in batches,
+// and a summary of what each source did.
+//
+// Records are streamed, never gathered: each source runs in its own
+// goroutine (at most Config.Parallel at once) and hands its records to a
+// writer goroutine of its own, which appends them in batches of
+// Config.BatchSize, or sooner when Config.FlushInterval has passed since
+// the last append, so a slow source still reaches the trail promptly. The
+// source produces the next records while the previous batch is being
+// appended; a full writer holds the source back, so memory stays bounded
+// by about two batches per running source, whatever the number of records.
+//
+// Analyzers see the records after they are appended (with their sequence
+// number and hashes), as they are appended: each analyzer runs in its own
+// goroutine over a stream of the records of the sources it understands,
+// in append order per source, interleaved across sources. An analyzer that
+// is slow holds the sources back rather than making the collector buffer.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// Defaults of Config.
+const (
+	DefaultParallel      = 4
+	DefaultBatchSize     = 1000
+	DefaultFlushInterval = 500 * time.Millisecond
+)
+
+// ErrSourceFailed is wrapped by the error of every source that failed.
+var ErrSourceFailed = errors.New("source failed")
+
+// Config tunes a collector. The zero value uses the defaults.
+type Config struct {
+	// Parallel is how many sources run at once (DefaultParallel when 0).
+	Parallel int
+	// BatchSize is how many records one Append call holds at most
+	// (DefaultBatchSize when 0).
+	BatchSize int
+	// FlushInterval is how long records may wait for a batch to fill
+	// before they are appended anyway (DefaultFlushInterval when 0).
+	FlushInterval time.Duration
+	// Analyzers run over the records as they are appended (see the
+	// package documentation). Their findings are returned in the Summary.
+	Analyzers []audit.Analyzer
+	// OnAppend, when set, is called with every batch after it is appended,
+	// one call at a time, for progress and for building a report from the
+	// records without keeping them. It must not keep or modify the slice.
+	OnAppend func(source string, recs []*audit.Record)
+}
+
+// Validate checks the fields.
+func (c Config) Validate() error {
+	switch {
+	case c.Parallel < 0:
+		return fmt.Errorf("batch collector: parallel %d must not be negative", c.Parallel)
+	case c.BatchSize < 0:
+		return fmt.Errorf("batch collector: batch size %d must not be negative", c.BatchSize)
+	case c.FlushInterval < 0:
+		return fmt.Errorf("batch collector: flush interval %v must not be negative", c.FlushInterval)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Parallel == 0 {
+		c.Parallel = DefaultParallel
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	return c
+}
+
+// Summary says what a run did.
+type Summary struct {
+	Target   string
+	Started  time.Time
+	Duration time.Duration
+	// Sources holds one entry per source, in the order they were given.
+	Sources []SourceSummary
+	// Analyzers holds one entry per analyzer, in the order configured.
+	Analyzers []AnalyzerSummary
+}
+
+// SourceSummary is what one source did.
+type SourceSummary struct {
+	Name     string
+	Records  int // records appended to the trail
+	Batches  int // Append calls
+	Warnings int // appended records of severity warning
+	Errors   int // appended records of severity error or critical
+	// Unappended counts records the source produced that did not reach
+	// the trail because the run failed or was cancelled.
+	Unappended int
+	Duration   time.Duration
+	// Err says why the source failed, nil when it finished. Records
+	// appended before the failure stay in the trail.
+	Err error
+}
+
+// AnalyzerSummary is what one analyzer found.
+type AnalyzerSummary struct {
+	Name     string
+	Records  int // records it was given
+	Findings []audit.Finding
+	Err      error
+}
+
+// Records is the number of records appended by all sources.
+func (s *Summary) Records() int {
+	n := 0
+	for _, x := range s.Sources {
+		n += x.Records
+	}
+	return n
+}
+
+// Failed lists the sources that failed.
+func (s *Summary) Failed() []SourceSummary {
+	var out []SourceSummary
+	for _, x := range s.Sources {
+		if x.Err != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Collector runs sources and appends their records.
+type Collector struct {
+	app audit.Appender
+	cfg Config
+}
+
+// New returns a collector appending to app.
+func New(app audit.Appender, cfg Config) (*Collector, error) {
+	if app == nil {
+		return nil, errors.New("batch collector: no appender")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Collector{app: app, cfg: cfg.withDefaults()}, nil
+}
+
+// Run collects target with every source and appends what they produce. It
+// returns when every source and analyzer has finished. The summary is
+// always returned; the error joins the errors of the sources and analyzers
+// that failed (each wrapping ErrSourceFailed, or naming the analyzer), and
+// is ctx's error when the run was cancelled. A failing source does not stop
+// the others, and what any source appended stays appended.
+func (c *Collector) Run(ctx context.Context, target string, sources []audit.Source) (*Summary, error) {
+	sum := &Summary{Target: target, Started: time.Now(), Sources: make([]SourceSummary, len(sources))}
+	for i, s := range sources {
+		if s == nil {
+			return sum, fmt.Errorf("batch collector: source %d is nil", i)
+		}
+		sum.Sources[i].Name = s.Name()
+	}
+
+	fan := newFanout(ctx, c.cfg.Analyzers)
+	var hookMu sync.Mutex
+	after := func(name string, recs []*audit.Record) {
+		if c.cfg.OnAppend != nil {
+			hookMu.Lock()
+			c.cfg.OnAppend(name, recs)
+			hookMu.Unlock()
+		}
+		fan.send(name, recs)
+	}
+
+	var g errgroup.Group
+	g.SetLimit(c.cfg.Parallel)
+	for i, src := range sources {
+		g.Go(func() error {
+			c.runSource(ctx, target, src, &sum.Sources[i], after)
+			return nil
+		})
+	}
+	g.Wait()
+	sum.Analyzers = fan.wait()
+	sum.Duration = time.Since(sum.Started)
+
+	var errs []error
+	for _, s := range sum.Sources {
+		if s.Err != nil {
+			errs = append(errs, s.Err)
+		}
+	}
+	for _, a := range sum.Analyzers {
+		if a.Err != nil {
+			errs = append(errs, fmt.Errorf("analyzer %s: %w", a.Name, a.Err))
+		}
+	}
+	if ctx.Err() != nil {
+		return sum, ctx.Err()
+	}
+	return sum, errors.Join(errs...)
+}
+
+// runSource runs one source with its writer and fills out.
+func (c *Collector) runSource(ctx context.Context, target string, src audit.Source, out *SourceSummary, after func(string, []*audit.Record)) {
+	start := time.Now()
+	name := src.Name()
+	w := &writer{
+		c: c, name: name, out: out, after: after,
+		in:   make(chan *audit.Record, c.cfg.BatchSize),
+		dead: make(chan struct{}),
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.loop(ctx)
+	}()
+
+	emit := func(r *audit.Record) error {
+		if r == nil {
+			return errors.New("emitted a nil record")
+		}
+		if r.Source == "" {
+			r.Source = name
+		}
+		select {
+		case w.in <- r:
+			return nil
+		case <-w.dead:
+			return w.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := collect(ctx, src, target, emit)
+	close(w.in)
+	wg.Wait()
+	if err == nil {
+		err = w.err
+	}
+	if err != nil {
+		out.Err = fmt.Errorf("%w: %s: %w", ErrSourceFailed, name, err)
+	}
+	out.Duration = time.Since(start)
+}
+
+// collect calls src.Collect, turning a panic into an error so that one
+// broken source cannot take the run down.
+func collect(ctx context.Context, src audit.Source, target string, emit func(*audit.Record) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return src.Collect(ctx, target, emit)
+}
+
+// writer appends one source's records in batches.
+type writer struct {
+	c     *Collector
+	name  string
+	out   *SourceSummary
+	after func(string, []*audit.Record)
+	in    chan *audit.Record
+	dead  chan struct{} // closed when an append failed; err says why
+	err   error
+}
+
+func (w *writer) loop(ctx context.Context) {
+	size := w.c.cfg.BatchSize
+	batch := make([]*audit.Record, 0, size)
+	tick := time.NewTicker(w.c.cfg.FlushInterval)
+	defer tick.Stop()
+	last := time.Now()
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		if err := w.c.app.Append(ctx, batch); err != nil {
+			w.err = fmt.Errorf("append %d records: %w", len(batch), err)
+			w.out.Unappended += len(batch)
+			close(w.dead)
+			return false
+		}
+		w.out.Batches++
+		w.out.Records += len(batch)
+		for _, r := range batch {
+			switch r.Severity {
+			case audit.SeverityWarning:
+				w.out.Warnings++
+			case audit.SeverityError, audit.SeverityCritical:
+				w.out.Errors++
+			}
+		}
+		w.after(w.name, batch)
+		// The store may keep the records it was given: start a new slice.
+		batch = make([]*audit.Record, 0, size)
+		last = time.Now()
+		return true
+	}
+	for {
+		select {
+		case r, ok := <-w.in:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, r)
+			if len(batch) >= size && !flush() {
+				w.drain()
+				return
+			}
+		case <-tick.C:
+			if time.Since(last) >= w.c.cfg.FlushInterval && !flush() {
+				w.drain()
+				return
+			}
+		}
+	}
+}
+
+// drain counts what the source still sends after a failed append until it
+// notices (emit returns the error) and stops.
+func (w *writer) drain() {
+	for range w.in {
+		w.out.Unappended++
+	}
+}
+
+// fanout streams appended records to the analyzers.
+type fanout struct {
+	ctx  context.Context
+	runs []*analyzerRun
+	wg   sync.WaitGroup
+}
+
+type analyzerRun struct {
+	a       audit.Analyzer
+	reads   []string // sources understood; empty means all
+	in      chan []*audit.Record
+	done    chan struct{}
+	summary AnalyzerSummary
+}
+
+func newFanout(ctx context.Context, analyzers []audit.Analyzer) *fanout {
+	f := &fanout{ctx: ctx}
+	for _, a := range analyzers {
+		r := &analyzerRun{a: a, reads: a.Understands(), in: make(chan []*audit.Record, 4), done: make(chan struct{}),
+			summary: AnalyzerSummary{Name: a.Name()}}
+		f.runs = append(f.runs, r)
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			defer close(r.done)
+			r.run(ctx)
+		}()
+	}
+	return f
+}
+
+func (r *analyzerRun) run(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.summary.Err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	seq := iter.Seq[*audit.Record](func(yield func(*audit.Record) bool) {
+		for batch := range r.in {
+			for _, rec := range batch {
+				r.summary.Records++
+				if !yield(rec) {
+					return
+				}
+			}
+		}
+	})
+	r.summary.Findings, r.summary.Err = r.a.Analyze(ctx, seq)
+}
+
+// send hands an appended batch to every analyzer that reads its source.
+// Records are shared, read-only.
+func (f *fanout) send(source string, recs []*audit.Record) {
+	for _, r := range f.runs {
+		mine := recs
+		if len(r.reads) > 0 {
+			mine = nil
+			for _, rec := range recs {
+				if slices.Contains(r.reads, rec.Source) {
+					mine = append(mine, rec)
+				}
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		select {
+		case r.in <- mine:
+		case <-r.done: // the analyzer has stopped reading
+		case <-f.ctx.Done():
+		}
+	}
+}
+
+// wait ends the streams and returns the analyzers' results.
+func (f *fanout) wait() []AnalyzerSummary {
+	for _, r := range f.runs {
+		close(r.in)
+	}
+	f.wg.Wait()
+	out := make([]AnalyzerSummary, len(f.runs))
+	for i, r := range f.runs {
+		out[i] = r.summary
+	}
+	return out
+}
