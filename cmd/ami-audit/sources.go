@@ -23,7 +23,9 @@ type sourceFactory func(ctx context.Context, a *App, opts sourceOptions) (audit.
 // the one place a source is made available to the command line: each
 // source package adds its line here.
 func (a *App) sourceRegistry() map[string]sourceFactory {
-	return map[string]sourceFactory{}
+	return map[string]sourceFactory{
+		"git": gitSource,
+	}
 }
 
 // plannedSources are the source names of the specification, in the order
