@@ -70,6 +70,9 @@ func ageBucket(age time.Duration) int {
 	return len(AgeBuckets) - 1
 }
 
+// maxLines bounds the line numbers blame output may hold.
+const maxLines = 1 << 31
+
 // ErrBlameFormat is wrapped by errors about unexpected git blame output.
 var ErrBlameFormat = errors.New("unexpected git blame output")
 
@@ -108,7 +111,7 @@ func parseBlame(r io.Reader) (map[string]*blameCommit, []blameGroup, error) {
 			}
 			final, err1 := strconv.ParseInt(f[2], 10, 64)
 			num, err2 := strconv.ParseInt(f[3], 10, 64)
-			if err1 != nil || err2 != nil || final < 1 || num < 1 {
+			if err1 != nil || err2 != nil || final < 1 || num < 1 || final > maxLines || num > maxLines {
 				return nil, nil, fmt.Errorf("%w: line %d: bad line numbers in %q", ErrBlameFormat, lineNo, clip(line))
 			}
 			groups = append(groups, blameGroup{hash: f[0], final: final, num: num})

@@ -78,11 +78,14 @@ func (c *Commit) Author() string {
 // Lines returns the lines added and removed over all files.
 func (c *Commit) Lines() (added, removed int64) {
 	for _, f := range c.Files {
-		added += f.Added
-		removed += f.Removed
+		added = min(added+f.Added, maxSafe)
+		removed = min(removed+f.Removed, maxSafe)
 	}
 	return added, removed
 }
+
+// maxSafe is the largest count a record holds (2^53-1, exact in JSON).
+const maxSafe = 1<<53 - 1
 
 func splitMessage(m string) (subject, body string) {
 	m = strings.TrimLeft(m, "\n")
@@ -299,7 +302,7 @@ func (p *logParser) numstat(c *Commit) error {
 }
 
 func parseCount(b []byte) (int64, error) {
-	if len(b) == 0 || len(b) > 15 {
+	if len(b) == 0 || len(b) > 12 {
 		return 0, strconv.ErrSyntax
 	}
 	var n int64
