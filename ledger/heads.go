@@ -32,18 +32,18 @@ type HeadStore interface {
 // detects it and a binary search over the heads names the batch where it
 // starts: the record at the last matching size is the first that can
 // differ, exactly when batches were single appends.
-func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashReader, origin string, known note.Verifiers) (checked int, err error) {
+func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashReader, origin string, known note.Verifiers) (stored int, err error) {
 	sizes, err := hs.TreeHeadSizes(ctx)
 	if err != nil {
 		return 0, err
 	}
+	stored = len(sizes)
 	if n := len(sizes); n > 0 && sizes[n-1] > size {
 		return 0, &ChainError{Seq: size, Reason: fmt.Sprintf(
 			"missing: the log recorded a tree head at size %d but holds only %d records (records %d..%d were removed from the end)",
 			sizes[n-1], size, size, sizes[n-1]-1)}
 	}
 	matches := func(s uint64) (bool, error) {
-		checked++
 		root, signed, err := hs.TreeHead(ctx, s)
 		if err != nil {
 			return false, err
@@ -69,7 +69,7 @@ func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashRead
 	}
 	ok, err := matches(sizes[len(sizes)-1])
 	if err != nil || ok {
-		return checked, err
+		return stored, err
 	}
 	// Find the first head that differs.
 	var searchErr error
@@ -85,7 +85,7 @@ func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashRead
 		return !ok
 	})
 	if searchErr != nil {
-		return checked, searchErr
+		return stored, searchErr
 	}
 	var good uint64
 	if i > 0 {
@@ -93,9 +93,9 @@ func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashRead
 	}
 	bad := sizes[i]
 	if bad-good == 1 {
-		return checked, &ChainError{Seq: good, Reason: fmt.Sprintf(
+		return stored, &ChainError{Seq: good, Reason: fmt.Sprintf(
 			"rewritten: the tree head the log signed at size %d does not match the stored records; record %d was changed and the hashes after it recomputed", bad, good)}
 	}
-	return checked, &ChainError{Seq: good, Reason: fmt.Sprintf(
+	return stored, &ChainError{Seq: good, Reason: fmt.Sprintf(
 		"rewritten: the tree head the log signed at size %d does not match the stored records, the one at size %d does; the first changed record is one of %d..%d (appended in one batch), and the hashes after it were recomputed", bad, good, good, bad-1)}
 }

@@ -72,7 +72,17 @@ Exit codes: 0 success, 1 operational error, 2 usage error,
 // registered.
 func (a *App) commands() []*cobra.Command {
 	return []*cobra.Command{
+		a.initCommand(),
+		a.keygenCommand(),
+		a.recordCommand(),
+		a.queryCommand(),
+		a.exportCommand(),
+		a.signCommand(),
+		a.checkpointCommand(),
+		a.proveCommand(),
+		a.verifyCommand(),
 		a.gitCommand(),
+		a.repoCommand(),
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -92,9 +93,11 @@ type Store struct {
 }
 
 type appendReq struct {
-	recs []*audit.Record
-	err  error
-	done chan struct{}
+	recs   []*audit.Record
+	stream iter.Seq2[*audit.Record, error] // set for AppendStream
+	n      int                             // records stored by a stream
+	err    error
+	done   chan struct{}
 }
 
 // Open opens (or with cfg.Create, creates) the store at cfg.Path.
@@ -241,7 +244,22 @@ func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	req := &appendReq{recs: recs, done: make(chan struct{})}
+	return s.enqueue(ctx, &appendReq{recs: recs, done: make(chan struct{})})
+}
+
+// AppendStream appends every record seq yields in one transaction: all of
+// them or, if seq yields an error or a record is invalid, none. Memory stays
+// flat whatever the count; other appenders wait until it commits. It
+// returns the number of records stored.
+func (s *Store) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
+	req := &appendReq{stream: seq, done: make(chan struct{})}
+	if err := s.enqueue(ctx, req); err != nil {
+		return 0, err
+	}
+	return req.n, nil
+}
+
+func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -276,12 +294,21 @@ func (s *Store) writer() {
 				}
 			}
 		}
+		if first.stream != nil {
+			s.commit([]*appendReq{first})
+			continue
+		}
 		batch := []*appendReq{first}
 		n := len(first.recs)
+		var stream *appendReq
 	drain:
 		for n < s.maxBatch {
 			select {
 			case r := <-s.reqs:
+				if r.stream != nil {
+					stream = r
+					break drain
+				}
 				batch = append(batch, r)
 				n += len(r.recs)
 			default:
@@ -289,13 +316,21 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		if stream != nil {
+			s.commit([]*appendReq{stream})
+		}
 	}
 }
 
 // commit links and stores a group of requests in one transaction. A request
 // whose records are invalid fails alone; the others commit.
 func (s *Store) commit(batch []*appendReq) {
-	err := s.commitTx(batch)
+	var err error
+	if len(batch) == 1 && batch[0].stream != nil {
+		batch[0].n, err = s.commitStream(batch[0].stream)
+	} else {
+		err = s.commitTx(batch)
+	}
 	for _, r := range batch {
 		if r.err == nil && err != nil {
 			r.err = err
@@ -315,7 +350,7 @@ func (s *Store) commitTx(batch []*appendReq) error {
 	if err != nil {
 		return err
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO records (seq, record_id, record_hash, body, tree, status) VALUES (?, ?, ?, ?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, insertRecord)
 	if err != nil {
 		return err
 	}
@@ -333,18 +368,8 @@ func (s *Store) commitTx(batch []*appendReq) error {
 		}
 		var insErr error
 		for i := range entries {
-			e := &entries[i]
-			if _, insErr = ins.ExecContext(ctx, e.Record.Sequence, e.Record.RecordID, e.Hash[:], e.Body, e.TreeBlob(), string(e.Record.Status)); insErr != nil {
-				insErr = &ledger.BatchError{Index: i, Err: describeInsert(insErr, e.Record)}
-				break
-			}
-			for _, sig := range e.Record.Signatures {
-				if _, insErr = tx.ExecContext(ctx, `INSERT OR REPLACE INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, ?, ?, ?, ?)`,
-					e.Record.Sequence, sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp)); insErr != nil {
-					break
-				}
-			}
-			if insErr != nil {
+			if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
+				insErr = &ledger.BatchError{Index: i, Err: err}
 				break
 			}
 		}
@@ -369,6 +394,92 @@ func (s *Store) commitTx(batch []*appendReq) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append: commit: %w", err)
+	}
+	return nil
+}
+
+// streamChunk is how many records of a stream are linked at a time.
+const streamChunk = 1000
+
+func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("append: begin: %w", err)
+	}
+	defer tx.Rollback()
+	tip, err := readTip(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	ins, err := tx.PrepareContext(ctx, insertRecord)
+	if err != nil {
+		return 0, err
+	}
+	defer ins.Close()
+	reader := s.hashReader(ctx, tx)
+	chunk := make([]*audit.Record, 0, streamChunk)
+	total := 0
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		entries, next, err := ledger.Link(tip, chunk, s.difficulty, reader)
+		if err != nil {
+			var be *ledger.BatchError
+			if errors.As(err, &be) {
+				be.Index += total
+			}
+			return err
+		}
+		for i := range entries {
+			if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
+				return &ledger.BatchError{Index: total + i, Err: err}
+			}
+		}
+		tip = next
+		total += len(chunk)
+		chunk = chunk[:0]
+		return nil
+	}
+	for r, err := range seq {
+		if err != nil {
+			return 0, err
+		}
+		chunk = append(chunk, r)
+		if len(chunk) == streamChunk {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	if err := s.writeHead(ctx, tx, tip.Size, reader); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("append: commit: %w", err)
+	}
+	return total, nil
+}
+
+const insertRecord = `INSERT INTO records (seq, record_id, record_hash, body, tree, status) VALUES (?, ?, ?, ?, ?, ?)`
+
+// insertEntry writes one linked record and the signatures it came with.
+func insertEntry(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, e *ledger.Entry) error {
+	if _, err := ins.ExecContext(ctx, e.Record.Sequence, e.Record.RecordID, e.Hash[:], e.Body, e.TreeBlob(), string(e.Record.Status)); err != nil {
+		return describeInsert(err, e.Record)
+	}
+	for _, sig := range e.Record.Signatures {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, ?, ?, ?, ?)`,
+			e.Record.Sequence, sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

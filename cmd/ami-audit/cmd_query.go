@@ -1,0 +1,268 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/export"
+	"github.com/ami-orchestrator/ami-audit/internal/datespec"
+)
+
+// filterFlags are the record filter flags query and export share.
+type filterFlags struct {
+	targetType, action, actor, user, target, module, severity, since, until string
+	limit                                                                   int
+	newest                                                                  bool
+}
+
+func (ff *filterFlags) register(cmd *cobra.Command, defaultLimit int) {
+	f := cmd.Flags()
+	f.StringVar(&ff.action, "action", "", "only records of this action")
+	f.StringVar(&ff.actor, "actor", "", "only records by this actor")
+	f.StringVar(&ff.user, "user", "", "same as --actor")
+	f.StringVar(&ff.target, "target", "", "only records about this target")
+	f.StringVar(&ff.module, "module", "", "only records about this module (target_type module)")
+	f.StringVar(&ff.targetType, "target-type", "", "only this target type: file, module, service, log, git, quality")
+	f.StringVar(&ff.severity, "severity", "", "only this severity and above: debug, info, warning, error, critical")
+	f.StringVar(&ff.since, "since", "", "from this time on: a date, RFC 3339, or e.g. \"7 days ago\"")
+	f.StringVar(&ff.until, "until", "", "before this time (same forms as --since)")
+	f.IntVar(&ff.limit, "limit", defaultLimit, "at most this many records (0: no limit)")
+	f.BoolVar(&ff.newest, "newest", false, "the newest matching records, newest first")
+}
+
+func (ff *filterFlags) filter(now time.Time) (audit.Filter, error) {
+	f := audit.Filter{Action: ff.action, Actor: ff.actor, Target: ff.target, TargetType: audit.TargetType(ff.targetType), Newest: ff.newest}
+	if ff.user != "" {
+		if f.Actor != "" && f.Actor != ff.user {
+			return f, usagef("--user and --actor disagree; give one")
+		}
+		f.Actor = ff.user
+	}
+	if ff.module != "" {
+		if f.Target != "" && f.Target != ff.module {
+			return f, usagef("--module and --target disagree; give one")
+		}
+		f.Target, f.TargetType = ff.module, audit.TargetModule
+	}
+	if ff.severity != "" {
+		sev, err := audit.ParseSeverity(ff.severity)
+		if err != nil {
+			return f, usagef("--severity: %v", err)
+		}
+		f.Severity = sev
+	}
+	var err error
+	if ff.since != "" {
+		if f.Since, err = datespec.Parse(ff.since, now); err != nil {
+			return f, usagef("--since: %v", err)
+		}
+	}
+	if ff.until != "" {
+		if f.Until, err = datespec.Parse(ff.until, now); err != nil {
+			return f, usagef("--until: %v", err)
+		}
+	}
+	f.Limit = ff.limit
+	if ff.limit == 0 {
+		f.Limit = -1
+	}
+	if ff.limit < 0 {
+		return f, usagef("--limit must not be negative")
+	}
+	if err := f.Validate(); err != nil {
+		return f, usageError{err}
+	}
+	return f, nil
+}
+
+func (a *App) queryCommand() *cobra.Command {
+	var ff filterFlags
+	var format, output, provenance string
+	cmd := &cobra.Command{
+		Use:   "query",
+		Short: "Find records by action, actor, target, severity and time",
+		Long: `Print the records that match every given filter, oldest first (or the
+newest first with --newest), at most --limit of them.
+
+--provenance TARGET prints every record about TARGET in order: who did
+what to it, and when.
+
+Formats: table (default), json, jsonl, yaml, csv.`,
+		Example: `  ami-audit query --action=deploy --since="7 days ago" --format=json
+  ami-audit query --severity=error --newest --limit 20
+  ami-audit query --provenance svc/api`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := ff.filter(time.Now())
+			if err != nil {
+				return err
+			}
+			if provenance != "" {
+				f = audit.Filter{Target: provenance, Limit: -1}
+			}
+			if format != "table" && !export.Valid(format) {
+				return usagef("--format %q: want table, %s", format, strings.Join(export.Formats, ", "))
+			}
+			s, err := a.openExisting(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return a.writeRecords(output, func(w io.Writer) error {
+				var rw export.Writer
+				if format == "table" {
+					rw = newTableWriter(w)
+				} else if rw, err = export.New(w, format); err != nil {
+					return err
+				}
+				for r, err := range s.Query(cmd.Context(), f) {
+					if err != nil {
+						return err
+					}
+					if err := rw.Write(r); err != nil {
+						return err
+					}
+				}
+				return rw.Close()
+			})
+		},
+	}
+	ff.register(cmd, audit.DefaultLimit)
+	cmd.Flags().StringVar(&format, "format", "table", "table, json, jsonl, yaml or csv")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")
+	cmd.Flags().StringVar(&provenance, "provenance", "", "every record about this target, in order (other filters are ignored)")
+	return cmd
+}
+
+func (a *App) exportCommand() *cobra.Command {
+	var ff filterFlags
+	var format, output string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write the trail (or the records matching filters) as jsonl, json, yaml or csv",
+		Long: `Write every record (or those matching the filters) in sequence order.
+
+The JSON forms write each record in canonical form with its record_hash,
+signatures and status; docs/canonical-form.md explains how anyone can
+re-verify the hashes and the chain from such an export, and
+scripts/verify_export.py does it with nothing but Python's standard library.`,
+		Example: `  ami-audit export --format jsonl --output trail.jsonl
+  ami-audit export --format csv --since 2025-01-01 --output q1.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !export.Valid(format) {
+				return usagef("--format %q: want one of %s", format, strings.Join(export.Formats, ", "))
+			}
+			f, err := ff.filter(time.Now())
+			if err != nil {
+				return err
+			}
+			s, err := a.openExisting(cmd.Context())
+			if err != nil {
+				return err
+			}
+			n := 0
+			err = a.writeRecords(output, func(w io.Writer) error {
+				rw, err := export.New(w, format)
+				if err != nil {
+					return err
+				}
+				for r, err := range s.Query(cmd.Context(), f) {
+					if err != nil {
+						return err
+					}
+					if err := rw.Write(r); err != nil {
+						return err
+					}
+					n++
+				}
+				return rw.Close()
+			})
+			if err == nil && output != "" && output != "-" {
+				a.notice("exported %d records to %s", n, output)
+			}
+			return err
+		},
+	}
+	ff.register(cmd, 0)
+	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, json, yaml or csv")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE (replaced atomically) instead of stdout")
+	return cmd
+}
+
+// writeRecords runs write against stdout, or against a temporary file that
+// replaces path only when write succeeds.
+func (a *App) writeRecords(path string, write func(io.Writer) error) error {
+	if path == "" || path == "-" {
+		return write(a.stdout)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// tableWriter prints records as an aligned table for people.
+type tableWriter struct {
+	tw *tabwriter.Writer
+	n  int
+}
+
+func newTableWriter(w io.Writer) *tableWriter {
+	return &tableWriter{tw: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+}
+
+func (t *tableWriter) Write(r *audit.Record) error {
+	if t.n == 0 {
+		fmt.Fprintln(t.tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tTYPE\tSEVERITY\tSIGNED\tRECORD ID")
+	}
+	t.n++
+	signers := make([]string, len(r.Signatures))
+	for i, s := range r.Signatures {
+		signers[i] = s.Signer
+	}
+	signed := "-"
+	if len(signers) > 0 {
+		signed = strings.Join(signers, ",")
+	}
+	_, err := fmt.Fprintf(t.tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Sequence, r.Timestamp.UTC().Format("2006-01-02 15:04:05"),
+		oneLine(r.Actor), oneLine(r.Action), oneLine(r.Target), r.TargetType, r.Severity, signed, r.RecordID)
+	return err
+}
+
+func (t *tableWriter) Close() error {
+	if t.n == 0 {
+		fmt.Fprintln(t.tw, "no matching records")
+	}
+	return t.tw.Flush()
+}
+
+// oneLine keeps a table row on one line and free of terminal escapes.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/internal/datespec"
+	"github.com/ami-orchestrator/ami-audit/internal/progress"
+	"github.com/ami-orchestrator/ami-audit/jsonl"
+	"github.com/ami-orchestrator/ami-audit/keys"
+	"github.com/ami-orchestrator/ami-audit/ledger"
+)
+
+// streamAppender is implemented by stores that append a whole stream in one
+// transaction.
+type streamAppender interface {
+	AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error)
+}
+
+func (a *App) recordCommand() *cobra.Command {
+	var (
+		rec                   audit.Record
+		targetType, severity  string
+		timestamp             string
+		contextKV             []string
+		contextJSON, metaJSON string
+		from                  string
+		signKeys              []string
+		printJSON             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "record",
+		Short: "Append records: one from flags, or many as JSON lines",
+		Long: `Append one record described by flags, or many given as JSON lines with
+--from FILE (or - for standard input), one record object per line.
+
+A JSON-lines batch is atomic: if any line is wrong, nothing is appended and
+the error names the line and the field. Each object has the record fields:
+actor, action, target, target_type (required); timestamp (RFC 3339, default
+now), source, reason, severity, classification, context, metadata, findings,
+violations, record_id (UUIDv7, default new). record_hash, previous_hash,
+sequence, nonce and signatures are assigned by the trail.
+
+target_type is one of: file, module, service, log, git, quality.
+severity is one of: debug, info, warning, error, critical.
+
+The record id(s) are printed on standard output, one per line.`,
+		Example: `  ami-audit record --actor ci --action deploy --target svc/api --target-type service --reason "release 1.4"
+  ami-audit record --actor ci --action deploy --target svc/api --target-type service --context version=1.4 --sign ci.key
+  some-tool --jsonl | ami-audit record --from -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			var signers []noteSigner
+			for _, k := range signKeys {
+				s, err := keys.LoadSigner(k)
+				if err != nil {
+					return err
+				}
+				signers = append(signers, s)
+			}
+			if from != "" {
+				if cmd.Flags().Changed("actor") || cmd.Flags().Changed("action") || cmd.Flags().Changed("target") {
+					return usagef("--from reads records from JSON lines; do not combine it with --actor, --action or --target")
+				}
+				return a.recordFrom(ctx, from, signers)
+			}
+			missing := []string{}
+			for _, f := range []string{"actor", "action", "target", "target-type"} {
+				if !cmd.Flags().Changed(f) {
+					missing = append(missing, "--"+f)
+				}
+			}
+			if len(missing) > 0 {
+				return withHint(usagef("missing %s", strings.Join(missing, ", ")), "give --actor, --action, --target and --target-type, or --from FILE with JSON lines")
+			}
+			rec.TargetType = audit.TargetType(targetType)
+			if severity != "" {
+				sev, err := audit.ParseSeverity(severity)
+				if err != nil {
+					return usagef("--severity: %v", err)
+				}
+				rec.Severity = sev
+			}
+			if timestamp != "" {
+				t, err := datespec.Parse(timestamp, time.Now())
+				if err != nil {
+					return usagef("--timestamp: %v", err)
+				}
+				rec.Timestamp = t
+			}
+			var err error
+			if rec.Context, err = parseObject("--context-json", contextJSON); err != nil {
+				return err
+			}
+			if rec.Metadata, err = parseObject("--metadata-json", metaJSON); err != nil {
+				return err
+			}
+			for _, kv := range contextKV {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usagef("--context %q: want key=value", kv)
+				}
+				rec.Context[k] = v
+			}
+			rec.Normalize()
+			if err := rec.Validate(); err != nil {
+				return usageError{err}
+			}
+			s, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			r := &rec
+			if err := s.Append(ctx, []*audit.Record{r}); err != nil {
+				return err
+			}
+			if err := a.signAppended(ctx, []*audit.Record{r}, signers); err != nil {
+				return err
+			}
+			if printJSON {
+				b, _ := r.AppendJSON(nil)
+				fmt.Fprintf(a.stdout, "%s\n", b)
+				return nil
+			}
+			fmt.Fprintln(a.stdout, r.RecordID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&rec.Actor, "actor", "", "who acted (user, service, system)")
+	f.StringVar(&rec.Action, "action", "", "what was done, e.g. deploy, git_commit, dataops_delete")
+	f.StringVar(&rec.Target, "target", "", "what it was done to (path, module, service)")
+	f.StringVar(&targetType, "target-type", "", "file, module, service, log, git or quality")
+	f.StringVar(&rec.Reason, "reason", "", "why it was done")
+	f.StringVar(&rec.Source, "source", "cli", "how the record was collected")
+	f.StringVar(&severity, "severity", "", "debug, info (default), warning, error or critical")
+	f.StringVar(&rec.Classification, "classification", "", "data classification: public, internal (default), confidential, restricted")
+	f.StringVar(&timestamp, "timestamp", "", "when it happened: RFC 3339, a date, or e.g. \"5 minutes ago\" (default now)")
+	f.StringArrayVar(&contextKV, "context", nil, "context entry key=value (repeatable)")
+	f.StringVar(&contextJSON, "context-json", "", "context as a JSON object")
+	f.StringVar(&metaJSON, "metadata-json", "", "metadata as a JSON object")
+	f.StringVar(&from, "from", "", "read records as JSON lines from FILE, or - for standard input")
+	f.StringArrayVar(&signKeys, "sign", nil, "sign the appended record(s) with this private key (repeatable)")
+	f.BoolVar(&printJSON, "json", false, "print the appended record as JSON instead of its id")
+	return cmd
+}
+
+type noteSigner = interface {
+	Name() string
+	KeyHash() uint32
+	Sign([]byte) ([]byte, error)
+}
+
+func parseObject(flag, s string) (map[string]any, error) {
+	m := map[string]any{}
+	if s == "" {
+		return m, nil
+	}
+	v, err := canonical.Decode([]byte(s))
+	if err != nil {
+		return nil, usagef("%s: not valid JSON: %v", flag, err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, usagef("%s: want a JSON object", flag)
+	}
+	return obj, nil
+}
+
+// recordFrom appends the JSON lines of path atomically.
+func (a *App) recordFrom(ctx context.Context, path string, signers []noteSigner) error {
+	var in io.Reader = a.stdin
+	name := "standard input"
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in, name = f, path
+	}
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	meter := progress.New(a.stderr, a.progress(), "record", "records", 0)
+	defer meter.Done()
+	var ids []string
+	keepIDs := true
+	seq := func(yield func(*audit.Record, error) bool) {
+		for r, err := range jsonl.Read(in, "cli") {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			meter.Add(1)
+			if keepIDs {
+				ids = append(ids, r.RecordID)
+				if len(ids) > 100000 {
+					keepIDs = false
+					ids = nil
+				}
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+	var n int
+	if sa, ok := s.(streamAppender); ok {
+		n, err = sa.AppendStream(ctx, seq)
+	} else {
+		var batch []*audit.Record
+		for r, rerr := range seq {
+			if rerr != nil {
+				err = rerr
+				break
+			}
+			batch = append(batch, r)
+		}
+		if err == nil {
+			err = s.Append(ctx, batch)
+			n = len(batch)
+		}
+	}
+	meter.Done()
+	if err != nil {
+		var le *jsonl.LineError
+		var be *ledger.BatchError
+		switch {
+		case errors.As(err, &le):
+			return usageError{fmt.Errorf("%s: %w; nothing was appended", name, le)}
+		case errors.As(err, &be):
+			return usageError{fmt.Errorf("%s: record %d: %w; nothing was appended", name, be.Index+1, be.Err)}
+		}
+		return fmt.Errorf("%s: %w; nothing was appended", name, err)
+	}
+	if len(signers) > 0 {
+		if !keepIDs {
+			return errors.New("--sign signs at most 100,000 records of a batch; sign the rest with 'ami-audit sign'")
+		}
+		var recs []*audit.Record
+		for _, id := range ids {
+			r, err := s.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, r)
+		}
+		if err := a.signAppended(ctx, recs, signers); err != nil {
+			return err
+		}
+	}
+	if keepIDs {
+		for _, id := range ids {
+			fmt.Fprintln(a.stdout, id)
+		}
+	}
+	a.notice("appended %d records from %s", n, name)
+	return nil
+}
+
+// signAppended adds each signer's signature to each appended record.
+func (a *App) signAppended(ctx context.Context, recs []*audit.Record, signers []noteSigner) error {
+	if len(signers) == 0 {
+		return nil
+	}
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		for _, sg := range signers {
+			sig, err := ledger.SignRecord(sg, r.RecordHash, time.Now())
+			if err != nil {
+				return err
+			}
+			if err := s.AddSignature(ctx, r.RecordID, sig); err != nil {
+				return err
+			}
+			r.Signatures = append(r.Signatures, sig)
+		}
+	}
+	return nil
+}
