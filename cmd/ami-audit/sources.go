@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/report"
+	"github.com/ami-orchestrator/ami-audit/source/file"
+	"github.com/ami-orchestrator/ami-audit/source/git"
 )
 
 // sourceOptions is what a source is built with for a whole-repository run.
@@ -17,6 +24,12 @@ type sourceOptions struct {
 
 // sourceFactory builds a configured source for one run. It may use the
 // App (for instance its store, to collect incrementally).
+//
+// What it returns may also implement runReporter, to put its own summary
+// and sections in the "repo" report, and runObserver, to see its records
+// as they are appended. A source that implements neither is reported
+// generically: its records per action, severity and target type, and the
+// targets with the most records.
 type sourceFactory func(ctx context.Context, a *App, opts sourceOptions) (audit.Source, error)
 
 // sourceRegistry lists the sources "repo --sources" can run, by name. It is
@@ -24,8 +37,146 @@ type sourceFactory func(ctx context.Context, a *App, opts sourceOptions) (audit.
 // source package adds its line here.
 func (a *App) sourceRegistry() map[string]sourceFactory {
 	return map[string]sourceFactory{
-		"git": gitSource,
+		"git":  gitRepoSource,
+		"file": fileRepoSource,
 	}
+}
+
+// reportPart is one source's part of a run's report.
+type reportPart struct {
+	Summary  []report.Item
+	Sections []report.Section
+	Warnings []string
+}
+
+// runReporter is implemented by sources that report on their own run. It
+// is called once, after the run.
+type runReporter interface {
+	RunReport() reportPart
+}
+
+// runObserver is implemented by sources that want to see their records
+// after they are appended (one call at a time).
+type runObserver interface {
+	ObserveAppended(recs []*audit.Record)
+}
+
+// maxReportWarnings caps the warnings a source puts in a report; the
+// summary still counts them all.
+const maxReportWarnings = 200
+
+// gitRun is the git source of a "repo" run with what it reports: the
+// statistics of every commit walked (recorded now or before) and the
+// warnings recorded.
+type gitRun struct {
+	*git.Source
+	stats    *git.Stats
+	warnings []string
+	nWarn    int
+}
+
+// gitRepoSource builds the git source for "repo": every commit of every
+// branch, tag and submodule, incremental against the trail.
+func gitRepoSource(ctx context.Context, a *App, _ sourceOptions) (audit.Source, error) {
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run := &gitRun{stats: git.NewStats()}
+	src, err := git.New(git.Config{Recorded: store, OnCommit: run.stats.Add})
+	if err != nil {
+		return nil, err
+	}
+	run.Source = src
+	return run, nil
+}
+
+func (g *gitRun) ObserveAppended(recs []*audit.Record) {
+	for _, r := range recs {
+		if r.Action != git.ActionWarning {
+			continue
+		}
+		g.nWarn++
+		if len(g.warnings) < maxReportWarnings {
+			msg, _ := r.Context["error"].(string)
+			g.warnings = append(g.warnings, "git: "+r.Target+": "+msg)
+		}
+	}
+}
+
+func (g *gitRun) RunReport() reportPart {
+	p := reportPart{Summary: g.stats.Summary(), Sections: g.stats.Sections(), Warnings: g.warnings}
+	if g.nWarn > len(g.warnings) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("git: %d more warnings are in the trail (action %s)", g.nWarn-len(g.warnings), git.ActionWarning))
+	}
+	return p
+}
+
+// fileRun is the file source of a "repo" run with its tally.
+type fileRun struct {
+	*file.Source
+	tally *file.Tally
+}
+
+// fileRepoSource builds the file source for "repo": every file of the
+// repository that .gitignore does not exclude, incremental against the
+// trail.
+func fileRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Source, error) {
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run := &fileRun{tally: &file.Tally{MaxRows: 1, MaxWarnings: maxReportWarnings}}
+	src, err := file.New(file.Config{Root: opts.Root, Trail: store, Observe: run.tally.Observe})
+	if err != nil {
+		return nil, err
+	}
+	run.Source = src
+	return run, nil
+}
+
+// maxReportExtensions caps the extensions table of the file report.
+const maxReportExtensions = 25
+
+func (f *fileRun) RunReport() reportPart {
+	t := f.tally
+	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
+	p := reportPart{
+		Summary: []report.Item{
+			{Label: "Files", Value: i64(t.Files)},
+			{Label: "Size", Value: humanize.IBytes(uint64(max(t.Bytes, 0)))},
+			{Label: "New files", Value: i64(t.New)},
+			{Label: "Changed files", Value: i64(t.Changed)},
+			{Label: "Unchanged files", Value: i64(t.Unchanged)},
+			{Label: "Files skipped", Value: i64(t.Skipped)},
+		},
+		Warnings: t.Warnings,
+	}
+	for i := range p.Warnings {
+		p.Warnings[i] = "file: " + p.Warnings[i]
+	}
+	if t.WarningCount > int64(len(t.Warnings)) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("file: %d more warnings are in the trail", t.WarningCount-int64(len(t.Warnings))))
+	}
+	exts := t.Extensions()
+	if len(exts) == 0 {
+		return p
+	}
+	sec := report.Section{Title: "Files by extension", Columns: []string{"Extension", "Files", "Size", "Bytes"}}
+	chart := &report.Chart{Kind: report.ChartBar, Unit: "files"}
+	for i, e := range exts {
+		if i == maxReportExtensions {
+			sec.Text = fmt.Sprintf("The %d extensions with the most files of %d.", maxReportExtensions, len(exts))
+			break
+		}
+		sec.Rows = append(sec.Rows, []string{e.Ext, i64(e.Files), humanize.IBytes(uint64(max(e.Bytes, 0))), i64(e.Bytes)})
+		if i < 12 {
+			chart.Labels = append(chart.Labels, e.Ext)
+			chart.Values = append(chart.Values, float64(e.Files))
+		}
+	}
+	p.Sections = []report.Section{sec, {Title: "Files per extension", Chart: chart}}
+	return p
 }
 
 // plannedSources are the source names of the specification, in the order

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/internal/progress"
+	"github.com/ami-orchestrator/ami-audit/report"
+)
+
+// repoFlags are the flags of "ami-audit repo".
+type repoFlags struct {
+	sources  string
+	baseline string
+	out      outputFlags
+}
+
+// genericTop is the number of targets a generic source report lists.
+const genericTop = 20
+
+// headlines is the number of a source's summary figures shown in the
+// report's summary.
+const headlines = 4
+
+func (a *App) repoCommand() *cobra.Command {
+	var f repoFlags
+	cmd := &cobra.Command{
+		Use:   "repo [PATH]",
+		Short: "Audit a whole repository with every available source",
+		Long: `Audit the repository in the current directory (or PATH): run the chosen
+sources over it in parallel, append their records to the trail, and print a
+report combining what each source found.
+
+By default every available source runs (` + "`--sources`" + ` lists them; today git
+and file). Runs are incremental: what is already in the trail (a commit, a
+file whose content and metadata did not change) is not recorded again, so a
+second run on an unchanged repository appends nothing.
+
+A source that fails does not stop the others; what it recorded before
+failing stays in the trail, the report says which source failed and why,
+and the command exits with status 1.`,
+		Example: `  ami-audit repo
+  ami-audit repo --sources=git
+  ami-audit repo --format=html --output=audit.html
+  ami-audit repo ../other-repo --format=json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			return a.runRepo(cmd, dir, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.sources, "sources", "", "comma-separated sources to run: "+strings.Join(plannedSources, ", ")+" (default: every available one)")
+	fl.StringVar(&f.baseline, "baseline", "", "compare with a saved baseline FILE (drift; not available yet)")
+	addOutputFlags(cmd, &f.out)
+	return cmd
+}
+
+func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
+	ctx := cmd.Context()
+	if err := f.out.check(); err != nil {
+		return err
+	}
+	if f.baseline != "" {
+		return withHint(usagef("--baseline: drift comparison with a baseline is not available yet"), "run 'ami-audit repo' without --baseline")
+	}
+	reg := a.sourceRegistry()
+	names, err := selectSources(f.sources, reg)
+	if err != nil {
+		return withHint(err, "ami-audit repo --sources="+strings.Join(availableSources(reg), ","))
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return usagef("repository %s: %v", dir, errors.Unwrap(err))
+	} else if !fi.IsDir() {
+		return usagef("repository %s: not a directory", dir)
+	}
+
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	runs := make([]*repoRun, len(names))
+	srcs := make([]audit.Source, len(names))
+	byName := map[string]*repoRun{}
+	for i, n := range names {
+		src, err := reg[n](ctx, a, sourceOptions{Root: root})
+		if err != nil {
+			return fmt.Errorf("source %s: %w", n, err)
+		}
+		r := &repoRun{name: n, src: src}
+		if _, ok := src.(runReporter); !ok {
+			r.tally = batch.NewTally()
+		}
+		if _, dup := byName[src.Name()]; dup {
+			return fmt.Errorf("sources %s and %s both call themselves %s", byName[src.Name()].name, n, src.Name())
+		}
+		runs[i], srcs[i], byName[src.Name()] = r, src, r
+	}
+
+	meter := progress.New(a.stderr, a.progress(), "repo", "records", 0)
+	defer meter.Done()
+	col, err := batch.New(store, batch.Config{OnAppend: func(source string, recs []*audit.Record) {
+		meter.Add(int64(len(recs)))
+		r := byName[source]
+		if r == nil {
+			return
+		}
+		if o, ok := r.src.(runObserver); ok {
+			o.ObserveAppended(recs)
+		}
+		if r.tally != nil {
+			r.tally.Add(recs)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	sum, runErr := col.Run(ctx, root, srcs)
+	meter.Done()
+	if ctx.Err() != nil {
+		return runErr
+	}
+	if err := a.render(f.out, repoReport(root, runs, sum, now)); err != nil {
+		return err
+	}
+	var failed []string
+	for i, s := range sum.Sources {
+		if s.Err != nil {
+			failed = append(failed, runs[i].name)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d sources failed (%s); what they recorded before failing is in the trail: %w",
+			len(failed), len(sum.Sources), strings.Join(failed, ", "), runErr)
+	}
+	return runErr
+}
+
+// repoRun is one source of a repo run.
+type repoRun struct {
+	name  string // registry name: git, file
+	src   audit.Source
+	tally *batch.Tally // generic report, for sources without their own
+}
+
+// repoReport combines the collector's summary and each source's report.
+func repoReport(root string, runs []*repoRun, sum *batch.Summary, now time.Time) *report.Report {
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.name
+	}
+	r := &report.Report{
+		Title:     "Repository audit of " + filepath.Base(root),
+		Generated: now.UTC(),
+		Summary: []report.Item{
+			{Label: "Repository", Value: root},
+			{Label: "Sources", Value: strings.Join(names, ", ")},
+			{Label: "Records appended", Value: strconv.Itoa(sum.Records())},
+			{Label: "Duration", Value: sum.Duration.Round(time.Millisecond).String()},
+		},
+	}
+	if failed := sum.Failed(); len(failed) > 0 {
+		r.Summary = append(r.Summary, report.Item{Label: "Sources failed", Value: strconv.Itoa(len(failed))})
+	}
+
+	table := report.Section{
+		Title:   "Sources",
+		Text:    "What each source appended to the trail in this run.",
+		Columns: []string{"Source", "Records", "Warnings", "Errors", "Duration", "Status"},
+	}
+	for i, s := range sum.Sources {
+		status := "ok"
+		if s.Err != nil {
+			status = "failed: " + s.Err.Error()
+			r.Warnings = append(r.Warnings, runs[i].name+" failed: "+s.Err.Error())
+		}
+		table.Rows = append(table.Rows, []string{runs[i].name, strconv.Itoa(s.Records), strconv.Itoa(s.Warnings),
+			strconv.Itoa(s.Errors), s.Duration.Round(time.Millisecond).String(), status})
+	}
+	r.Sections = append(r.Sections, table)
+
+	for _, run := range runs {
+		if rep, ok := run.src.(runReporter); ok {
+			p := rep.RunReport()
+			// The first figures of each source are headlines; all of them
+			// are in the source's summary table.
+			r.Summary = append(r.Summary, p.Summary[:min(len(p.Summary), headlines)]...)
+			if len(p.Summary) > 0 {
+				sec := report.Section{Title: run.name + " summary", Columns: []string{"Measure", "Value"}}
+				for _, it := range p.Summary {
+					sec.Rows = append(sec.Rows, []string{it.Label, it.Value})
+				}
+				r.Sections = append(r.Sections, sec)
+			}
+			r.Sections = append(r.Sections, p.Sections...)
+			r.Warnings = append(r.Warnings, p.Warnings...)
+			continue
+		}
+		r.Sections = append(r.Sections, run.tally.Sections(run.name+": ", genericTop)...)
+	}
+	return r
+}
