@@ -83,6 +83,7 @@ func (a *App) commands() []*cobra.Command {
 		a.verifyCommand(),
 		a.gitCommand(),
 		a.repoCommand(),
+		a.logsCommand(),
 	}
 }
 
