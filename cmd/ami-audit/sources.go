@@ -39,6 +39,7 @@ func (a *App) sourceRegistry() map[string]sourceFactory {
 	return map[string]sourceFactory{
 		"git":  gitRepoSource,
 		"file": fileRepoSource,
+		"log":  logRepoSource,
 	}
 }
 
