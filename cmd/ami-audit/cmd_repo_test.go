@@ -186,6 +186,19 @@ func TestRepoCommand(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", leftovers)
 	}
 
+	// The trail the runs built verifies, and query sees their records.
+	code, _, errOut = runCLI(t, "--audit-dir", auditDir, "verify")
+	if code != exitOK {
+		t.Fatalf("verify: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = runCLI(t, "--audit-dir", auditDir, "query", "--action=git_commit", "--limit=0", "--format=jsonl")
+	if code != exitOK {
+		t.Fatalf("query: exit %d: %s", code, errOut)
+	}
+	if got := strings.Count(out, "\n"); got != commits {
+		t.Errorf("query found %d git_commit records, want %d", got, commits)
+	}
+
 	// The default format, piped: plain text, no escapes.
 	code, out, errOut = runCLI(t, "--audit-dir", auditDir, "repo", repo)
 	if code != exitOK {
@@ -301,5 +314,29 @@ func TestSelectSources(t *testing.T) {
 	}
 	if _, err := selectSources("", map[string]sourceFactory{}); err == nil || !strings.Contains(err.Error(), "no source is available") {
 		t.Errorf("empty registry: %v", err)
+	}
+}
+
+// A repository whose file names and messages are not clean text reports in
+// every format without failing, and no control character reaches the
+// terminal or Markdown output.
+func TestRepoCommandHostile(t *testing.T) {
+	needGit(t)
+	tmp := t.TempDir()
+	repo := filepath.Join(tmp, "repo")
+	if _, err := gitgen.Generate(context.Background(), repo, gitgen.Options{Seed: 3, Commits: 20, SubmoduleCommits: -1, Hostile: true}); err != nil {
+		t.Fatal(err)
+	}
+	auditDir := filepath.Join(tmp, "trail")
+	for _, format := range []string{"terminal", "json", "yaml", "markdown", "csv", "html"} {
+		code, out, errOut := runCLI(t, "--audit-dir", auditDir, "repo", "--format="+format, repo)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", format, code, errOut)
+		}
+		if format == "terminal" || format == "markdown" {
+			if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }); i >= 0 {
+				t.Errorf("%s output holds control character %q near %q", format, out[i], out[max(0, i-30):i])
+			}
+		}
 	}
 }
