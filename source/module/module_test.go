@@ -189,7 +189,7 @@ func TestDiscover(t *testing.T) {
 
 // sccFile is one file of "scc --by-file --format json".
 type sccFile struct {
-	Language, Location                         string
+	Language, Location                             string
 	Lines, Code, Comment, Blank, Complexity, Bytes int64
 }
 
@@ -458,8 +458,8 @@ func TestModuleKnownAnswers(t *testing.T) {
 			// dataops.py: os, json external; three imports of its own
 			// package. models.py: dataclasses. The test: pytest, and two
 			// names from base.backend.dataops.
-			"base": {[]Edge{{"base/tests", "base/backend", 2}}, 5, 4, nil},
-			"domains": {[]Edge{{"domains", "base/backend", 1}}, 1, 0, map[string]int64{"base": 1}},
+			"base":              {[]Edge{{"base/tests", "base/backend", 2}}, 5, 4, nil},
+			"domains":           {[]Edge{{"domains", "base/backend", 1}}, 1, 0, map[string]int64{"base": 1}},
 			"domains/marketing": {[]Edge{{"domains/marketing", "base/backend", 2}}, 2, 0, map[string]int64{"base": 2}},
 			// main.go: fmt, os, and internal/run; run.go: errors, uuid;
 			// run_test.go: testing.
@@ -665,4 +665,3 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("error = %v, want context canceled", err)
 	}
 }
-
