@@ -1,0 +1,597 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
+)
+
+// Reasons a path is skipped (the "reason" of a file_skipped record).
+const (
+	ReasonUnreadable    = "unreadable"
+	ReasonVanished      = "vanished"
+	ReasonNotRegular    = "not a regular file"
+	ReasonTooLarge      = "too large"
+	ReasonChanging      = "changed while being read"
+	ReasonDirUnreadable = "directory not listed"
+)
+
+// binarySniff is how many leading bytes are searched for a NUL byte.
+const binarySniff = 8000
+
+// reuseMargin is how much older than the scan that hashed it a file's
+// modification time must be for an unchanged stat to be trusted.
+const reuseMargin = 2 * time.Second
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// facts is what examining one path found.
+type facts struct {
+	fileType string
+	size     int64
+	mode     fs.FileMode
+	mtime    time.Time
+	sys      sysInfo
+	sum      [32]byte
+	binary   bool
+	sparse   bool
+	reused   bool
+	link     *linkFacts
+	warnings []string
+}
+
+type linkFacts struct {
+	text     string
+	resolved string // relative to the root, when inside
+	outside  bool
+	dangling bool
+	loop     bool
+	followed bool
+}
+
+// examine fills j.entry for a path. It never fails: what cannot be read
+// becomes a skipped entry.
+func (r *run) examine(ctx context.Context, j *job) {
+	j.entry.Path, _ = escapePath(j.rel)
+	fi, err := os.Lstat(j.abs)
+	if err != nil {
+		r.skip(j, reasonFor(err), err, nil)
+		return
+	}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		r.examineRegular(ctx, j, fi, nil)
+	case m&fs.ModeSymlink != 0:
+		r.examineLink(ctx, j, fi)
+	default:
+		r.skip(j, ReasonNotRegular, fmt.Errorf("%s", kindOf(m)), fi)
+	}
+}
+
+func reasonFor(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return ReasonVanished
+	}
+	return ReasonUnreadable
+}
+
+// kindOf names a file type for people.
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	}
+	return "special file"
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "file"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "directory"
+	}
+	return "other"
+}
+
+// examineRegular hashes a regular file (or, with link set, the file a
+// followed link points to).
+func (r *run) examineRegular(ctx context.Context, j *job, fi fs.FileInfo, link *linkFacts) {
+	f := &facts{fileType: "file", size: fi.Size(), mode: fi.Mode(), mtime: fi.ModTime(), sys: sysStat(fi), link: link}
+	if link != nil {
+		f.fileType = "symlink"
+	}
+	if f.size > canonical.MaxSafeInteger {
+		r.skip(j, ReasonTooLarge, fmt.Errorf("%d bytes", f.size), fi)
+		return
+	}
+	prev := r.idx.lookup(j.entry.Path)
+	if prev != nil && r.statUnchanged(prev, f) {
+		f.sum, f.reused = prev.sum, true
+		// binary is not in the stat; it was recorded with the hash
+		f.binary = prev.binary
+		f.sparse = isSparse(fi)
+		if !r.src.cfg.Force && len(changedFields(prev, f)) == 0 {
+			r.unchanged(j, f)
+			return
+		}
+	} else {
+		if r.src.testHookBeforeOpen != nil {
+			r.src.testHookBeforeOpen(j.abs)
+		}
+		var err error
+		var cur fs.FileInfo
+		cur, err = r.hashFile(ctx, j.abs, link == nil, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var se *skipError
+			if errors.As(err, &se) {
+				r.skip(j, se.reason, se.err, orInfo(cur, fi))
+				return
+			}
+			r.skip(j, reasonFor(err), err, orInfo(cur, fi))
+			return
+		}
+		f.size, f.mode, f.mtime, f.sys = cur.Size(), cur.Mode(), cur.ModTime(), sysStat(cur)
+	}
+	r.finish(ctx, j, f, prev)
+}
+
+func orInfo(a, b fs.FileInfo) fs.FileInfo {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// skipError carries the reason a file could not be hashed.
+type skipError struct {
+	reason string
+	err    error
+}
+
+func (e *skipError) Error() string { return e.reason + ": " + e.err.Error() }
+
+// hashFile opens and hashes a regular file, returning its status as read
+// (from the open descriptor, so a file replaced since it was listed is
+// described as what was hashed). A file that changes while it is read is
+// read once more; if it changes again it is skipped.
+func (r *run) hashFile(ctx context.Context, abs string, noFollow bool, f *facts) (fs.FileInfo, error) {
+	flags := os.O_RDONLY | openFlags
+	if noFollow {
+		flags |= noFollowFlag
+	}
+	fh, err := os.OpenFile(abs, flags, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, &skipError{ReasonVanished, errors.New("replaced by a symbolic link since it was listed")}
+		}
+		return nil, err
+	}
+	defer fh.Close()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for attempt := 0; ; attempt++ {
+		before, err := fh.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if !before.Mode().IsRegular() {
+			return before, &skipError{ReasonNotRegular, errors.New(kindOf(before.Mode()))}
+		}
+		if before.Size() > canonical.MaxSafeInteger {
+			return before, &skipError{ReasonTooLarge, fmt.Errorf("%d bytes", before.Size())}
+		}
+		if attempt > 0 {
+			if _, err := fh.Seek(0, io.SeekStart); err != nil {
+				return before, err
+			}
+		}
+		sum, binary, err := hashStream(ctx, fh, *bp)
+		if err != nil {
+			return before, err
+		}
+		after, err := fh.Stat()
+		if err != nil {
+			return before, err
+		}
+		if after.Size() == before.Size() && after.ModTime().Equal(before.ModTime()) && sysStat(after).ctime.Equal(sysStat(before).ctime) {
+			f.sum, f.binary = sum, binary
+			f.sparse = isSparse(after)
+			return after, nil
+		}
+		if attempt == 1 {
+			return after, &skipError{ReasonChanging, errors.New("size or modification time changed during two reads")}
+		}
+	}
+}
+
+// hashStream hashes r with buf, checking ctx between reads, and reports
+// whether the first binarySniff bytes hold a NUL.
+func hashStream(ctx context.Context, r io.Reader, buf []byte) (sum [32]byte, binary bool, err error) {
+	h := sha256.New()
+	sniffed := 0
+	for n := 0; ; n++ {
+		if n&63 == 63 { // every 16 MB
+			if err := ctx.Err(); err != nil {
+				return sum, false, err
+			}
+		}
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if sniffed < binarySniff {
+				end := min(k, binarySniff-sniffed)
+				if bytes.IndexByte(buf[:end], 0) >= 0 {
+					binary = true
+				}
+				sniffed += end
+			}
+			h.Write(buf[:k])
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return sum, false, rerr
+		}
+	}
+	h.Sum(sum[:0])
+	return sum, binary, nil
+}
+
+// isSparse reports whether fewer blocks are allocated than the size needs.
+func isSparse(fi fs.FileInfo) bool {
+	s := sysStat(fi)
+	return s.ok && s.blocks*512 < fi.Size()
+}
+
+// statUnchanged reports whether the file's stat matches its last record
+// closely enough to trust the recorded hash (see the package doc).
+func (r *run) statUnchanged(prev *seen, f *facts) bool {
+	if prev.skipped || !prev.hasSum || prev.scanned == 0 || !f.sys.ok {
+		return false
+	}
+	return prev.fileType == f.fileType &&
+		prev.size == f.size &&
+		prev.mtime == f.mtime.UnixNano() &&
+		prev.ctime == f.sys.ctime.UnixNano() &&
+		prev.ino == strconv.FormatUint(f.sys.ino, 10) &&
+		prev.dev == strconv.FormatUint(f.sys.dev, 10) &&
+		prev.mtime+int64(reuseMargin) <= prev.scanned &&
+		(f.link == nil || prev.linkTarget == escapedText(f.link.text))
+}
+
+// changedFields lists what differs from the last record, in a fixed order.
+func changedFields(prev *seen, f *facts) []string {
+	var out []string
+	add := func(cond bool, name string) {
+		if cond {
+			out = append(out, name)
+		}
+	}
+	add(prev.fileType != f.fileType, "file_type")
+	add(prev.size != f.size, "size")
+	add(prev.mode != modeString(f.mode), "mode")
+	add(f.sys.ok && (prev.uid != int64(f.sys.uid) || prev.gid != int64(f.sys.gid)), "owner")
+	add(prev.mtime != f.mtime.UnixNano(), "mtime")
+	linkText := ""
+	if f.link != nil {
+		linkText = escapedText(f.link.text)
+	}
+	add(prev.linkTarget != linkText, "symlink_target")
+	add(!prev.hasSum || prev.sum != f.sum, "sha256")
+	return out
+}
+
+func escapedText(s string) string { e, _ := escapePath(s); return e }
+
+// modeString is the octal form of the permission and special bits.
+func modeString(m fs.FileMode) string {
+	v := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	return fmt.Sprintf("%04o", v)
+}
+
+// examineLink records a symbolic link: its text, where it leads, and
+// (when links are followed and the target is allowed) the content of the
+// file it points to.
+func (r *run) examineLink(ctx context.Context, j *job, fi fs.FileInfo) {
+	text, err := os.Readlink(j.abs)
+	if err != nil {
+		r.skip(j, reasonFor(err), err, fi)
+		return
+	}
+	lf := &linkFacts{text: text}
+	resolved, rerr := filepath.EvalSymlinks(j.abs)
+	switch {
+	case rerr == nil:
+		if within(r.plan.root, resolved) {
+			rel, _ := filepath.Rel(r.plan.root, resolved)
+			lf.resolved, _ = escapePath(filepath.ToSlash(rel))
+		} else {
+			lf.outside = true
+		}
+	case errors.Is(rerr, syscall.ELOOP) || isTooManyLinks(rerr):
+		lf.loop = true
+	case errors.Is(rerr, fs.ErrNotExist):
+		lf.dangling = true
+	default:
+		lf.dangling = true
+	}
+	if r.src.cfg.FollowSymlinks && rerr == nil && (!lf.outside || r.src.cfg.AllowOutside) {
+		if st, err := os.Stat(j.abs); err == nil && st.Mode().IsRegular() {
+			lf.followed = true
+			r.examineRegular(ctx, j, st, lf)
+			return
+		} else if err == nil && st.IsDir() {
+			lf.followed = true // the walker walks it
+		}
+	}
+	f := &facts{fileType: "symlink", size: fi.Size(), mode: fi.Mode(), mtime: fi.ModTime(), sys: sysStat(fi), link: lf}
+	f.sum = sha256.Sum256([]byte(text))
+	r.finish(ctx, j, f, r.idx.lookup(j.entry.Path))
+}
+
+// isTooManyLinks recognises filepath.EvalSymlinks' own loop error.
+func isTooManyLinks(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "too many links"
+}
+
+// unchanged reports a file that needs no record.
+func (r *run) unchanged(j *job, f *facts) {
+	e := &j.entry
+	e.Type, e.Size, e.SHA256, e.Binary, e.Change = f.fileType, f.size, hex.EncodeToString(f.sum[:]), f.binary, ChangeUnchanged
+}
+
+// finish compares with the last record and builds the record when one is
+// due.
+func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
+	e := &j.entry
+	e.Type, e.Size, e.SHA256, e.Binary = f.fileType, f.size, hex.EncodeToString(f.sum[:]), f.binary
+	var changed []string
+	switch {
+	case prev == nil:
+		e.Change = ChangeNew
+	default:
+		changed = changedFields(prev, f)
+		if len(changed) == 0 {
+			e.Change = ChangeUnchanged
+			if !r.src.cfg.Force {
+				return
+			}
+		} else {
+			e.Change = ChangeChanged
+		}
+	}
+	c := r.baseContext(j, f.fileType, f.size, f.mode, f.mtime, f.sys)
+	c["sha256"] = e.SHA256
+	c["binary"] = f.binary
+	c["change"] = string(e.Change)
+	if f.sparse {
+		c["sparse"] = true
+	}
+	if f.reused {
+		c["hash_reused"] = true
+	}
+	if e.Change == ChangeChanged {
+		c["changed_fields"] = changed
+		if prev.hasSum && prev.sum != f.sum {
+			c["previous_sha256"] = hex.EncodeToString(prev.sum[:])
+		}
+	}
+	if l := f.link; l != nil {
+		t, esc := escapePath(l.text)
+		c["symlink_target"] = t
+		if esc {
+			c["symlink_target_escaped"] = true
+			f.warnings = append(f.warnings, "symbolic link text is not valid UTF-8 or holds control characters; recorded escaped")
+		}
+		if l.resolved != "" {
+			c["symlink_resolved"] = l.resolved
+		}
+		if l.followed {
+			c["followed"] = true
+		}
+		switch {
+		case l.outside:
+			c["symlink_outside"] = true
+			if !l.followed {
+				f.warnings = append(f.warnings, "symbolic link points outside the tree; not followed")
+			}
+		case l.loop:
+			c["symlink_loop"] = true
+			f.warnings = append(f.warnings, "symbolic link loop")
+		case l.dangling:
+			c["symlink_dangling"] = true
+		}
+	}
+	if _, esc := escapePath(j.rel); esc {
+		f.warnings = append(f.warnings, "file name is not valid UTF-8 or holds control characters; recorded escaped")
+	}
+	ts := f.mtime
+	if y := ts.UTC().Year(); y < 1 || y > 9999 || ts.Unix() == 0 && ts.Nanosecond() == 0 {
+		f.warnings = append(f.warnings, "modification time is not a plausible date; the record carries the scan time")
+		ts = r.started
+	}
+	if j.repo != nil && j.repo.hist != nil {
+		if sub, ok := relTo(j.repo.topRel, j.rel); ok || j.repo.topRel == j.rel {
+			commit, err := j.repo.hist.lookup(ctx, sub)
+			switch {
+			case err != nil:
+				j.gitErr, j.gitHist = err, j.repo.hist
+			case commit == nil:
+				c["git"] = map[string]any{"committed": false}
+			default:
+				c["git"] = commit.context()
+			}
+		}
+	}
+	rec := r.newRecord(ActionHash, e.Path, ts, c)
+	if len(f.warnings) > 0 {
+		c["warnings"] = f.warnings
+		rec.Severity = audit.SeverityWarning
+		e.Warnings = f.warnings
+	}
+	rec.Normalize()
+	e.Record = rec
+}
+
+// baseContext is the context every record of a path carries.
+func (r *run) baseContext(j *job, fileType string, size int64, mode fs.FileMode, mtime time.Time, sys sysInfo) map[string]any {
+	c := map[string]any{
+		"file_type":   fileType,
+		"size":        size,
+		"mode":        modeString(mode),
+		"permissions": mode.String(),
+		"mtime":       audit.FormatTime(mtime),
+		"scanned_at":  audit.FormatTime(r.started),
+	}
+	if _, esc := escapePath(j.rel); esc {
+		c["path_escaped"] = true
+	}
+	if sys.ok {
+		c["uid"] = int64(sys.uid)
+		c["gid"] = int64(sys.gid)
+		if n := r.userName(sys.uid); n != "" {
+			c["owner"] = n
+		}
+		if n := r.groupName(sys.gid); n != "" {
+			c["group"] = n
+		}
+		c["ctime"] = audit.FormatTime(sys.ctime)
+		c["inode"] = strconv.FormatUint(sys.ino, 10)
+		c["device"] = strconv.FormatUint(sys.dev, 10)
+	}
+	return c
+}
+
+func (r *run) newRecord(action, target string, ts time.Time, c map[string]any) *audit.Record {
+	rec := audit.New(r.src.cfg.Actor, action, target, audit.TargetFile)
+	rec.Timestamp = ts.UTC()
+	rec.Source = SourceName
+	rec.Context = c
+	return rec
+}
+
+// skip records a path that could not be hashed.
+func (r *run) skip(j *job, reason string, err error, fi fs.FileInfo) {
+	e := &j.entry
+	e.Path, _ = escapePath(j.rel)
+	e.Change = ChangeSkipped
+	msg := errText(err)
+	e.Warnings = []string{reason + ": " + msg}
+	c := map[string]any{"reason": reason, "error": msg, "scanned_at": audit.FormatTime(r.started)}
+	if fi != nil {
+		e.Type, e.Size = typeName(fi.Mode()), fi.Size()
+		c = r.baseContext(j, e.Type, fi.Size(), fi.Mode(), fi.ModTime(), sysStat(fi))
+		c["reason"], c["error"] = reason, msg
+	} else if _, esc := escapePath(j.rel); esc {
+		c["path_escaped"] = true
+	}
+	if prev := r.idx.lookup(e.Path); prev != nil && prev.skipped && prev.reason == reason && !r.src.cfg.Force {
+		same := fi == nil && prev.fileType == "" ||
+			fi != nil && prev.fileType == e.Type && prev.size == fi.Size() && prev.mtime == fi.ModTime().UnixNano() && prev.mode == modeString(fi.Mode())
+		if same {
+			return // recorded before, nothing new
+		}
+	}
+	rec := r.newRecord(ActionSkipped, e.Path, r.started, c)
+	rec.Severity = audit.SeverityWarning
+	rec.Normalize()
+	e.Record = rec
+}
+
+// skipDir records a directory that could not be listed.
+func (r *run) skipDir(j *job) {
+	fi, _ := os.Lstat(j.abs)
+	r.skip(j, ReasonDirUnreadable, j.err, fi)
+}
+
+// errText is an error without the path (the record names it), in valid
+// UTF-8.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	s, _ := escapePath(err.Error())
+	return s
+}
+
+func (r *run) userName(uid uint32) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n, ok := r.users[uid]; ok {
+		return n
+	}
+	n := ""
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
+		n = escapedText(u.Username)
+	}
+	if r.users == nil {
+		r.users = map[uint32]string{}
+	}
+	r.users[uid] = n
+	return n
+}
+
+func (r *run) groupName(gid uint32) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n, ok := r.groups[gid]; ok {
+		return n
+	}
+	n := ""
+	if g, err := user.LookupGroupId(strconv.FormatUint(uint64(gid), 10)); err == nil {
+		n = escapedText(g.Name)
+	}
+	if r.groups == nil {
+		r.groups = map[uint32]string{}
+	}
+	r.groups[gid] = n
+	return n
+}

@@ -1,0 +1,172 @@
+package file
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"iter"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// memTrail is an in-memory appender and querier: what the source needs of
+// a store, for unit tests. (The end-to-end test of the command uses the
+// real store.)
+type memTrail struct {
+	mu   sync.Mutex
+	recs []*audit.Record
+}
+
+func (m *memTrail) Append(_ context.Context, recs []*audit.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range recs {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+	}
+	for _, r := range recs {
+		r.Sequence = uint64(len(m.recs))
+		m.recs = append(m.recs, r)
+	}
+	return nil
+}
+
+func (m *memTrail) Query(_ context.Context, f audit.Filter) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		m.mu.Lock()
+		recs := slices.Clone(m.recs)
+		m.mu.Unlock()
+		for _, r := range recs {
+			if f.Match(r) && !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (m *memTrail) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.recs)
+}
+
+// collect runs a source over target and returns its records, appended to
+// trail when it is not nil, and the entries Observe heard.
+func collect(t *testing.T, cfg Config, target string, trail *memTrail) ([]*audit.Record, []Entry) {
+	t.Helper()
+	recs, entries, err := tryCollect(t, cfg, target, trail)
+	if err != nil {
+		t.Fatalf("Collect(%q): %v", target, err)
+	}
+	return recs, entries
+}
+
+func tryCollect(t *testing.T, cfg Config, target string, trail *memTrail) ([]*audit.Record, []Entry, error) {
+	t.Helper()
+	var entries []Entry
+	cfg.Observe = func(e Entry) { entries = append(entries, e) }
+	if trail != nil {
+		cfg.Trail = trail
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = "tester"
+	}
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var recs []*audit.Record
+	err = src.Collect(ctx, target, func(r *audit.Record) error {
+		if err := r.Validate(); err != nil {
+			t.Errorf("record %s is invalid: %v", r.Target, err)
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	if ctx.Err() != nil {
+		t.Fatalf("Collect(%q) did not finish in time", target)
+	}
+	if err == nil && trail != nil && len(recs) > 0 {
+		if err := trail.Append(context.Background(), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return recs, entries, err
+}
+
+// writeTree creates files (path → content) under dir.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// ageTree sets every file's times well in the past, so that hash reuse is
+// allowed on the next run (see reuseMargin).
+func ageTree(t *testing.T, dir string) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			os.Chtimes(p, old, old)
+		}
+		return nil
+	})
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func targets(recs []*audit.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Target
+	}
+	return out
+}
+
+func byTarget(recs []*audit.Record) map[string]*audit.Record {
+	m := map[string]*audit.Record{}
+	for _, r := range recs {
+		m[r.Target] = r
+	}
+	return m
+}
+
+func gitRun(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_SYSTEM=/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func needGit(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+}

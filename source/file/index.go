@@ -1,0 +1,156 @@
+package file
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"strconv"
+	"time"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// Querier is the part of a store the source reads to learn what it
+// recorded before. audit.Store satisfies it.
+type Querier interface {
+	Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Record, error]
+}
+
+// seen is the state of a path as its last record describes it: what the
+// incremental run compares against. It is kept small; a trail with a
+// record for each of 100,000 paths costs about 15 MB.
+type seen struct {
+	skipped    bool   // the last record was file_skipped
+	reason     string // why, for file_skipped
+	fileType   string
+	sum        [32]byte
+	hasSum     bool
+	binary     bool
+	size       int64
+	mtime      int64 // Unix nanoseconds
+	ctime      int64
+	scanned    int64
+	mode       string
+	uid, gid   int64
+	dev, ino   string
+	linkTarget string
+}
+
+// Index maps a record target (the path as recorded) to what its last
+// record said. It is read concurrently during a collection and must not be
+// changed then.
+type Index struct {
+	m map[string]*seen
+}
+
+// Len is the number of paths the index knows.
+func (x *Index) Len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.m)
+}
+
+func (x *Index) lookup(target string) *seen {
+	if x == nil {
+		return nil
+	}
+	return x.m[target]
+}
+
+// LoadIndex reads the trail once, streaming every record of target type
+// file, and keeps the last file_hash or file_skipped record this source
+// wrote for each path. One query, whatever the number of paths.
+func LoadIndex(ctx context.Context, q Querier) (*Index, error) {
+	x := &Index{m: map[string]*seen{}}
+	f := audit.Filter{TargetType: audit.TargetFile, Limit: -1}
+	for r, err := range q.Query(ctx, f) {
+		if err != nil {
+			return nil, fmt.Errorf("file source: read previous records: %w", err)
+		}
+		if r.Source != SourceName || (r.Action != ActionHash && r.Action != ActionSkipped) {
+			continue
+		}
+		s, err := seenFromRecord(r)
+		if err != nil {
+			// A record the source cannot read back (written by an older
+			// version, or by hand) only means the path is treated as new.
+			continue
+		}
+		x.m[r.Target] = s
+	}
+	return x, nil
+}
+
+func seenFromRecord(r *audit.Record) (*seen, error) {
+	c := r.Context
+	s := &seen{
+		skipped:    r.Action == ActionSkipped,
+		reason:     ctxString(c, "reason"),
+		fileType:   ctxString(c, "file_type"),
+		mode:       ctxString(c, "mode"),
+		dev:        ctxString(c, "device"),
+		ino:        ctxString(c, "inode"),
+		linkTarget: ctxString(c, "symlink_target"),
+	}
+	var err error
+	if s.size, err = ctxInt(c, "size"); err != nil {
+		return nil, err
+	}
+	s.binary, _ = c["binary"].(bool)
+	s.uid, _ = ctxInt(c, "uid")
+	s.gid, _ = ctxInt(c, "gid")
+	s.mtime = ctxTime(c, "mtime")
+	s.ctime = ctxTime(c, "ctime")
+	s.scanned = ctxTime(c, "scanned_at")
+	if h := ctxString(c, "sha256"); h != "" {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("sha256 %q is not a SHA-256", h)
+		}
+		copy(s.sum[:], b)
+		s.hasSum = true
+	}
+	return s, nil
+}
+
+func ctxString(c map[string]any, k string) string {
+	s, _ := c[k].(string)
+	return s
+}
+
+// ctxInt reads a number as it may come back from a store: a Go integer,
+// a float64 or a json.Number. A missing key is 0.
+func ctxInt(c map[string]any, k string) (int64, error) {
+	switch v := c[k].(type) {
+	case nil:
+		return 0, nil
+	case int:
+		return int64(v), nil
+	case int64:
+		return v, nil
+	case uint32:
+		return int64(v), nil
+	case float64:
+		return int64(v), nil
+	case json.Number:
+		return v.Int64()
+	case string:
+		return strconv.ParseInt(v, 10, 64)
+	}
+	return 0, fmt.Errorf("%s: unexpected %T", k, c[k])
+}
+
+func ctxTime(c map[string]any, k string) int64 {
+	s := ctxString(c, k)
+	if s == "" {
+		return 0
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0
+	}
+	return t.UnixNano()
+}
