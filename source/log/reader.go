@@ -112,6 +112,9 @@ func sampleLines(b []byte, whole bool) [][]byte {
 		out = append(out, b[:i])
 		b = b[i+1:]
 	}
+	if len(out) == 0 && len(b) > 0 {
+		out = append(out, b) // one line longer than the sample: judge by its start
+	}
 	return out
 }
 
