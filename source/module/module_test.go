@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/report"
 )
 
 // memHistory is an in-memory trail: enough of a store for Config.History.
@@ -663,5 +664,57 @@ func TestCanceled(t *testing.T) {
 	err = s.Collect(ctx, "", func(*audit.Record) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Errorf("error = %v, want context canceled", err)
+	}
+}
+
+func TestReport(t *testing.T) {
+	r := audit1(t, Config{Root: fixtureRoot(t), IncludeTests: true, IncludeDependencies: true}, "")
+	var results []*Result
+	for _, res := range r.results {
+		results = append(results, res)
+	}
+	slices.SortFunc(results, func(a, b *Result) int { return strings.Compare(a.Module.Path, b.Module.Path) })
+	rep := Report("Modules", results, time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC))
+	sum := map[string]string{}
+	for _, it := range rep.Summary {
+		sum[it.Label] = it.Value
+	}
+	// 14 modules, 6 of them missing; 24 files in all (scc-by-file.json);
+	// tests 3+2+3 in 3 files; dependencies: root 33, base 6, domains 2,
+	// launcher 2, ux 1, ux/cms 4 (marketing's and scripts' manifests are
+	// malformed).
+	want := map[string]string{
+		"Modules": "14", "Files": "25", "Tests": "8 in 3 files", "Dependencies": "48",
+		"Dependency changes": "0", "Import edges": "4", "Modules missing": "6",
+	}
+	for k, v := range want {
+		if sum[k] != v {
+			t.Errorf("summary %q = %q, want %q", k, sum[k], v)
+		}
+	}
+	titles := map[string]report.Section{}
+	for _, s := range rep.Sections {
+		titles[s.Title] = s
+	}
+	for _, title := range []string{"Modules", "Code lines per module", "Languages", "Largest files", "Coverage", "Least covered files", "Dependencies", "Dependency changes", "Imports between modules", "Import graph"} {
+		if _, ok := titles[title]; !ok {
+			t.Errorf("no section %q", title)
+		}
+	}
+	mods := titles["Modules"]
+	wantCols := []string{"Module", "Language", "Files", "Code", "Comment", "Complexity", "Deps", "Test files", "Tests", "Coverage", "Found by"}
+	if diff := cmp.Diff(wantCols, mods.Columns); diff != "" {
+		t.Errorf("module columns: %s", diff)
+	}
+	if diff := cmp.Diff([]string{"launcher", "Go", "3", "42", "3", "11", "2", "1", "2", "71.4%", "gitmodules, manifest"}, mods.Rows[8]); diff != "" {
+		t.Errorf("launcher row (-want +got):\n%s", diff)
+	}
+	chart := titles["Code lines per module"].Chart
+	if len(chart.Labels) != 8 || chart.Labels[2] != "domains" || chart.Values[2] != 8 {
+		t.Errorf("chart = %v %v", chart.Labels, chart.Values)
+	}
+	between := titles["Imports between modules"].Rows
+	if diff := cmp.Diff([][]string{{"domains/marketing", "base", "2"}, {"domains", "base", "1"}}, between); diff != "" {
+		t.Errorf("imports between modules (-want +got):\n%s", diff)
 	}
 }

@@ -464,3 +464,18 @@ func (s *Source) previous(ctx context.Context, m *Module) (deps map[string]manif
 	}
 	return nil, false, false, nil
 }
+
+func specVersion(d *manifest.Dependency) string {
+	if d == nil {
+		return "-"
+	}
+	switch {
+	case d.Version != "" && d.Spec != "" && d.Spec != d.Version && d.Spec != "=="+d.Version:
+		return d.Spec + " (" + d.Version + ")"
+	case d.Version != "":
+		return d.Version
+	case d.Spec != "":
+		return d.Spec
+	}
+	return "any"
+}
