@@ -135,6 +135,7 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	sum, runErr := col.Run(ctx, root, srcs)
 	meter.Done()
 	if ctx.Err() != nil {
+		a.notice("interrupted: %d records were appended before the interruption; run again to continue", sum.Records())
 		return runErr
 	}
 	if err := a.render(f.out, repoReport(root, runs, sum, now)); err != nil {

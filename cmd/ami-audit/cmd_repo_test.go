@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,6 +65,9 @@ func sourceRows(t *testing.T, r *report.Report) map[string][]string {
 	return nil
 }
 
+// registered lists the names "repo --sources" accepts in this build.
+func registered() []string { return availableSources((&App{}).sourceRegistry()) }
+
 func needGit(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
@@ -100,7 +105,7 @@ func TestRepoCommand(t *testing.T) {
 	if got := summaryValue(t, r, "Records appended"); got != strconv.Itoa(all) {
 		t.Errorf("report says %s records appended, trail holds %d", got, all)
 	}
-	if got := summaryValue(t, r, "Sources"); got != "git, file" {
+	if got := summaryValue(t, r, "Sources"); got != strings.Join(registered(), ", ") {
 		t.Errorf("Sources = %q", got)
 	}
 	if got := summaryValue(t, r, "Commits"); got != strconv.Itoa(commits) {
@@ -230,7 +235,7 @@ func TestRepoCommandFailingSource(t *testing.T) {
 	if code != exitError {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitError, errOut)
 	}
-	if !strings.Contains(errOut, "1 of 2 sources failed (git)") {
+	if want := fmt.Sprintf("1 of %d sources failed (git)", len(registered())); !strings.Contains(errOut, want) {
 		t.Errorf("stderr does not say which source failed:\n%s", errOut)
 	}
 	r := gitReportJSON(t, out)
@@ -255,19 +260,27 @@ func TestRepoCommandUsage(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	avail := strings.Join(registered(), ", ")
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--sources=service"}, "source 'service' is not available yet; available: git, file"},
-		{[]string{"--sources=git,quality"}, "source 'quality' is not available yet; available: git, file"},
-		{[]string{"--sources=svn"}, "unknown source 'svn'; available: git, file"},
+		{[]string{"--sources=svn"}, "unknown source 'svn'; available: " + avail},
 		{[]string{"--sources=git,,file"}, "empty source name"},
 		{[]string{"--baseline=base.json"}, "--baseline: drift comparison with a baseline is not available yet"},
 		{[]string{"--format=pdf"}, `unknown report format "pdf" (want one of terminal, json, yaml, markdown, csv, html)`},
 		{[]string{filepath.Join(tmp, "missing")}, "no such file or directory"},
 		{[]string{file}, "not a directory"},
 		{[]string{tmp, tmp}, "accepts at most 1 arg"},
+	}
+	// The names of the specification that no source answers yet.
+	for _, n := range plannedSources {
+		if !slices.Contains(registered(), n) {
+			tests = append(tests, struct {
+				args []string
+				want string
+			}{[]string{"--sources=git," + n}, "source '" + n + "' is not available yet; available: " + avail})
+		}
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
