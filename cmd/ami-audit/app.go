@@ -84,6 +84,7 @@ func (a *App) commands() []*cobra.Command {
 		a.gitCommand(),
 		a.repoCommand(),
 		a.logsCommand(),
+		a.moduleCommand(),
 	}
 }
 
