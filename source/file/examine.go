@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -61,6 +62,7 @@ type linkFacts struct {
 	outside  bool
 	dangling bool
 	loop     bool
+	cycle    bool // leads back to a directory being walked
 	followed bool
 }
 
@@ -357,7 +359,9 @@ func (r *run) examineLink(ctx context.Context, j *job, fi fs.FileInfo) {
 	default:
 		lf.dangling = true
 	}
-	if r.src.cfg.FollowSymlinks && rerr == nil && (!lf.outside || r.src.cfg.AllowOutside) {
+	if j.cycle {
+		lf.cycle = true
+	} else if r.src.cfg.FollowSymlinks && rerr == nil && (!lf.outside || r.src.cfg.AllowOutside) {
 		if st, err := os.Stat(j.abs); err == nil && st.Mode().IsRegular() {
 			lf.followed = true
 			r.examineRegular(ctx, j, st, lf)
@@ -371,10 +375,10 @@ func (r *run) examineLink(ctx context.Context, j *job, fi fs.FileInfo) {
 	r.finish(ctx, j, f, r.idx.lookup(j.entry.Path))
 }
 
-// isTooManyLinks recognises filepath.EvalSymlinks' own loop error.
+// isTooManyLinks recognises filepath.EvalSymlinks' own loop error, which
+// has no error value to compare with.
 func isTooManyLinks(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "too many links"
+	return strings.HasSuffix(err.Error(), "too many links")
 }
 
 // unchanged reports a file that needs no record.
@@ -443,6 +447,10 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 			f.warnings = append(f.warnings, "symbolic link loop")
 		case l.dangling:
 			c["symlink_dangling"] = true
+		}
+		if l.cycle {
+			c["symlink_cycle"] = true
+			f.warnings = append(f.warnings, "symbolic link leads back to a directory being walked; not followed")
 		}
 	}
 	if _, esc := escapePath(j.rel); esc {

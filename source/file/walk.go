@@ -62,6 +62,7 @@ type job struct {
 	entry   Entry
 	gitErr  error
 	gitHist *gitHistory
+	cycle   bool // a link to a directory being walked
 }
 
 // repoState is the git repository a walked directory belongs to.
@@ -74,8 +75,8 @@ type repoState struct {
 // inFlight bounds the jobs between the walker and the emitter.
 const inFlight = 512
 
-func (r *run) execute(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (r *run) execute(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	r.order = make(chan *job, inFlight)
 	r.hashers.SetLimit(r.src.workers)
@@ -102,6 +103,9 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	case werr != nil:
 		return werr
+	case parent.Err() != nil:
+		// a hasher stopped half way: the run is incomplete
+		return parent.Err()
 	case r.plan.pattern != "" && r.files == 0:
 		return fmt.Errorf("file source: pattern %q: %w (ignored files are left out unless ignore rules are turned off)", r.plan.target, ErrNoMatch)
 	}
@@ -424,13 +428,17 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 				return err
 			}
 		case t&fs.ModeSymlink != 0:
+			follow, cycle, id := r.linkedDir(cabs, crel, ancestors)
 			if r.matches(crel) {
-				if err := r.submit(ctx, &job{kind: jobPath, abs: cabs, rel: crel, repo: repo}); err != nil {
+				if err := r.submit(ctx, &job{kind: jobPath, abs: cabs, rel: crel, repo: repo, cycle: cycle}); err != nil {
 					return err
 				}
 			}
-			if err := r.followDir(ctx, cabs, crel, ign, repo, ancestors); err != nil {
-				return err
+			if follow {
+				anc := append(ancestors[:len(ancestors):len(ancestors)], id)
+				if err := r.walkDir(ctx, cabs, crel, ign, repo, anc); err != nil {
+					return err
+				}
 			}
 		default:
 			if r.matches(crel) {
@@ -443,32 +451,31 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 	return nil
 }
 
-// followDir walks the directory a link points to, when links are followed,
-// the target is allowed, and it is not a directory being walked already.
-// The link itself was recorded by the caller; examine notes the loop.
-func (r *run) followDir(ctx context.Context, abs, rel string, ign *ignoreStack, repo *repoState, ancestors []devIno) error {
+// linkedDir decides whether to walk the directory a link points to: links
+// are followed, the target is allowed (inside the root, or AllowOutside),
+// and it is not a directory being walked already (then cycle is true).
+func (r *run) linkedDir(abs, rel string, ancestors []devIno) (follow, cycle bool, id devIno) {
 	if !r.src.cfg.FollowSymlinks || !r.couldMatchUnder(rel) {
-		return nil
+		return false, false, id
 	}
 	fi, err := os.Stat(abs)
 	if err != nil || !fi.IsDir() {
-		return nil
+		return false, false, id
 	}
 	resolved, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return nil
+		return false, false, id
 	}
 	if !r.src.cfg.AllowOutside && !within(r.plan.root, resolved) {
-		return nil
+		return false, false, id
 	}
-	id := devInoOf(fi)
+	id = devInoOf(fi)
 	for _, a := range ancestors {
 		if a == id {
-			return nil // a cycle: examine records the link with a warning
+			return false, true, id
 		}
 	}
-	anc := append(ancestors[:len(ancestors):len(ancestors)], id)
-	return r.walkDir(ctx, abs, rel, ign, repo, anc)
+	return true, false, id
 }
 
 func hasEntry(entries []os.DirEntry, name string) bool {
