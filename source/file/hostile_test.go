@@ -442,4 +442,3 @@ func copyFile(t *testing.T, from, to string) {
 	must(t, err)
 	must(t, out.Close())
 }
-
