@@ -1,0 +1,135 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/store"
+	"github.com/ami-orchestrator/ami-audit/store/sqlite"
+	"github.com/ami-orchestrator/ami-audit/storetest"
+)
+
+// TestConformance runs the store conformance suite against SQLite.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Harness{Open: openHarness})
+}
+
+func openHarness(t *testing.T, opts store.Options) *storetest.Instance {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	cfg := sqlite.Config{Path: path, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer}
+	s, err := sqlite.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &storetest.Instance{
+		Store:  s,
+		Tamper: tamperer{db},
+		Reopen: func(ctx context.Context) (audit.Store, error) {
+			cfg.Create = false
+			return sqlite.Open(ctx, cfg)
+		},
+	}
+}
+
+// tamperer edits the SQLite file directly. The filter columns are
+// generated from the body, so a column can only be changed by changing
+// the body.
+type tamperer struct{ db *sql.DB }
+
+func (tm tamperer) exec(ctx context.Context, q string, args ...any) error {
+	_, err := tm.db.ExecContext(ctx, q, args...)
+	return err
+}
+
+func (tm tamperer) PutRow(ctx context.Context, r storetest.Row) error {
+	return tm.exec(ctx, `UPDATE records SET record_id = ?, record_hash = ?, body = ?, tree = ? WHERE seq = ?`, r.ID, r.Hash, r.Body, r.Tree, r.Seq)
+}
+
+func (tm tamperer) SetColumn(ctx context.Context, seq uint64, field, value string) error {
+	var body []byte
+	if err := tm.db.QueryRowContext(ctx, `SELECT body FROM records WHERE seq = ?`, seq).Scan(&body); err != nil {
+		return err
+	}
+	v, err := canonical.Decode(body)
+	if err != nil {
+		return err
+	}
+	m := v.(map[string]any)
+	if _, ok := m[field]; !ok {
+		return fmt.Errorf("no field %q in the body", field)
+	}
+	m[field] = value
+	nb, err := canonical.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return tm.exec(ctx, `UPDATE records SET body = ? WHERE seq = ?`, nb, seq)
+}
+
+func (tm tamperer) DeleteRows(ctx context.Context, from, to uint64) error {
+	if err := tm.exec(ctx, `DELETE FROM signatures WHERE seq >= ? AND seq < ?`, from, to); err != nil {
+		return err
+	}
+	return tm.exec(ctx, `DELETE FROM records WHERE seq >= ? AND seq < ?`, from, to)
+}
+
+func (tm tamperer) SwapRows(ctx context.Context, a, b uint64) error {
+	type row struct {
+		id         string
+		hash, body []byte
+		tree       []byte
+	}
+	read := func(seq uint64) (row, error) {
+		var r row
+		err := tm.db.QueryRowContext(ctx, `SELECT record_id, record_hash, body, tree FROM records WHERE seq = ?`, seq).Scan(&r.id, &r.hash, &r.body, &r.tree)
+		return r, err
+	}
+	ra, err := read(a)
+	if err != nil {
+		return err
+	}
+	rb, err := read(b)
+	if err != nil {
+		return err
+	}
+	put := func(seq uint64, r row) error {
+		return tm.exec(ctx, `UPDATE records SET record_id = ?, record_hash = ?, body = ?, tree = ? WHERE seq = ?`, r.id, r.hash, r.body, r.tree, seq)
+	}
+	if err := tm.exec(ctx, `UPDATE records SET record_id = 'swap' WHERE seq = ?`, a); err != nil {
+		return err
+	}
+	if err := put(b, ra); err != nil {
+		return err
+	}
+	return put(a, rb)
+}
+
+func (tm tamperer) DeleteHeads(ctx context.Context, from uint64) error {
+	return tm.exec(ctx, `DELETE FROM heads WHERE size >= ?`, from)
+}
+
+func (tm tamperer) PutHead(ctx context.Context, size uint64, root tlog.Hash, note []byte) error {
+	var n any
+	if note != nil {
+		n = string(note)
+	}
+	return tm.exec(ctx, `INSERT OR REPLACE INTO heads (size, root, note) VALUES (?, ?, ?)`, size, root[:], n)
+}
+
+func (tm tamperer) SetSchemaVersion(ctx context.Context, v int) error {
+	return tm.exec(ctx, `UPDATE meta SET value = ? WHERE key = 'schema_version'`, strconv.Itoa(v))
+}
