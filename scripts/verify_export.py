@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""Verify an ami-audit trail export with nothing but the Python standard library.
+
+This is an independent implementation of the byte format described in
+docs/canonical-form.md: RFC 8785 canonical JSON, SHA-256 record hashes, the
+previous_hash chain and the RFC 6962 Merkle tree. It shares no code with
+ami-audit, so a trail that passes here was not checked by the program that
+wrote it.
+
+  ami-audit export --format jsonl --output trail.jsonl
+  python3 verify_export.py trail.jsonl [--difficulty N] [--checkpoint cp.txt]
+  python3 verify_export.py --proof proof.json
+  python3 verify_export.py --vectors testdata/vectors/canonical.json
+
+Exit status: 0 every check passed, 1 a check failed (the first failing record
+is named by sequence and id), 2 usage error (bad arguments, unreadable file).
+
+What it cannot check: Ed25519 signatures (record signatures and the signed
+note around a checkpoint), because the standard library has no Ed25519. Use
+'ami-audit verify --checkpoint' / '--signatures', or any C2SP signed-note
+verifier, for those.
+"""
+
+import argparse
+import base64
+import decimal
+import hashlib
+import json
+import re
+import sys
+
+MAX_SAFE_INTEGER = 2**53 - 1
+GENESIS_HASH = "0"
+UNHASHED = ("record_hash", "signatures", "status")  # members the hash does not cover
+PROOF_FORMAT = "ami-audit-inclusion-proof/v1"
+
+
+class Failure(Exception):
+    """A check that failed; the message says what and where."""
+
+
+class Usage(Exception):
+    """A mistake in how the script was called."""
+
+
+# --- RFC 8785 canonical JSON -------------------------------------------------
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def canonical(value):
+    """The RFC 8785 canonical UTF-8 bytes of a parsed JSON value."""
+    return _encode(value).encode("utf-8")
+
+
+def _encode(v):
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        if abs(v) <= MAX_SAFE_INTEGER:
+            return str(v)
+        # Beyond ±(2^53-1) an integer is accepted only when it is already the
+        # form ECMAScript writes for the nearest double: any other integer
+        # would change on a round trip through a double.
+        if abs(v) < 10**21 and es6_number(float(v)) == str(v):
+            return str(v)
+        raise Failure("integer %d is beyond ±(2^53-1) and is not exactly a double; store it as a string" % v)
+    if isinstance(v, float):
+        return es6_number(v)
+    if isinstance(v, str):
+        return json_string(v)
+    if isinstance(v, list):
+        return "[" + ",".join(_encode(e) for e in v) + "]"
+    if isinstance(v, dict):
+        # Members sorted by the UTF-16 code units of their names: comparing
+        # UTF-16BE bytes is exactly that order.
+        names = sorted(v, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        return "{" + ",".join(json_string(k) + ":" + _encode(v[k]) for k in names) + "}"
+    raise Failure("value of type %s has no JSON form" % type(v).__name__)
+
+
+def json_string(s):
+    """A string as ECMAScript's JSON.stringify writes it."""
+    if _SURROGATE.search(s):
+        raise Failure("string holds a lone UTF-16 surrogate")
+    return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES.get(m.group(), "\\u%04x" % ord(m.group())), s) + '"'
+
+
+def es6_number(f):
+    """A double as ECMAScript's Number.prototype.toString writes it."""
+    if f != f or f in (float("inf"), float("-inf")):
+        raise Failure("NaN and infinity have no JSON form")
+    if f == 0:
+        return "0"  # also -0
+    sign = "-" if f < 0 else ""
+    # repr gives the shortest digits that round-trip, as ECMAScript requires.
+    t = decimal.Decimal(repr(abs(f))).as_tuple()
+    digits = "".join(map(str, t.digits))
+    n = len(digits) + t.exponent  # value = 0.DIGITS × 10^n
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return sign + mantissa + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+
+
+def _no_duplicates(pairs):
+    obj = {}
+    for k, v in pairs:
+        if k in obj:
+            raise Failure("duplicate member name %s" % json_string(k))
+        obj[k] = v
+    return obj
+
+
+def _no_constants(name):
+    raise Failure("%s is not JSON" % name)
+
+
+def parse_json(text):
+    """Parse I-JSON: no duplicate names, no NaN or Infinity."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as e:
+        raise Failure("not valid JSON: %s" % e)
+
+
+def record_hash(record):
+    """Hex SHA-256 of the canonical form: the record without the unhashed members."""
+    hashed = {k: v for k, v in record.items() if k not in UNHASHED}
+    return hashlib.sha256(canonical(hashed)).hexdigest()
+
+
+# --- RFC 6962 Merkle tree ----------------------------------------------------
+
+
+def leaf_hash(record_hash_bytes):
+    return hashlib.sha256(b"\x00" + record_hash_bytes).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class MerkleTree:
+    """The RFC 6962 tree hash of a growing list of leaves, in O(log n) memory."""
+
+    def __init__(self):
+        self.size = 0
+        self.stack = []  # roots of complete subtrees, largest first
+
+    def add(self, leaf):
+        h, n = leaf, self.size
+        while n & 1:
+            h = node_hash(self.stack.pop(), h)
+            n >>= 1
+        self.stack.append(h)
+        self.size += 1
+
+    def root(self):
+        if not self.stack:
+            return hashlib.sha256(b"").digest()
+        h = self.stack[-1]
+        for left in reversed(self.stack[:-1]):
+            h = node_hash(left, h)
+        return h
+
+
+def verify_inclusion(leaf_index, tree_size, leaf, proof, root):
+    """RFC 9162 §2.1.3.2: does proof lead from leaf at leaf_index to root?"""
+    if leaf_index >= tree_size:
+        return False
+    fn, sn, r = leaf_index, tree_size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+# --- Checkpoints (C2SP tlog-checkpoint in a signed note) ---------------------
+
+
+def parse_checkpoint(text, where):
+    """Origin, size and root of a checkpoint; the signatures are not checked."""
+    body, sep, _signatures = text.partition("\n\n")
+    lines = body.split("\n")
+    if not sep or len(lines) < 3:
+        raise Failure("%s: not a signed checkpoint (want origin, size and root lines, a blank line, signatures)" % where)
+    origin, size, root = lines[:3]
+    if not re.fullmatch(r"0|[1-9][0-9]*", size):
+        raise Failure("%s: tree size %r is not a decimal number" % (where, size))
+    try:
+        root_bytes = base64.b64decode(root, validate=True)
+    except ValueError:
+        root_bytes = b""
+    if len(root_bytes) != 32:
+        raise Failure("%s: root %r is not 32 bytes of base64" % (where, root))
+    return origin, int(size), root_bytes
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise Usage("%s: %s" % (path, e))
+
+
+# --- Checks ------------------------------------------------------------------
+
+
+def read_export(path):
+    """Yield (line number, record) from a JSON-lines or JSON-array export.
+
+    Both forms hold one record per line; the array form adds '[' and ']'
+    lines and a comma after each record but the last.
+    """
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise Usage("%s: %s" % (path, e))
+    with f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise Failure("%s line %d: not UTF-8" % (path, lineno))
+            if line in ("", "[", "]", "[]"):
+                continue
+            if line.endswith(","):
+                line = line[:-1]
+            try:
+                record = parse_json(line)
+            except Failure as e:
+                raise Failure("%s line %d: %s" % (path, lineno, e))
+            if not isinstance(record, dict):
+                raise Failure("%s line %d: a record must be a JSON object" % (path, lineno))
+            yield lineno, record
+
+
+def check_export(path, difficulty, checkpoint_sizes):
+    """Check every record; return the record count and the roots at the given sizes."""
+    tree = MerkleTree()
+    roots = {0: tree.root()} if 0 in checkpoint_sizes else {}
+    previous = GENESIS_HASH
+    for lineno, rec in read_export(path):
+        name = "record %s (%s), line %d" % (rec.get("sequence"), rec.get("record_id"), lineno)
+
+        def fail(reason):
+            raise Failure("%s: %s" % (name, reason))
+
+        claimed = rec.get("record_hash")
+        if not isinstance(claimed, str) or not re.fullmatch("[0-9a-f]{64}", claimed):
+            fail("record_hash is missing or not 64 lowercase hex digits")
+        try:
+            actual = record_hash(rec)
+        except Failure as e:
+            fail("no canonical form: %s" % e)
+        if actual != claimed:
+            fail("record_hash mismatch: the content hashes to %s (the record was changed)" % actual)
+        seq = rec.get("sequence")
+        if type(seq) is not int or seq != tree.size:
+            fail("sequence is %r where %d was expected (a record was removed, inserted or moved)" % (seq, tree.size))
+        if rec.get("previous_hash") != previous:
+            fail("previous_hash %r does not link to the record before it (%s)" % (rec.get("previous_hash"), previous))
+        if difficulty and not claimed.startswith("0" * difficulty):
+            fail("record_hash does not start with %d zero hex digits (proof of work)" % difficulty)
+        tree.add(leaf_hash(bytes.fromhex(claimed)))
+        if tree.size in checkpoint_sizes:
+            roots[tree.size] = tree.root()
+        previous = claimed
+    roots[tree.size] = tree.root()
+    return tree.size, roots
+
+
+def check_proof(path):
+    """Check an inclusion proof file written by 'ami-audit prove'."""
+    try:
+        proof = parse_json(read_text(path))
+    except Failure as e:
+        raise Usage("%s: %s" % (path, e))
+    if not isinstance(proof, dict) or proof.get("format") != PROOF_FORMAT:
+        raise Usage("%s is not an inclusion proof written by 'ami-audit prove'" % path)
+    origin, size, root = parse_checkpoint(proof.get("checkpoint", ""), path + ": checkpoint")
+    if proof.get("tree_size") != size:
+        raise Failure("%s: tree_size %r differs from the checkpoint's size %d" % (path, proof.get("tree_size"), size))
+    rec, index = proof.get("record"), proof.get("leaf_index")
+    if not isinstance(rec, dict) or type(index) is not int or index < 0:
+        raise Failure("%s: record or leaf_index is missing" % path)
+    name = "%s: record %s (%s)" % (path, rec.get("sequence"), rec.get("record_id"))
+    actual = record_hash(rec)
+    if actual != rec.get("record_hash"):
+        raise Failure("%s: record_hash mismatch: the content hashes to %s (the record was changed)" % (name, actual))
+    if rec.get("sequence") != index:
+        raise Failure("%s: leaf_index %d differs from the record's sequence" % (name, index))
+    hashes = []
+    for h in proof.get("inclusion_proof") or []:
+        try:
+            b = base64.b64decode(h, validate=True)
+        except (ValueError, TypeError):
+            b = b""
+        if len(b) != 32:
+            raise Failure("%s: proof hash %r is not 32 bytes of base64" % (path, h))
+        hashes.append(b)
+    if not verify_inclusion(index, size, leaf_hash(bytes.fromhex(actual)), hashes, root):
+        raise Failure("%s: the inclusion proof does not lead to the checkpoint's root (not in the tree)" % name)
+    return "record %d is in %s of size %d (%d proof hashes)" % (index, origin, size, len(hashes))
+
+
+def check_vectors(path):
+    """Check every vector: canonical bytes and SHA-256, refusals, record hashes."""
+    try:
+        vectors = json.loads(read_text(path))  # inputs may hold cases this parser refuses on purpose
+    except ValueError as e:
+        raise Usage("%s: %s" % (path, e))
+    n = 0
+    for case in vectors.get("cases", []):
+        name = "%s: case %r" % (path, case["name"])
+        try:
+            got = canonical(case["input"])
+        except Failure as e:
+            if "error" in case:
+                n += 1
+                continue
+            raise Failure("%s: refused: %s" % (name, e))
+        if "error" in case:
+            raise Failure("%s: accepted, but must be refused (%s)" % (name, case["error"]))
+        if got.decode("utf-8") != case["canonical"]:
+            raise Failure("%s: canonical form %r, want %r" % (name, got.decode("utf-8"), case["canonical"]))
+        if hashlib.sha256(got).hexdigest() != case["sha256"]:
+            raise Failure("%s: sha256 differs" % name)
+        n += 1
+    for case in vectors.get("records", []):
+        name = "%s: record %r" % (path, case["name"])
+        rec = case["record"]
+        body = canonical({k: v for k, v in rec.items() if k not in UNHASHED})
+        if body.decode("utf-8") != case["canonical"]:
+            raise Failure("%s: canonical form %r, want %r" % (name, body.decode("utf-8"), case["canonical"]))
+        if hashlib.sha256(body).hexdigest() != case["record_hash"] or case["record_hash"] != rec["record_hash"]:
+            raise Failure("%s: record_hash differs" % name)
+        if canonical(rec).decode("utf-8") != case["export"]:
+            raise Failure("%s: export form differs" % name)
+        n += 1
+    return n
+
+
+def main(argv):
+    p = argparse.ArgumentParser(
+        description="Verify an ami-audit export (jsonl or json) with the Python standard library.",
+        epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error.",
+    )
+    p.add_argument("export", nargs="?", help="file written by 'ami-audit export --format jsonl' or '--format json'")
+    p.add_argument("--difficulty", type=int, default=0, metavar="N", help="require N leading zero hex digits in every record_hash")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE", help="compare size and root with this checkpoint (repeatable)")
+    p.add_argument("--proof", metavar="FILE", help="check an inclusion proof written by 'ami-audit prove'")
+    p.add_argument("--vectors", metavar="FILE", help="check the canonical-form test vectors")
+    args = p.parse_args(argv)
+    if not (args.export or args.proof or args.vectors):
+        p.error("give an export file, --proof FILE or --vectors FILE")
+    if args.checkpoint and not args.export:
+        p.error("--checkpoint compares with an export: give the export file too")
+    if not 0 <= args.difficulty <= 64:
+        p.error("--difficulty must be between 0 and 64")
+
+    try:
+        if args.vectors:
+            print("ok    vectors      %d vectors: canonical bytes and hashes match" % check_vectors(args.vectors))
+        if args.proof:
+            print("ok    proof        " + check_proof(args.proof))
+        if args.export:
+            checkpoints = [(cp, parse_checkpoint(read_text(cp), cp)) for cp in args.checkpoint]
+            size, roots = check_export(args.export, args.difficulty, {c[1][1] for c in checkpoints})
+            pow_note = ", proof of work %d" % args.difficulty if args.difficulty else ""
+            print("ok    records      %d records: record_hash, previous_hash links and sequence 0..%d intact%s"
+                  % (size, size - 1, pow_note))
+            print("ok    merkle root  %d %s" % (size, base64.b64encode(roots[size]).decode()))
+            for path, (origin, cp_size, cp_root) in checkpoints:
+                if cp_size > size:
+                    raise Failure("%s: the checkpoint commits to %d records but the export holds %d (records were removed from the end)"
+                                  % (path, cp_size, size))
+                if roots[cp_size] != cp_root:
+                    raise Failure("%s: the root of the first %d records is %s, the checkpoint says %s (the trail was rewritten)"
+                                  % (path, cp_size, base64.b64encode(roots[cp_size]).decode(), base64.b64encode(cp_root).decode()))
+                print("ok    checkpoint   %s: %s size %d, root matches the first %d records" % (path, origin, cp_size, cp_size))
+        if args.proof or args.checkpoint:
+            print("note  signatures   the checkpoint's Ed25519 signature is NOT checked (no Ed25519 in the Python standard"
+                  " library); check it with 'ami-audit verify --checkpoint FILE' or a C2SP signed-note verifier")
+    except Usage as e:
+        print("verify_export.py: %s" % e, file=sys.stderr)
+        return 2
+    except Failure as e:
+        print("FAIL  %s" % e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
