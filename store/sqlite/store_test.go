@@ -260,4 +260,3 @@ func TestKill9KeepsAcknowledgedRecords(t *testing.T) {
 		s.Close()
 	}
 }
-
