@@ -85,6 +85,7 @@ func (a *App) commands() []*cobra.Command {
 		a.repoCommand(),
 		a.logsCommand(),
 		a.moduleCommand(),
+		a.fileCommand(),
 	}
 }
 

@@ -471,6 +471,7 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 				c["git"] = map[string]any{"committed": false}
 			default:
 				c["git"] = commit.context()
+				e.Commit = commit.Hash[:min(len(commit.Hash), 12)] + " " + commit.Author + " " + commit.Date
 			}
 		}
 	}

@@ -196,6 +196,9 @@ type Entry struct {
 	Binary   bool
 	Change   Change
 	Warnings []string
+	// Commit is the last commit that touched the file ("hash author
+	// date"), with Config.IncludeGit, for files that were recorded.
+	Commit string
 	// Record is what was emitted, nil when nothing was (unchanged).
 	Record *audit.Record
 }
