@@ -9,7 +9,9 @@
 // the last append, so a slow source still reaches the trail promptly. The
 // source produces the next records while the previous batch is being
 // appended; a full writer holds the source back, so memory stays bounded
-// by about two batches per running source, whatever the number of records.
+// by about three batches per running source, whatever the number of
+// records. Records reach the writer in chunks of 64, which keeps the
+// hand-over cheap; a partial chunk is taken by the timer.
 //
 // Analyzers see the records after they are appended (with their sequence
 // number and hashes), as they are appended: each analyzer runs in its own
@@ -25,6 +27,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -218,9 +221,10 @@ func (c *Collector) Run(ctx context.Context, target string, sources []audit.Sour
 func (c *Collector) runSource(ctx context.Context, target string, src audit.Source, out *SourceSummary, after func(string, []*audit.Record)) {
 	start := time.Now()
 	name := src.Name()
+	chunk := min(handoff, c.cfg.BatchSize)
 	w := &writer{
-		c: c, name: name, out: out, after: after,
-		in:   make(chan *audit.Record, c.cfg.BatchSize),
+		c: c, name: name, out: out, after: after, chunk: chunk,
+		in:   make(chan []*audit.Record, max(1, c.cfg.BatchSize/chunk)),
 		dead: make(chan struct{}),
 	}
 	var wg sync.WaitGroup
@@ -237,18 +241,18 @@ func (c *Collector) runSource(ctx context.Context, target string, src audit.Sour
 		if r.Source == "" {
 			r.Source = name
 		}
-		select {
-		case w.in <- r:
-			return nil
-		case <-w.dead:
-			return w.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return w.put(ctx, r)
 	}
 	err := collect(ctx, src, target, emit)
+	w.mu.Lock()
+	if len(w.pending) > 0 {
+		w.send(ctx, w.pending)
+		w.pending = nil
+	}
+	w.mu.Unlock()
 	close(w.in)
 	wg.Wait()
+	out.Unappended += int(w.dropped.Load())
 	if err == nil {
 		err = w.err
 	}
@@ -269,15 +273,78 @@ func collect(ctx context.Context, src audit.Source, target string, emit func(*au
 	return src.Collect(ctx, target, emit)
 }
 
-// writer appends one source's records in batches.
+// handoff is how many records a source hands its writer at once: passing
+// records one by one through a channel would cost more than the rest of
+// the collector.
+const handoff = 64
+
+// writer appends one source's records in batches. The source side (put)
+// gathers records into pending and sends full chunks on in; the writer
+// side (loop) gathers chunks into batches. Both are serialised by mu on
+// the source side, so that the writer can take a partial chunk on a timer
+// without reordering records: it does so only when no chunk is queued or
+// being sent.
 type writer struct {
 	c     *Collector
 	name  string
-	out   *SourceSummary
+	out   *SourceSummary // written by loop only
 	after func(string, []*audit.Record)
-	in    chan *audit.Record
-	dead  chan struct{} // closed when an append failed; err says why
-	err   error
+	chunk int
+
+	mu      sync.Mutex // guards pending and sending on in
+	pending []*audit.Record
+	in      chan []*audit.Record
+	dropped atomic.Int64 // records the source side could not hand over
+
+	dead chan struct{} // closed when an append failed; err says why
+	err  error
+}
+
+// put adds r to the pending chunk and hands the chunk over when full.
+func (w *writer) put(ctx context.Context, r *audit.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pending = append(w.pending, r)
+	if len(w.pending) < w.chunk {
+		select {
+		case <-w.dead:
+			return w.err
+		default:
+			return nil
+		}
+	}
+	full := w.pending
+	w.pending = make([]*audit.Record, 0, w.chunk)
+	return w.send(ctx, full)
+}
+
+// send hands recs to the writer; w.mu is held.
+func (w *writer) send(ctx context.Context, recs []*audit.Record) error {
+	select {
+	case w.in <- recs:
+		return nil
+	case <-w.dead:
+		w.dropped.Add(int64(len(recs)))
+		return w.err
+	case <-ctx.Done():
+		w.dropped.Add(int64(len(recs)))
+		return ctx.Err()
+	}
+}
+
+// takePending returns the partial chunk when the source side is idle and
+// nothing is queued, so that taking it keeps the records in order.
+func (w *writer) takePending() []*audit.Record {
+	if !w.mu.TryLock() {
+		return nil
+	}
+	defer w.mu.Unlock()
+	if len(w.in) > 0 || len(w.pending) == 0 {
+		return nil
+	}
+	p := w.pending
+	w.pending = make([]*audit.Record, 0, w.chunk)
+	return p
 }
 
 func (w *writer) loop(ctx context.Context) {
@@ -312,20 +379,35 @@ func (w *writer) loop(ctx context.Context) {
 		last = time.Now()
 		return true
 	}
+	// add appends recs to the batch, appending every full batch.
+	add := func(recs []*audit.Record) bool {
+		for len(recs) > 0 {
+			n := min(len(recs), size-len(batch))
+			batch = append(batch, recs[:n]...)
+			recs = recs[n:]
+			if len(batch) == size && !flush() {
+				w.out.Unappended += len(recs)
+				return false
+			}
+		}
+		return true
+	}
 	for {
 		select {
-		case r, ok := <-w.in:
+		case recs, ok := <-w.in:
 			if !ok {
 				flush()
 				return
 			}
-			batch = append(batch, r)
-			if len(batch) >= size && !flush() {
+			if !add(recs) {
 				w.drain()
 				return
 			}
 		case <-tick.C:
-			if time.Since(last) >= w.c.cfg.FlushInterval && !flush() {
+			if time.Since(last) < w.c.cfg.FlushInterval {
+				continue
+			}
+			if !add(w.takePending()) || !flush() {
 				w.drain()
 				return
 			}
@@ -336,8 +418,8 @@ func (w *writer) loop(ctx context.Context) {
 // drain counts what the source still sends after a failed append until it
 // notices (emit returns the error) and stops.
 func (w *writer) drain() {
-	for range w.in {
-		w.out.Unappended++
+	for recs := range w.in {
+		w.out.Unappended += len(recs)
 	}
 }
 
