@@ -217,9 +217,15 @@ func redact(msg string) string {
 		for vs < len(msg) && (msg[vs] == ' ' || msg[vs] == '"' || msg[vs] == '\'') {
 			vs++
 		}
-		ve := vs
-		for ve < len(msg) && msg[ve] != ' ' && msg[ve] != '"' && msg[ve] != '\'' && msg[ve] != ',' && msg[ve] != '&' && msg[ve] != ';' && msg[ve] != '}' {
-			ve++
+		word := func(ve int) int {
+			for ve < len(msg) && msg[ve] != ' ' && msg[ve] != '"' && msg[ve] != '\'' && msg[ve] != ',' && msg[ve] != '&' && msg[ve] != ';' && msg[ve] != '}' {
+				ve++
+			}
+			return ve
+		}
+		ve := word(vs)
+		if v := msg[vs:ve]; (strings.EqualFold(v, "bearer") || strings.EqualFold(v, "basic")) && ve+1 < len(msg) && msg[ve] == ' ' {
+			ve = word(ve + 1) // "Authorization: Bearer <token>": the token too
 		}
 		if ve > vs {
 			out = append(out, msg[last:vs]...)

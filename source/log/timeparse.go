@@ -96,8 +96,8 @@ func parseTimestamp(s string, loc *time.Location) (ns int64, n int, naive, ok bo
 	} else {
 		t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc)
 	}
-	if t.Year() < 1 || t.Year() > 9999 {
-		return 0, 0, false, false
+	if y := t.Year(); y < 1678 || y > 2261 {
+		return 0, 0, false, false // beyond what int64 nanoseconds hold
 	}
 	return t.UnixNano(), i, !zoned, true
 }
@@ -124,7 +124,7 @@ func parseTimeValue(s string, loc *time.Location) (ns int64, naive, ok bool) {
 	}
 	for _, l := range layouts {
 		if t, err := time.Parse(l, s); err == nil {
-			if t.Year() < 1 || t.Year() > 9999 {
+			if y := t.Year(); y < 1678 || y > 2261 {
 				return 0, false, false
 			}
 			return t.UnixNano(), false, true
@@ -154,7 +154,8 @@ func epoch(v float64) (int64, bool) {
 	if ns >= math.MaxInt64 {
 		return 0, false
 	}
-	return int64(ns), true
+	// a float carries about 16 digits: keep microseconds, drop the noise
+	return int64(math.Round(ns/1e3)) * 1e3, true
 }
 
 // epochString reads a number since 1970 as epoch does, exactly when it is
