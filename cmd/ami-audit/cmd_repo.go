@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +203,12 @@ func repoReport(root string, runs []*repoRun, sum *batch.Summary, now time.Time)
 			p := rep.RunReport()
 			// The first figures of each source are headlines; all of them
 			// are in the source's summary table.
-			r.Summary = append(r.Summary, p.Summary[:min(len(p.Summary), headlines)]...)
+			for _, it := range p.Summary[:min(len(p.Summary), headlines)] {
+				if slices.ContainsFunc(r.Summary, func(x report.Item) bool { return x.Label == it.Label }) {
+					it.Label = run.name + ": " + it.Label // "module: Files" beside the file source's
+				}
+				r.Summary = append(r.Summary, it)
+			}
 			if len(p.Summary) > 0 {
 				sec := report.Section{Title: run.name + " summary", Columns: []string{"Measure", "Value"}}
 				for _, it := range p.Summary {
