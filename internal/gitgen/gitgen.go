@@ -110,6 +110,8 @@ type gen struct {
 	w       *bufio.Writer
 	mark    int
 	files   map[string]*file // files on main
+	texts   pathSet          // text files on main
+	bins    pathSet          // binary files on main
 	ans     *Answers
 	authors []author
 	weights []float64
@@ -269,10 +271,47 @@ func (g *gen) count(path string, added, removed int64, binary bool) {
 	g.ans.Files[path] = l
 }
 
-func (g *gen) sortedPaths(text bool) []string {
+// pathSet is a set of paths with O(1) add, remove and random pick, in
+// an order that depends only on the operations done.
+type pathSet struct {
+	list []string
+	idx  map[string]int
+}
+
+func (s *pathSet) add(p string) {
+	if s.idx == nil {
+		s.idx = map[string]int{}
+	}
+	if _, ok := s.idx[p]; ok {
+		return
+	}
+	s.idx[p] = len(s.list)
+	s.list = append(s.list, p)
+}
+
+func (s *pathSet) remove(p string) {
+	i, ok := s.idx[p]
+	if !ok {
+		return
+	}
+	last := s.list[len(s.list)-1]
+	s.list[i] = last
+	s.idx[last] = i
+	s.list = s.list[:len(s.list)-1]
+	delete(s.idx, p)
+}
+
+func (s *pathSet) pick(rng *rand.Rand) string { return s.list[rng.IntN(len(s.list))] }
+
+// pickN returns up to n distinct paths, sorted.
+func (s *pathSet) pickN(rng *rand.Rand, n int) []string {
+	n = min(n, len(s.list))
+	seen := map[string]bool{}
 	var out []string
-	for p, f := range g.files {
-		if f.isBin != text {
+	for len(out) < n {
+		p := s.pick(rng)
+		if !seen[p] {
+			seen[p] = true
 			out = append(out, p)
 		}
 	}
@@ -311,10 +350,10 @@ func (g *gen) main(sub *subInfo) error {
 		if i == 0 {
 			from = ""
 		}
-		texts := g.sortedPaths(true)
+		ntext := len(g.texts.list)
 		op := g.rng.IntN(100)
 		switch {
-		case i == 0 || len(texts) < 3 || op < 15:
+		case i == 0 || ntext < 3 || op < 15:
 			p := fmt.Sprintf("src/pkg%d/file%d.txt", g.rng.IntN(8), i)
 			last = g.header("refs/heads/main", a, when, g.message(i, p), from)
 			f := &file{}
@@ -322,31 +361,35 @@ func (g *gen) main(sub *subInfo) error {
 				f.lines = append(f.lines, g.newLine(a))
 			}
 			g.files[p] = f
+			g.texts.add(p)
 			g.writeFile(p, f)
 			g.count(p, int64(len(f.lines)), 0, false)
 		case op < 20:
-			old := texts[g.rng.IntN(len(texts))]
+			old := g.texts.pick(g.rng)
 			nw := fmt.Sprintf("moved/r%d-%s", i, filepath.Base(old))
 			last = g.header("refs/heads/main", a, when, "Rename "+old, from)
 			fmt.Fprintf(g.w, "R %s %s\n", quote(old), quote(nw))
 			g.files[nw] = g.files[old]
 			delete(g.files, old)
+			g.texts.remove(old)
+			g.texts.add(nw)
 			g.count(nw, 0, 0, false)
 			renames = append(renames, rename{last, old, nw})
-		case op < 24 && len(texts) > 6:
-			p := texts[g.rng.IntN(len(texts))]
+		case op < 24 && ntext > 6:
+			p := g.texts.pick(g.rng)
 			last = g.header("refs/heads/main", a, when, "Delete "+p, from)
 			fmt.Fprintf(g.w, "D %s\n", quote(p))
 			g.count(p, 0, int64(len(g.files[p].lines)), false)
 			delete(g.files, p)
+			g.texts.remove(p)
 		case op < 30:
-			bins := g.sortedPaths(false)
 			var p string
-			if len(bins) == 0 || g.rng.IntN(2) == 0 {
+			if len(g.bins.list) == 0 || g.rng.IntN(2) == 0 {
 				p = fmt.Sprintf("assets/blob%d.bin", i)
 			} else {
-				p = bins[g.rng.IntN(len(bins))]
+				p = g.bins.pick(g.rng)
 			}
+			g.bins.add(p)
 			last = g.header("refs/heads/main", a, when, "Binary "+p, from)
 			b := make([]byte, 256+g.rng.IntN(2048))
 			for j := range b {
@@ -359,9 +402,7 @@ func (g *gen) main(sub *subInfo) error {
 			g.count(p, 0, 0, true)
 		default:
 			n := 1 + g.rng.IntN(3)
-			g.rng.Shuffle(len(texts), func(x, y int) { texts[x], texts[y] = texts[y], texts[x] })
-			chosen := texts[:min(n, len(texts))]
-			sort.Strings(chosen)
+			chosen := g.texts.pickN(g.rng, n)
 			last = g.header("refs/heads/main", a, when, g.message(i, chosen[0]), from)
 			for _, p := range chosen {
 				f := g.files[p]
@@ -467,6 +508,7 @@ func (g *gen) sideBranch(i, mainMark int) {
 	fmt.Fprintf(g.w, "merge :%d\n", side)
 	g.writeFile(p, f)
 	g.files[p] = f
+	g.texts.add(p)
 	g.ans.PerAuthor[m.email]++
 	g.ans.Commits += 3
 	g.ans.Merges++
@@ -481,6 +523,7 @@ func (g *gen) hostile(a author, when time.Time) {
 	for _, p := range []string{"odd\nname.txt", "bad-\xff\xfe.txt", `back\slash "quoted".txt`} {
 		f := &file{lines: []line{g.newLine(bad), g.newLine(bad)}}
 		g.files[p] = f
+		g.texts.add(p)
 		g.writeFile(p, f)
 		g.count(p, 2, 0, false)
 	}

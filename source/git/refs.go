@@ -64,12 +64,13 @@ func (s *Source) listRefs(ctx context.Context, dir string) (refs []Ref, head str
 	return refs, head, nil
 }
 
-// refs records the repository's branches and tags when they differ from
-// the last git_refs record of r.
-func (s *Source) refs(ctx context.Context, r repo, emit func(*audit.Record) error) error {
+// refsRecord returns the git_refs record of r, or nil when its branches,
+// tags and HEAD are those of the last git_refs record. It runs before the
+// walk, so that the lookup reads the trail before this run grows it.
+func (s *Source) refsRecord(ctx context.Context, r repo) (*audit.Record, error) {
 	refs, head, err := s.listRefs(ctx, r.dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum := sha256.New()
 	fmt.Fprintf(sum, "HEAD\x00%s\n", head)
@@ -91,28 +92,25 @@ func (s *Source) refs(ctx context.Context, r repo, emit func(*audit.Record) erro
 	digest := hex.EncodeToString(sum.Sum(nil))
 	last, err := s.lastRecord(ctx, ActionRefs, r.target)
 	if err != nil {
-		return emitError{err}
+		return nil, emitError{err}
 	}
 	if last != nil && last.Context["digest"] == digest {
-		return nil
+		return nil, nil
 	}
 	rec := audit.New(summaryActor, ActionRefs, r.target, audit.TargetGit)
 	rec.Source = SourceName
 	rec.Timestamp = s.cfg.now()
-	ctx2 := map[string]any{
+	c := map[string]any{
 		"repository": r.target,
 		"branches":   orEmpty(branches),
 		"tags":       orEmpty(tags),
 		"remotes":    orEmpty(remotes),
 		"digest":     digest,
 	}
-	putText(ctx2, "head", head)
-	rec.Context = ctx2
+	putText(c, "head", head)
+	rec.Context = c
 	rec.Normalize()
-	if err := emit(rec); err != nil {
-		return emitError{err}
-	}
-	return nil
+	return rec, nil
 }
 
 func orEmpty(v []any) []any {

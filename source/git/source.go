@@ -195,6 +195,10 @@ func (s *Source) collectRepo(ctx context.Context, r repo, file string, emit func
 	if err != nil {
 		return emitError{err}
 	}
+	refs, err := s.refsRecord(ctx, r)
+	if err != nil {
+		return err
+	}
 	tally := newAuthorTally()
 	recorded := 0
 	c := &Commit{Repo: r.target}
@@ -234,7 +238,12 @@ func (s *Source) collectRepo(ctx context.Context, r repo, file string, emit func
 			return emitError{err}
 		}
 	}
-	return s.refs(ctx, r, emit)
+	if refs != nil {
+		if err := emit(refs); err != nil {
+			return emitError{err}
+		}
+	}
+	return nil
 }
 
 // revisions returns the revisions to walk, or none for a repository

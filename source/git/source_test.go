@@ -58,6 +58,9 @@ func TestMain(m *testing.M) {
 	if fixture.dir != "" {
 		os.RemoveAll(filepath.Dir(fixture.dir))
 	}
+	if benchRepo.tmp != "" {
+		os.RemoveAll(benchRepo.tmp)
+	}
 	os.Exit(code)
 }
 

@@ -1,0 +1,259 @@
+package git
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
+	"github.com/ami-orchestrator/ami-audit/store/sqlite"
+)
+
+// The benchmark repository: AMI_GIT_BENCH_REPO caches it across runs (it
+// is generated there when missing); AMI_GIT_BENCH_COMMITS sets its size
+// (default 50,000 main-line commits).
+var benchRepo struct {
+	once sync.Once
+	dir  string
+	tmp  string
+	err  error
+}
+
+func benchDir(b *testing.B) string {
+	b.Helper()
+	needGit(b)
+	benchRepo.once.Do(func() {
+		commits := 50000
+		if v := os.Getenv("AMI_GIT_BENCH_COMMITS"); v != "" {
+			if commits, benchRepo.err = strconv.Atoi(v); benchRepo.err != nil {
+				return
+			}
+		}
+		dir := os.Getenv("AMI_GIT_BENCH_REPO")
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "gitsrc-bench-")
+			if err != nil {
+				benchRepo.err = err
+				return
+			}
+			benchRepo.tmp = tmp // removed by TestMain
+			dir = filepath.Join(tmp, "repo")
+		}
+		benchRepo.dir = dir
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			return
+		}
+		start := time.Now()
+		_, benchRepo.err = gitgen.Generate(context.Background(), dir, gitgen.Options{Seed: 1, Commits: commits})
+		b.Logf("generated %d commits in %s in %s", commits, dir, time.Since(start).Round(time.Millisecond))
+	})
+	if benchRepo.err != nil {
+		b.Fatal(benchRepo.err)
+	}
+	return benchRepo.dir
+}
+
+// gitLogNumstat is the baseline: `git log --numstat` over the same
+// revisions the source walks, its output read and dropped.
+func gitLogNumstat(ctx context.Context, dir string) (int64, error) {
+	cmd := exec.CommandContext(ctx, "git", "log", "--numstat", "--branches", "--tags", "--remotes", "HEAD")
+	cmd.Dir = dir
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, bufio.NewReaderSize(out, 1<<20))
+	if werr := cmd.Wait(); err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// ingest runs the git source over dir into the SQLite store s through
+// the batch collector, as "ami-audit git" does, and returns the records
+// appended.
+func ingest(ctx context.Context, b *testing.B, s audit.Store, dir string) int {
+	src, err := New(Config{Recorded: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	col, err := batch.New(s, batch.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum, err := col.Run(ctx, dir, []audit.Source{src})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sum.Records()
+}
+
+// cpuTime is the CPU time (user and system) used so far by this process
+// and by its waited-for children.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+}
+
+// peakMemory samples the live heap while running and reads the process's
+// peak resident set (VmHWM, reset first through /proc/self/clear_refs).
+type peakMemory struct {
+	stop chan struct{}
+	done chan struct{}
+	heap atomic.Uint64
+}
+
+func startPeak() *peakMemory {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	p := &peakMemory{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > p.heap.Load() {
+				p.heap.Store(v)
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+// end returns the peak heap and peak RSS in MB (RSS 0 when unknown).
+func (p *peakMemory) end() (heapMB, rssMB float64) {
+	close(p.stop)
+	<-p.done
+	heapMB = float64(p.heap.Load()) / (1 << 20)
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return heapMB, 0
+	}
+	for line := range bytes.Lines(status) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			kb, _ := strconv.ParseFloat(string(bytes.Fields(v)[0]), 64)
+			rssMB = kb / 1024
+		}
+	}
+	return heapMB, rssMB
+}
+
+// BenchmarkGitSource compares, in the same run, ingesting the generated
+// history with the git source and appending it to an SQLite trail (the
+// path of "ami-audit git") with `git log --numstat` over the same
+// history. Each iteration runs both, alternating which goes first, and
+// reports both wall-clock times and their ratio, both CPU times (this
+// process and its git children) and their ratio, the source's peak memory,
+// and the time of a second run over the same trail, which appends nothing.
+//
+//	go test -run '^$' -bench BenchmarkGitSource -benchtime 3x ./source/git
+func BenchmarkGitSource(b *testing.B) {
+	dir := benchDir(b)
+	ctx := context.Background()
+	var baseline, source, baseCPU, sourceCPU, noop time.Duration
+	var heapPeak, rssPeak float64
+	records := 0
+	runtime.GC()
+	i := 0
+	for b.Loop() {
+		runBase := func() {
+			t, c := time.Now(), cpuTime()
+			if _, err := gitLogNumstat(ctx, dir); err != nil {
+				b.Fatal(err)
+			}
+			baseline += time.Since(t)
+			baseCPU += cpuTime() - c
+		}
+		runSource := func() {
+			s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "audit.db"), Create: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			runtime.GC()
+			p := startPeak()
+			t, c := time.Now(), cpuTime()
+			records = ingest(ctx, b, s, dir)
+			source += time.Since(t)
+			sourceCPU += cpuTime() - c
+			h, r := p.end()
+			heapPeak, rssPeak = max(heapPeak, h), max(rssPeak, r)
+			// Again over the same trail: nothing is new.
+			t = time.Now()
+			if n := ingest(ctx, b, s, dir); n != 0 {
+				b.Fatalf("a second run appended %d records", n)
+			}
+			noop += time.Since(t)
+		}
+		if i%2 == 0 {
+			runBase()
+			runSource()
+		} else {
+			runSource()
+			runBase()
+		}
+		i++
+	}
+	n := float64(i)
+	b.ReportMetric(baseline.Seconds()/n, "git-log-s/op")
+	b.ReportMetric(source.Seconds()/n, "source-s/op")
+	b.ReportMetric(source.Seconds()/baseline.Seconds(), "ratio")
+	b.ReportMetric(baseCPU.Seconds()/n, "git-log-cpu-s/op")
+	b.ReportMetric(sourceCPU.Seconds()/n, "source-cpu-s/op")
+	b.ReportMetric(sourceCPU.Seconds()/baseCPU.Seconds(), "cpu-ratio")
+	b.ReportMetric(noop.Seconds()/n, "rerun-s/op")
+	b.ReportMetric(float64(records), "records/op")
+	b.ReportMetric(heapPeak, "peak-heap-MB")
+	b.ReportMetric(rssPeak, "peak-rss-MB")
+}
+
+// BenchmarkParseLog measures the parser alone over captured output of the
+// benchmark repository.
+func BenchmarkParseLog(b *testing.B) {
+	dir := benchDir(b)
+	src, _ := New(Config{})
+	cmd := src.command(context.Background(), dir, src.logArgs("--reverse", "--branches", "--tags", "--remotes", "HEAD", "--")...)
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(out)))
+	for b.Loop() {
+		p := newLogParser(bytes.NewReader(out))
+		var c Commit
+		for {
+			if err := p.Next(&c); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			_ = src.commitRecord(&c)
+		}
+	}
+}
