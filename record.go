@@ -260,9 +260,10 @@ func (r *Record) Normalize() {
 	}
 }
 
-// Validate checks the fields a caller supplies. The error is a *FieldError
-// wrapped with ErrInvalid, naming the field.
-func (r *Record) Validate() error {
+// ValidateFields is Validate without the check that every value has a
+// canonical form, for callers that encode the record next anyway (and
+// report an encoding error themselves).
+func (r *Record) ValidateFields() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
@@ -312,6 +313,16 @@ func (r *Record) Validate() error {
 		if s.Algorithm != AlgorithmEd25519 {
 			return bad(fmt.Sprintf("signatures[%d].algorithm", i), "unsupported algorithm %q (want Ed25519)", s.Algorithm)
 		}
+	}
+	return nil
+}
+
+// Validate checks the fields a caller supplies and that the record has a
+// canonical form. The error is a *FieldError wrapped with ErrInvalid,
+// naming the field.
+func (r *Record) Validate() error {
+	if err := r.ValidateFields(); err != nil {
+		return err
 	}
 	if _, err := r.AppendCanonical(nil); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)

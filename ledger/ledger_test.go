@@ -377,3 +377,48 @@ func TestScanChainFieldsIgnoresNestedKeys(t *testing.T) {
 		t.Fatalf("got %+v, %v", f, err)
 	}
 }
+
+func TestVerifyChainAcrossChunks(t *testing.T) {
+	ctx := context.Background()
+	m := &memLog{}
+	var recs []*audit.Record
+	for i := 0; i < 5000; i++ {
+		recs = append(recs, rec(i))
+	}
+	m.append(t, 0, recs...)
+	res, err := VerifyChain(ctx, m, VerifyOptions{RootsAt: []uint64{1024, 4999}})
+	if err != nil || res.Size != 5000 {
+		t.Fatalf("VerifyChain = %d, %v", res.Size, err)
+	}
+	for _, n := range []uint64{1024, 4999} {
+		if want, _ := TreeRoot(n, m); res.RootsAt[n] != want {
+			t.Errorf("root at %d wrong", n)
+		}
+	}
+	m.rows[3001].Body[10] ^= 1
+	_, err = VerifyChain(ctx, m, VerifyOptions{})
+	var ce *ChainError
+	if !errors.As(err, &ce) || ce.Seq != 3001 {
+		t.Fatalf("err = %v, want record 3001", err)
+	}
+	boom := errors.New("disk on fire")
+	_, err = VerifyChain(ctx, failingScanner{m, 2500, boom}, VerifyOptions{})
+	if !errors.Is(err, boom) {
+		t.Fatalf("read error lost: %v", err)
+	}
+}
+
+type failingScanner struct {
+	m    *memLog
+	at   uint64
+	fail error
+}
+
+func (f failingScanner) ScanRaw(ctx context.Context, from, to uint64, fn func(*RawRecord) error) error {
+	return f.m.ScanRaw(ctx, from, to, func(r *RawRecord) error {
+		if r.Seq == f.at {
+			return f.fail
+		}
+		return fn(r)
+	})
+}

@@ -65,7 +65,7 @@ func Link(tip audit.Head, recs []*audit.Record, difficulty int, r tlog.HashReade
 		rec.PreviousHash = tip.Hash
 		rec.Nonce = 0
 		rec.RecordHash = ""
-		if err := rec.Validate(); err != nil {
+		if err := rec.ValidateFields(); err != nil {
 			return nil, tip, &BatchError{Index: i, Err: err}
 		}
 		var err error
@@ -73,7 +73,7 @@ func Link(tip audit.Head, recs []*audit.Record, difficulty int, r tlog.HashReade
 		for {
 			buf, err = rec.AppendCanonical(buf[:0])
 			if err != nil {
-				return nil, tip, &BatchError{Index: i, Err: err}
+				return nil, tip, &BatchError{Index: i, Err: fmt.Errorf("%w: %w", audit.ErrInvalid, err)}
 			}
 			sum = sha256.Sum256(buf)
 			if meetsDifficulty(sum, difficulty) {

@@ -77,13 +77,109 @@ type VerifyResult struct {
 // the leaf completes. It computes the Merkle root as it goes, in memory
 // independent of the log's size. The first failure is returned as a
 // *ChainError.
+//
+// Reading and checking overlap: one goroutine reads rows from the store in
+// chunks while the caller's goroutine hashes and checks the previous chunk,
+// so verification uses two cores with memory bounded by a few chunks.
 func VerifyChain(ctx context.Context, s RawScanner, opt VerifyOptions) (VerifyResult, error) {
 	v := newChainVerifier(opt)
-	err := s.ScanRaw(ctx, 0, ^uint64(0), v.check)
-	if err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan *rawChunk, 2)
+	free := make(chan *rawChunk, 3)
+	for range 3 {
+		free <- new(rawChunk)
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(full)
+		c := <-free
+		c.reset()
+		err := s.ScanRaw(ctx, 0, ^uint64(0), func(r *RawRecord) error {
+			c.add(r)
+			if len(c.rows) < chunkRows && len(c.buf) < chunkBytes {
+				return nil
+			}
+			select {
+			case full <- c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case c = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			c.reset()
+			return nil
+		})
+		if err == nil && len(c.rows) > 0 {
+			select {
+			case full <- c:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		readErr <- err
+	}()
+	var row RawRecord
+	for c := range full {
+		for i := range c.rows {
+			c.row(i, &row)
+			if err := v.check(&row); err != nil {
+				cancel()
+				for range full {
+				}
+				return VerifyResult{}, err
+			}
+		}
+		free <- c
+	}
+	if err := <-readErr; err != nil {
 		return VerifyResult{}, err
 	}
 	return v.result(), nil
+}
+
+const (
+	chunkRows  = 1024
+	chunkBytes = 4 << 20
+)
+
+// rawChunk holds copies of consecutive rows in one buffer, by offset.
+type rawChunk struct {
+	rows []rowRef
+	buf  []byte
+}
+
+type rowRef struct {
+	seq           uint64
+	hash, body, t int // start offsets of hash, body and tree in buf
+	end           int
+}
+
+func (c *rawChunk) reset() {
+	c.rows = c.rows[:0]
+	c.buf = c.buf[:0]
+}
+
+func (c *rawChunk) add(r *RawRecord) {
+	ref := rowRef{seq: r.Seq, hash: len(c.buf)}
+	c.buf = append(c.buf, r.Hash...)
+	ref.body = len(c.buf)
+	c.buf = append(c.buf, r.Body...)
+	ref.t = len(c.buf)
+	c.buf = append(c.buf, r.Tree...)
+	ref.end = len(c.buf)
+	c.rows = append(c.rows, ref)
+}
+
+func (c *rawChunk) row(i int, r *RawRecord) {
+	ref := c.rows[i]
+	r.Seq = ref.seq
+	r.Hash = c.buf[ref.hash:ref.body:ref.body]
+	r.Body = c.buf[ref.body:ref.t:ref.t]
+	r.Tree = c.buf[ref.t:ref.end:ref.end]
 }
 
 type chainVerifier struct {
