@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
@@ -61,7 +62,7 @@ The record id(s) are printed on standard output, one per line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			var signers []noteSigner
+			var signers []note.Signer
 			for _, k := range signKeys {
 				s, err := keys.LoadSigner(k)
 				if err != nil {
@@ -156,12 +157,6 @@ The record id(s) are printed on standard output, one per line.`,
 	return cmd
 }
 
-type noteSigner = interface {
-	Name() string
-	KeyHash() uint32
-	Sign([]byte) ([]byte, error)
-}
-
 func parseObject(flag, s string) (map[string]any, error) {
 	m := map[string]any{}
 	if s == "" {
@@ -179,7 +174,7 @@ func parseObject(flag, s string) (map[string]any, error) {
 }
 
 // recordFrom appends the JSON lines of path atomically.
-func (a *App) recordFrom(ctx context.Context, path string, signers []noteSigner) error {
+func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer) error {
 	var in io.Reader = a.stdin
 	name := "standard input"
 	if path != "-" {
@@ -272,7 +267,7 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []noteSigner)
 }
 
 // signAppended adds each signer's signature to each appended record.
-func (a *App) signAppended(ctx context.Context, recs []*audit.Record, signers []noteSigner) error {
+func (a *App) signAppended(ctx context.Context, recs []*audit.Record, signers []note.Signer) error {
 	if len(signers) == 0 {
 		return nil
 	}
