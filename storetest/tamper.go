@@ -130,6 +130,7 @@ func testTamper(t *testing.T, h Harness) {
 	const k = 5
 	ctx := context.Background()
 	t.Run("untouched", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		chain, heads, cp := l.check(ctx)
 		if chain != nil || heads != nil || cp != nil {
@@ -137,6 +138,7 @@ func testTamper(t *testing.T, h Harness) {
 		}
 	})
 	t.Run("body field changed", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		row := readRow(t, l.v, k)
 		row.Body = bytes.Replace(row.Body, []byte(`"reason":"reason 5"`), []byte(`"reason":"reason X"`), 1)
@@ -148,6 +150,7 @@ func testTamper(t *testing.T, h Harness) {
 	})
 	for _, field := range []string{"actor", "action", "target", "target_type", "severity", "reason", "source"} {
 		t.Run("column "+field+" changed", func(t *testing.T) {
+			t.Parallel()
 			l := newTamperLog(t, h)
 			value := "mallory"
 			if field == "target_type" {
@@ -164,6 +167,7 @@ func testTamper(t *testing.T, h Harness) {
 		})
 	}
 	t.Run("record hash changed", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		row := readRow(t, l.v, k)
 		row.Hash[0] ^= 1
@@ -174,6 +178,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "chain", chain, k, l.recs[k].RecordID, "record_hash mismatch")
 	})
 	t.Run("tree hash changed", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		row := readRow(t, l.v, k)
 		row.Tree[len(row.Tree)-1] ^= 1
@@ -184,6 +189,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "chain", chain, k, l.recs[k].RecordID, "Merkle")
 	})
 	t.Run("middle record deleted", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		if err := l.inst.Tamper.DeleteRows(ctx, k, k+1); err != nil {
 			t.Fatal(err)
@@ -192,6 +198,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "chain", chain, k, "", "missing")
 	})
 	t.Run("two records swapped", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		if err := l.inst.Tamper.SwapRows(ctx, k, k+2); err != nil {
 			t.Fatal(err)
@@ -200,6 +207,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "chain", chain, k, l.recs[k+2].RecordID, "swapped")
 	})
 	t.Run("tail truncated", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		if err := l.inst.Tamper.DeleteRows(ctx, k, tamperSize); err != nil {
 			t.Fatal(err)
@@ -222,6 +230,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "checkpoint", cp, k, "", "removed from the end")
 	})
 	t.Run("tail rewritten with recomputed hashes", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, k, func(r *audit.Record) { r.Reason = "nothing happened" })
 		chain, heads, cp := l.check(ctx)
@@ -232,6 +241,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
 	})
 	t.Run("last record rewritten", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, tamperSize-1, func(r *audit.Record) { r.Actor = "mallory" })
 		_, heads, cp := l.check(ctx)
@@ -239,6 +249,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
 	})
 	t.Run("tail and heads rewritten", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, k, func(r *audit.Record) { r.Target = "svc/other" })
 		// Without the log key, the attacker stores unsigned heads.
@@ -250,6 +261,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
 	})
 	t.Run("heads signed by another key", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, k, func(r *audit.Record) { r.Target = "svc/other" })
 		other, _ := newLogKey(t, l.v.Origin())
@@ -259,6 +271,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
 	})
 	t.Run("tail rewritten and heads dropped", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, k, func(r *audit.Record) { r.Severity = audit.SeverityCritical })
 		if err := l.inst.Tamper.DeleteHeads(ctx, k+1); err != nil {
@@ -271,6 +284,7 @@ func testTamper(t *testing.T, h Harness) {
 		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
 	})
 	t.Run("appends after the checkpoint keep it valid", func(t *testing.T) {
+		t.Parallel()
 		l := newTamperLog(t, h)
 		appendAll(t, l.inst.Store, samples(9))
 		chain, heads, cp := l.check(ctx)

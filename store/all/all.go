@@ -7,6 +7,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/store"
+	"github.com/ami-orchestrator/ami-audit/store/postgres"
 	"github.com/ami-orchestrator/ami-audit/store/sqlite"
 )
 
@@ -14,6 +15,7 @@ import (
 func Registry() *store.Registry {
 	r := store.NewRegistry()
 	r.Register(openSQLite, "sqlite", "file")
+	r.Register(openPostgres, "postgres", "postgresql")
 	return r
 }
 
@@ -25,4 +27,10 @@ func openSQLite(ctx context.Context, loc string, opts store.Options) (audit.Stor
 		path = path[:i]
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: path, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer})
+}
+
+// openPostgres accepts postgres:// and postgresql:// URLs (libpq form,
+// plus schema=NAME).
+func openPostgres(ctx context.Context, loc string, opts store.Options) (audit.Store, error) {
+	return postgres.Open(ctx, postgres.Config{URL: loc, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer})
 }

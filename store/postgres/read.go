@@ -1,0 +1,382 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/tlog"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/ledger"
+)
+
+// selectRecord reads what a record is rebuilt from: the body, the status
+// and the signatures.
+const selectRecord = `SELECT r.sequence, r.record_hash, r.body, r.status,
+	(SELECT json_agg(json_build_array(s.signer, s.algorithm, s.signature, s.timestamp) ORDER BY s.signer)
+	 FROM audit_signatures s WHERE s.record_id = r.record_id)
+FROM audit_records r`
+
+func scanRecord(rows pgx.Rows) (*audit.Record, error) {
+	var seq int64
+	var hash, status string
+	var body, sigs []byte
+	if err := rows.Scan(&seq, &hash, &body, &status, &sigs); err != nil {
+		return nil, err
+	}
+	r := new(audit.Record)
+	if err := json.Unmarshal(body, r); err != nil {
+		return nil, fmt.Errorf("record %d: stored body does not decode: %w", seq, err)
+	}
+	r.RecordHash = hash
+	r.Status = audit.Status(status)
+	r.Signatures = nil
+	if len(sigs) > 0 {
+		var list [][4]string
+		if err := json.Unmarshal(sigs, &list); err != nil {
+			return nil, fmt.Errorf("record %d: signatures: %w", seq, err)
+		}
+		for _, s := range list {
+			t, _ := time.Parse(time.RFC3339Nano, s[3])
+			r.Signatures = append(r.Signatures, audit.Signature{Signer: s[0], Algorithm: s[1], Signature: s[2], Timestamp: t})
+		}
+	}
+	return r, nil
+}
+
+// records streams the records of a query.
+func (s *Store) records(ctx context.Context, check func(*audit.Record) error, sql string, args ...any) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if err == nil && check != nil {
+				err = check(r)
+			}
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// parseID returns the canonical form of a record id, or false.
+func parseID(id string) ([16]byte, bool) {
+	u, err := uuid.Parse(id)
+	return [16]byte(u), err == nil
+}
+
+// Get implements audit.Store.
+func (s *Store) Get(ctx context.Context, id string) (*audit.Record, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	for r, err := range s.records(ctx, nil, selectRecord+` WHERE r.record_id = $1`, uid) {
+		return r, err
+	}
+	return nil, fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+}
+
+// Query implements audit.Store. The filter runs on the indexed columns;
+// each record read back from its body is checked against the filter
+// again, so a column changed behind the store's back is reported rather
+// than believed.
+func (s *Store) Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Record, error] {
+	if err := f.Validate(); err != nil {
+		return func(yield func(*audit.Record, error) bool) { yield(nil, err) }
+	}
+	where, args := whereClause(f)
+	order := "ASC"
+	if f.Newest {
+		order = "DESC"
+	}
+	q := selectRecord + where + " ORDER BY r.sequence " + order
+	if n := f.EffectiveLimit(); n >= 0 {
+		q += " LIMIT " + strconv.Itoa(n)
+	}
+	return s.records(ctx, func(r *audit.Record) error {
+		if !f.Match(r) {
+			return &ledger.ChainError{Seq: r.Sequence, RecordID: r.RecordID, Reason: "the stored query columns disagree with the hashed record (the row was changed)"}
+		}
+		return nil
+	}, q, args...)
+}
+
+func whereClause(f audit.Filter) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.TargetType != "" {
+		add("r.target_type = ?", string(f.TargetType))
+	}
+	if f.Action != "" {
+		add("r.action = ?", text(f.Action))
+	}
+	if f.Actor != "" {
+		add("r.actor = ?", text(f.Actor))
+	}
+	if f.Target != "" {
+		add("r.target = ?", text(f.Target))
+	}
+	if f.Severity != "" {
+		var sev []string
+		for _, v := range audit.Severities[max(f.Severity.Rank(), 0):] {
+			sev = append(sev, string(v))
+		}
+		add("r.severity = ANY(?)", sev)
+	}
+	// timestamp (microseconds) narrows with the index, timestamp_ns
+	// decides to the nanosecond.
+	if !f.Since.IsZero() {
+		add("r.timestamp >= ?", f.Since.UTC().Truncate(time.Microsecond))
+		add("r.timestamp_ns >= ?", audit.FormatTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("r.timestamp <= ?", f.Until.UTC().Truncate(time.Microsecond))
+		add("r.timestamp_ns < ?", audit.FormatTime(f.Until))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// clamp maps a sequence bound onto PostgreSQL's bigint.
+func clamp(u uint64) int64 {
+	if u > 1<<62 {
+		return 1 << 62
+	}
+	return int64(u)
+}
+
+// Range implements audit.Store.
+func (s *Store) Range(ctx context.Context, from, to uint64) iter.Seq2[*audit.Record, error] {
+	return s.records(ctx, nil, selectRecord+` WHERE r.sequence >= $1 AND r.sequence < $2 ORDER BY r.sequence`, clamp(from), clamp(to))
+}
+
+// AddSignature implements audit.Store.
+func (s *Store) AddSignature(ctx context.Context, id string, sig audit.Signature) error {
+	if sig.Algorithm != audit.AlgorithmEd25519 {
+		return fmt.Errorf("signature algorithm %q: only Ed25519 is supported", sig.Algorithm)
+	}
+	uid, ok := parseID(id)
+	if !ok {
+		return fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO audit_signatures (record_id, signer, algorithm, signature, timestamp)
+SELECT record_id, $2, $3, $4, $5 FROM audit_records WHERE record_id = $1
+ON CONFLICT (record_id, signer) DO UPDATE SET algorithm = excluded.algorithm, signature = excluded.signature, timestamp = excluded.timestamp`,
+		uid, text(sig.Signer), sig.Algorithm, text(sig.Signature), audit.FormatTime(sig.Timestamp))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	return nil
+}
+
+// SetStatus implements audit.Store.
+func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) error {
+	if !status.Valid() {
+		return fmt.Errorf("unknown status %q", status)
+	}
+	uid, ok := parseID(id)
+	if !ok {
+		return fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE audit_records SET status = $1 WHERE record_id = $2`, string(status), uid)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", id, audit.ErrNotFound)
+	}
+	return nil
+}
+
+// ScanRaw implements ledger.RawScanner. After the caller has checked a
+// row's body, ScanRaw checks that the row's query columns say what the
+// body says, and reports a row whose columns were changed as a
+// *ledger.ChainError.
+func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.RawRecord) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT sequence, record_hash, body, tree, record_id::text, timestamp, timestamp_ns,
+	actor, action, target, target_type, source, reason, previous_hash, nonce, severity, classification
+FROM audit_records WHERE sequence >= $1 AND sequence < $2 ORDER BY sequence`, clamp(from), clamp(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var raw ledger.RawRecord
+	var seq, nonce int64
+	var hashHex string
+	var ts time.Time
+	var c columns
+	hashBuf := make([]byte, 32)
+	for rows.Next() {
+		if err := rows.Scan(&seq, &hashHex, &raw.Body, &raw.Tree, &c.recordID, &ts, &c.timestamp,
+			&c.actor, &c.action, &c.target, &c.targetType, &c.source, &c.reason, &c.previousHash, &nonce, &c.severity, &c.classification); err != nil {
+			return err
+		}
+		raw.Seq = uint64(seq)
+		raw.Hash = nil
+		if n, err := hex.Decode(hashBuf, []byte(hashHex)); err == nil && n == 32 {
+			raw.Hash = hashBuf
+		}
+		if err := fn(&raw); err != nil {
+			return err
+		}
+		c.nonce = strconv.FormatInt(nonce, 10)
+		if field := c.mismatch(raw.Body, ts); field != "" {
+			return &ledger.ChainError{Seq: raw.Seq, RecordID: c.recordID, Reason: fmt.Sprintf(
+				"the stored %s column disagrees with the hashed record (the row was changed)", field)}
+		}
+	}
+	return rows.Err()
+}
+
+// columns are a row's query columns as text.
+type columns struct {
+	recordID, timestamp, actor, action, target, targetType, source, reason string
+	previousHash, severity, classification, nonce                          string
+	buf                                                                    []byte
+}
+
+// mismatch returns the name of the first column that disagrees with the
+// body, or "".
+func (c *columns) mismatch(body []byte, ts time.Time) string {
+	bad := ""
+	err := topLevel(body, func(key, raw []byte) {
+		if bad != "" {
+			return
+		}
+		str := func(name, col string) {
+			c.buf, _ = canonical.AppendString(c.buf[:0], col)
+			if !bytes.Equal(c.buf, raw) && !bytes.Equal(c.buf, jsonText(raw)) {
+				bad = name
+			}
+		}
+		switch string(key) {
+		case "record_id":
+			var id string
+			if json.Unmarshal(raw, &id) != nil {
+				bad = "record_id"
+			} else if u, err := uuid.Parse(id); err != nil || u.String() != c.recordID {
+				bad = "record_id"
+			}
+		case "timestamp":
+			str("timestamp", c.timestamp)
+			if bad == "" {
+				t, err := time.Parse(time.RFC3339Nano, c.timestamp)
+				if err != nil || !t.Truncate(time.Microsecond).Equal(ts) {
+					bad = "timestamp"
+				}
+			}
+		case "actor":
+			str("actor", c.actor)
+		case "action":
+			str("action", c.action)
+		case "target":
+			str("target", c.target)
+		case "target_type":
+			str("target_type", c.targetType)
+		case "source":
+			str("source", c.source)
+		case "reason":
+			str("reason", c.reason)
+		case "previous_hash":
+			str("previous_hash", c.previousHash)
+		case "severity":
+			str("severity", c.severity)
+		case "classification":
+			str("classification", c.classification)
+		case "nonce":
+			if string(raw) != c.nonce {
+				bad = "nonce"
+			}
+		}
+	})
+	if err != nil {
+		return "body"
+	}
+	return bad
+}
+
+// TreeHeadSizes implements ledger.HeadStore.
+func (s *Store) TreeHeadSizes(ctx context.Context) ([]uint64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT size FROM audit_tree_heads ORDER BY size`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, uint64(n))
+	}
+	return out, rows.Err()
+}
+
+// TreeHead implements ledger.HeadStore.
+func (s *Store) TreeHead(ctx context.Context, size uint64) (tlog.Hash, []byte, error) {
+	var root []byte
+	var signed *string
+	var h tlog.Hash
+	err := s.pool.QueryRow(ctx, `SELECT root, note FROM audit_tree_heads WHERE size = $1`, clamp(size)).Scan(&root, &signed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return h, nil, fmt.Errorf("tree head %d: not stored", size)
+	}
+	if err != nil {
+		return h, nil, fmt.Errorf("tree head %d: %w", size, err)
+	}
+	copy(h[:], root)
+	if signed != nil {
+		return h, []byte(*signed), nil
+	}
+	return h, nil, nil
+}
+
+// HashReader serves stored tree hashes, for proofs.
+func (s *Store) HashReader(ctx context.Context) tlog.HashReader { return hashReader(ctx, s.pool) }
+
+// canonicalJSON is the jsonb text of a map, {} when empty.
+func canonicalJSON(m map[string]any) ([]byte, error) {
+	if len(m) == 0 {
+		return []byte("{}"), nil
+	}
+	b, err := canonical.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return jsonText(b), nil
+}

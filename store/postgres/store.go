@@ -1,0 +1,355 @@
+// Package postgres is the team store: the trail in a PostgreSQL database
+// shared by many machines (pgx v5).
+//
+// # Tables
+//
+// The tables of SPEC §5 (audit_records, audit_findings, audit_violations,
+// audit_signatures) with their indexes, plus what the ledger needs:
+// audit_records also holds each record's sequence number, its canonical
+// bytes (body: what the record hash covers, and what reads decode) and the
+// Merkle tree hashes the record completes; audit_tree_heads keeps the tree
+// head of every committed batch (signed with the log key when the writer
+// holds it); audit_chain is the tip; audit_meta holds the schema version,
+// the log's origin and its proof-of-work difficulty. Schema changes are
+// versioned migrations; a database of a newer version is refused.
+//
+// # Appends
+//
+// Every append transaction starts by locking the single audit_chain row
+// (SELECT … FOR UPDATE) and reads the tip under that lock, so appends from
+// any number of processes on any number of machines serialize in the
+// database: the chain never forks, never skips a sequence number, never
+// holds a record twice. Within a process, one writer goroutine commits all
+// the appends waiting at that moment in one transaction (group commit),
+// writing their rows with COPY; streams (AppendStream) are copied in
+// chunks, linked as they arrive, in one transaction. Commits wait for
+// PostgreSQL's synchronous commit: a successful Append is durable.
+//
+// When the connection fails during COMMIT, the outcome is unknown to the
+// client; the writer then asks the database (on a new connection) whether
+// the batch's first record is there, and reports which it is.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/mod/sumdb/note"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/treestack"
+	"github.com/ami-orchestrator/ami-audit/store"
+)
+
+// Store is a PostgreSQL-backed audit.Store. It also implements
+// ledger.RawScanner and ledger.HeadStore and serves tree hashes for proofs.
+type Store struct {
+	cfg        Config
+	pool       *pgxpool.Pool
+	origin     string
+	difficulty int
+	signer     note.Signer
+
+	reqs    chan *appendReq
+	closing chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.RWMutex
+	closed  bool
+
+	// The writer's copy of the tree's right edge after its last commit,
+	// reused when no other process appended since.
+	edge     *treestack.Stack
+	edgeHash string
+}
+
+type appendReq struct {
+	recs   []*audit.Record
+	stream iter.Seq2[*audit.Record, error]
+	n      int
+	err    error
+	done   chan struct{}
+}
+
+// ErrUnreachable is wrapped when the server cannot be reached in time.
+var ErrUnreachable = errors.New("PostgreSQL server unreachable")
+
+// Open connects to the database of cfg and opens (with cfg.Create,
+// creates or migrates) the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store %s: %w", cfg, redactErr(err, cfg.URL))
+	}
+	if pcfg.ConnConfig.ConnectTimeout == 0 || pcfg.ConnConfig.ConnectTimeout > cfg.ConnectTimeout {
+		pcfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	}
+	if cfg.Schema != "" {
+		pcfg.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	}
+	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "ami-audit"
+	}
+	pcfg.MaxConns = cfg.MaxConns
+	pcfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store %s: %w", cfg, redactErr(err, cfg.URL))
+	}
+	s := &Store{cfg: cfg, pool: pool, signer: cfg.Signer,
+		reqs: make(chan *appendReq, 1024), closing: make(chan struct{})}
+	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	err = pool.Ping(pctx)
+	cancel()
+	if err != nil {
+		pool.Close()
+		if ctx.Err() == nil {
+			return nil, fmt.Errorf("postgres store %s: %w within %s: %w", cfg, ErrUnreachable, cfg.ConnectTimeout, redactErr(err, cfg.URL))
+		}
+		return nil, fmt.Errorf("postgres store %s: %w", cfg, redactErr(err, cfg.URL))
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres store %s: %w", cfg, err)
+	}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// redactErr keeps a password out of an error message.
+func redactErr(err error, loc string) error {
+	u := store.Redact(loc)
+	if u == loc {
+		return err
+	}
+	return errors.New(replaceAll(err.Error(), loc, u))
+}
+
+func replaceAll(s, old, repl string) string {
+	for i := 0; i+len(old) <= len(s); i++ {
+		if s[i:i+len(old)] == old {
+			return s[:i] + repl + replaceAll(s[i+len(old):], old, repl)
+		}
+	}
+	return s
+}
+
+// migrate creates or upgrades the schema and loads the log's settings.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	// Two processes creating the same store wait for each other.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7460143371)`); err != nil {
+		return err
+	}
+	if s.cfg.Schema != "" {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, s.cfg.Schema).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			if !s.cfg.Create {
+				return fmt.Errorf("schema %s: %w", s.cfg.Schema, audit.ErrNotInitialized)
+			}
+			if _, err := tx.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{s.cfg.Schema}.Sanitize()); err != nil {
+				return err
+			}
+		}
+	}
+	var hasMeta bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass('audit_meta') IS NOT NULL`).Scan(&hasMeta); err != nil {
+		return err
+	}
+	version := 0
+	if hasMeta {
+		var v string
+		if err := tx.QueryRow(ctx, `SELECT value FROM audit_meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
+			return fmt.Errorf("no schema version: %w", err)
+		}
+		if version, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("schema version %q is not a number", v)
+		}
+	} else {
+		if !s.cfg.Create {
+			return audit.ErrNotInitialized
+		}
+		var other bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('audit_records') IS NOT NULL`).Scan(&other); err != nil {
+			return err
+		}
+		if other {
+			return errors.New("the database has an audit_records table but no audit_meta: it is not an ami-audit store; choose another database or schema")
+		}
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("%w: it has schema version %d and this ami-audit knows up to version %d; upgrade ami-audit", audit.ErrSchemaNewer, version, SchemaVersion)
+	}
+	for v := version; v < SchemaVersion; v++ {
+		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate schema %d→%d: %w", v, v+1, err)
+		}
+	}
+	if version == 0 {
+		origin := s.cfg.Origin
+		if origin == "" {
+			origin = "ami-audit/" + audit.NewID()
+		}
+		for k, v := range map[string]string{
+			"origin":     origin,
+			"difficulty": strconv.Itoa(s.cfg.Difficulty),
+			"created_at": audit.FormatTime(time.Now()),
+		} {
+			if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ($1, $2)`, k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.Itoa(SchemaVersion)); err != nil {
+		return err
+	}
+	var diff string
+	if err := tx.QueryRow(ctx, `SELECT value FROM audit_meta WHERE key = 'origin'`).Scan(&s.origin); err != nil {
+		return err
+	}
+	if err := tx.QueryRow(ctx, `SELECT value FROM audit_meta WHERE key = 'difficulty'`).Scan(&diff); err != nil {
+		return err
+	}
+	if s.difficulty, err = strconv.Atoi(diff); err != nil {
+		return fmt.Errorf("difficulty %q is not a number", diff)
+	}
+	return tx.Commit(ctx)
+}
+
+// Origin is the log's name in its checkpoints.
+func (s *Store) Origin() string { return s.origin }
+
+// Difficulty is the log's proof-of-work difficulty.
+func (s *Store) Difficulty() int { return s.difficulty }
+
+// Pool is the connection pool, for tools that need SQL beside the store.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+var errClosed = errors.New("postgres store: closed")
+
+// Append implements audit.Appender with group commit. Once queued, Append
+// waits for the outcome even if ctx ends, so its result always says
+// whether the records were stored.
+func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	return s.enqueue(ctx, &appendReq{recs: recs, done: make(chan struct{})})
+}
+
+// AppendStream appends every record seq yields in one transaction, copied
+// in chunks as they arrive: all of them or, if seq yields an error or a
+// record is invalid, none. Memory stays flat whatever the count. It
+// returns the number of records stored.
+func (s *Store) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
+	req := &appendReq{stream: seq, done: make(chan struct{})}
+	if err := s.enqueue(ctx, req); err != nil {
+		return 0, err
+	}
+	return req.n, nil
+}
+
+func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	<-req.done
+	return req.err
+}
+
+// writer commits queued appends, all that are waiting in one transaction.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.reqs:
+		case <-s.closing:
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*appendReq{r})
+				default:
+					return
+				}
+			}
+		}
+		if first.stream != nil {
+			s.commit([]*appendReq{first})
+			continue
+		}
+		batch := []*appendReq{first}
+		n := len(first.recs)
+		var stream *appendReq
+	drain:
+		for n < s.cfg.MaxBatch {
+			select {
+			case r := <-s.reqs:
+				if r.stream != nil {
+					stream = r
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.recs)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		if stream != nil {
+			s.commit([]*appendReq{stream})
+		}
+	}
+}
+
+// Head implements audit.Store.
+func (s *Store) Head(ctx context.Context) (audit.Head, error) {
+	var h audit.Head
+	var size int64
+	if err := s.pool.QueryRow(ctx, `SELECT size, hash FROM audit_chain`).Scan(&size, &h.Hash); err != nil {
+		return h, fmt.Errorf("read tip: %w", err)
+	}
+	h.Size = uint64(size)
+	return h, nil
+}
+
+// Close stops the writer after the queued appends and closes the pool.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.closing)
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.pool.Close()
+	return nil
+}
