@@ -74,7 +74,7 @@ func writeJSONLog(w io.Writer, n int, seed uint64) error {
 		}
 		line = line[:0]
 		line = append(line, `{"timestamp":"`...)
-		line = base.Add(time.Duration(i) * time.Second).AppendFormat(line, "2006-01-02T15:04:05.000000Z")
+		line = base.Add(time.Duration(i)*time.Second).AppendFormat(line, "2006-01-02T15:04:05.000000Z")
 		line = append(line, `","level":"`...)
 		line = append(line, lv...)
 		line = append(line, `","logger":"audit:worker","message":"`...)

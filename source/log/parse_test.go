@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -560,5 +561,24 @@ func FuzzSource(f *testing.F) {
 			buf := make([]byte, 1<<20)
 			t.Fatalf("Run hangs on %q:\n%s", data, buf[:runtime.Stack(buf, true)])
 		}
+	})
+}
+
+// FuzzDetect: any first bytes give one of the formats and a reason.
+func FuzzDetect(f *testing.F) {
+	for _, s := range []string{
+		"{\"a\":1}\n{\"b\":2}\n", "=== A ===\nx\n", "2025-12-01 10:00:00.123 | ERROR | m - x\n",
+		"level=info msg=x\n", "2025-12-01T10:00:00Z WARN x\n", "\x00\x01\x02", "",
+	} {
+		f.Add([]byte(s), true)
+	}
+	known := []Format{FormatJSON, FormatTranscript, FormatLogfmt, FormatLoguru, FormatPlain, FormatSectioned, FormatText, FormatEmpty}
+	f.Fuzz(func(t *testing.T, data []byte, whole bool) {
+		got, why := detect(sampleLines(data, whole), time.UTC)
+		if !slices.Contains(known, got) || why == "" {
+			t.Fatalf("detect = %q (%q)", got, why)
+		}
+		_ = looksBinary(data)
+		_ = stripANSI(bytes.Clone(data))
 	})
 }
