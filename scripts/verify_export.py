@@ -9,7 +9,7 @@ wrote it.
 
   ami-audit export --format jsonl --output trail.jsonl
   python3 verify_export.py trail.jsonl [--difficulty N] [--checkpoint cp.txt]
-  python3 verify_export.py --proof proof.json
+  python3 verify_export.py --proof proof.json [--proof proof2.json]
   python3 verify_export.py --vectors testdata/vectors/canonical.json
 
 Exit status: 0 every check passed, 1 a check failed (the first failing record
@@ -373,7 +373,7 @@ def main(argv):
     p.add_argument("export", nargs="?", help="file written by 'ami-audit export --format jsonl' or '--format json'")
     p.add_argument("--difficulty", type=int, default=0, metavar="N", help="require N leading zero hex digits in every record_hash")
     p.add_argument("--checkpoint", action="append", default=[], metavar="FILE", help="compare size and root with this checkpoint (repeatable)")
-    p.add_argument("--proof", metavar="FILE", help="check an inclusion proof written by 'ami-audit prove'")
+    p.add_argument("--proof", action="append", default=[], metavar="FILE", help="check an inclusion proof written by 'ami-audit prove' (repeatable)")
     p.add_argument("--vectors", metavar="FILE", help="check the canonical-form test vectors")
     args = p.parse_args(argv)
     if not (args.export or args.proof or args.vectors):
@@ -386,8 +386,8 @@ def main(argv):
     try:
         if args.vectors:
             print("ok    vectors      %d vectors: canonical bytes and hashes match" % check_vectors(args.vectors))
-        if args.proof:
-            print("ok    proof        " + check_proof(args.proof))
+        for proof in args.proof:
+            print("ok    proof        %s: %s" % (proof, check_proof(proof)))
         if args.export:
             checkpoints = [(cp, parse_checkpoint(read_text(cp), cp)) for cp in args.checkpoint]
             size, roots = check_export(args.export, args.difficulty, {c[1][1] for c in checkpoints})
