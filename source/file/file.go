@@ -26,8 +26,10 @@
 //	sparse          true when fewer blocks are allocated than the size needs
 //	symlink_target  the link text; symlink_resolved the resolved path when
 //	                it is inside the tree; symlink_outside, symlink_dangling,
-//	                symlink_loop flag the other outcomes; followed says the
-//	                content hashed is the link's target
+//	                symlink_loop flag the other outcomes, and symlink_cycle a
+//	                followed link back to a directory being walked (not
+//	                entered); followed says the content hashed is the link
+//	                target's, or that the linked directory was walked
 //	change          "new", "changed" (with changed_fields and
 //	                previous_sha256) or "unchanged" (recorded on request)
 //	hash_reused     the content was not read again (see Incremental)

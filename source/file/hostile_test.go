@@ -214,7 +214,11 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("FILE_SOURCE_UNREADABLE_CHILD"); dir != "" {
 		os.Exit(unreadableChild(dir))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
 }
 
 func TestSymlinks(t *testing.T) {

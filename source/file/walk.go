@@ -180,6 +180,15 @@ func (r *run) walk(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.src.cfg.IncludeGit && repo == nil {
+		where := p.baseRel
+		if where == "" {
+			where = "."
+		}
+		if err := r.notice(ctx, where, "not in a git repository: no commit information"); err != nil {
+			return err
+		}
+	}
 	if p.single {
 		return r.submit(ctx, &job{kind: jobPath, abs: p.base, rel: p.baseRel, repo: repo})
 	}
