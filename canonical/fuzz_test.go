@@ -3,8 +3,12 @@ package canonical
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"strconv"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 )
@@ -94,4 +98,125 @@ func hexVal(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - '0'
+}
+
+// FuzzCanonicalGenerated builds JSON documents from the fuzz input: objects
+// whose member names mix ASCII, BMP, private-use and astral characters (so
+// UTF-16 and code point order disagree), strings written raw or \u-escaped,
+// numbers from arbitrary bit patterns in several textual forms. The
+// canonical form must equal the reference implementation's.
+func FuzzCanonicalGenerated(f *testing.F) {
+	f.Add([]byte{6, 3, 3, 9, 12, 3, 10, 5, 1, 1, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18, 0})
+	f.Add([]byte{7, 4, 3, 1, 8, 4, 2, 9, 3, 6, 2, 5, 2, 0, 1, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4})
+	f.Add([]byte("generated document seed with some entropy: 0123456789"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g := &docGen{data: data}
+		var doc []byte
+		doc = g.value(doc, 0)
+		ours, err := Transform(doc)
+		if err != nil {
+			t.Fatalf("Transform(%s): %v", doc, err)
+		}
+		ref, err := jcs.Transform(doc)
+		if err != nil {
+			t.Fatalf("reference refused %s: %v", doc, err)
+		}
+		if string(ours) != string(ref) {
+			t.Fatalf("Transform(%s)\n ours      %s\n reference %s", doc, ours, ref)
+		}
+	})
+}
+
+// docGen turns bytes into a JSON document.
+type docGen struct{ data []byte }
+
+func (g *docGen) next() byte {
+	if len(g.data) == 0 {
+		return 0
+	}
+	c := g.data[0]
+	g.data = g.data[1:]
+	return c
+}
+
+var genRunes = []rune{'a', 'b', 'B', '0', ' ', '"', '\\', '/', '\n', '\t', 0, 0x1f, 0x7f, 0xe9, 0x301, 0x20ac,
+	0x2028, 0xe000, 0xfb33, 0xffff, 0x1f600, 0x1f602, 0x10ffff}
+
+func (g *docGen) str(dst []byte) []byte {
+	dst = append(dst, '"')
+	for n := g.next() % 6; n > 0; n-- {
+		c := g.next()
+		r := genRunes[int(c)%len(genRunes)]
+		switch {
+		case c&0x80 != 0: // \u escape, as a surrogate pair beyond the BMP
+			if r > 0xffff {
+				hi, lo := utf16.EncodeRune(r)
+				dst = fmt.Appendf(dst, `\u%04x\u%04X`, hi, lo)
+			} else {
+				dst = fmt.Appendf(dst, `\u%04x`, r)
+			}
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r == '\n':
+			dst = append(dst, `\n`...)
+		case r == '\t':
+			dst = append(dst, `\t`...)
+		case r < 0x20:
+			dst = fmt.Appendf(dst, `\u%04x`, r)
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return append(dst, '"')
+}
+
+func (g *docGen) value(dst []byte, depth int) []byte {
+	kind := g.next() % 8
+	if depth >= 5 && kind >= 5 {
+		kind = 2
+	}
+	switch kind {
+	case 0:
+		return append(dst, [...]string{"null", "true", "false"}[g.next()%3]...)
+	case 1:
+		var bits uint64
+		for range 8 {
+			bits = bits<<8 | uint64(g.next())
+		}
+		v := math.Float64frombits(bits)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			v = 0
+		}
+		return strconv.AppendFloat(dst, v, "geE"[g.next()%3], -1, 64)
+	case 2:
+		return strconv.AppendInt(dst, int64(int8(g.next()))*int64(g.next()), 10)
+	case 3, 4:
+		return g.str(dst)
+	case 5:
+		dst = append(dst, '[')
+		for i := range int(g.next() % 5) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = g.value(dst, depth+1)
+		}
+		return append(dst, ']')
+	}
+	dst = append(dst, '{')
+	seen := map[string]bool{}
+	for range int(g.next() % 6) {
+		key := g.str(nil)
+		var name string
+		if err := json.Unmarshal(key, &name); err != nil || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if len(seen) > 1 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, key...)
+		dst = append(dst, ':')
+		dst = g.value(dst, depth+1)
+	}
+	return append(dst, '}')
 }
