@@ -70,6 +70,17 @@ type linkFacts struct {
 // becomes a skipped entry.
 func (r *run) examine(ctx context.Context, j *job) {
 	j.entry.Path, _ = escapePath(j.rel)
+	if j.regular {
+		// the listing says regular file: open it straight away (one
+		// system call fewer); the descriptor's status is checked anyway
+		r.examineRegular(ctx, j, nil)
+		return
+	}
+	r.examineAny(ctx, j)
+}
+
+// examineAny examines a path of any type, starting from its lstat.
+func (r *run) examineAny(ctx context.Context, j *job) {
 	fi, err := os.Lstat(j.abs)
 	if err != nil {
 		r.skip(j, reasonFor(err), err, nil)
@@ -77,7 +88,7 @@ func (r *run) examine(ctx context.Context, j *job) {
 	}
 	switch m := fi.Mode(); {
 	case m.IsRegular():
-		r.examineRegular(ctx, j, fi, nil)
+		r.examineRegular(ctx, j, nil)
 	case m&fs.ModeSymlink != 0:
 		r.examineLink(ctx, j, fi)
 	default:
@@ -125,10 +136,43 @@ func typeName(m fs.FileMode) string {
 	return "other"
 }
 
-// examineRegular hashes a regular file (or, with link set, the file a
-// followed link points to).
-func (r *run) examineRegular(ctx context.Context, j *job, fi fs.FileInfo, link *linkFacts) {
-	f := &facts{fileType: "file", size: fi.Size(), mode: fi.Mode(), mtime: fi.ModTime(), sys: sysStat(fi), link: link}
+// examineRegular opens and hashes a regular file (or, with link set, the
+// file a followed link points to). The file is opened without following a
+// link (unless link is set) and without blocking (a file replaced by a
+// named pipe since it was listed must not block the open); what is
+// recorded is the status of the open descriptor, so a file replaced since
+// it was listed is described as what was read.
+func (r *run) examineRegular(ctx context.Context, j *job, link *linkFacts) {
+	if r.src.testHookBeforeOpen != nil {
+		r.src.testHookBeforeOpen(j.abs)
+	}
+	flags := os.O_RDONLY | openFlags
+	if link == nil {
+		flags |= noFollowFlag
+	}
+	fh, err := os.OpenFile(j.abs, flags, 0)
+	if err != nil {
+		if link == nil && errors.Is(err, syscall.ELOOP) && j.regular {
+			// replaced by a link since it was listed: examine what it is now
+			j.regular = false
+			r.examineAny(ctx, j)
+			return
+		}
+		fi, _ := os.Lstat(j.abs)
+		r.skip(j, reasonFor(err), err, fi)
+		return
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		r.skip(j, ReasonUnreadable, err, nil)
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		r.skip(j, ReasonNotRegular, errors.New(kindOf(fi.Mode())), fi)
+		return
+	}
+	f := &facts{fileType: "file", size: fi.Size(), mode: fi.Mode(), mtime: fi.ModTime(), sys: sysStat(fi), link: link, sparse: isSparse(fi)}
 	if link != nil {
 		f.fileType = "symlink"
 	}
@@ -139,42 +183,33 @@ func (r *run) examineRegular(ctx context.Context, j *job, fi fs.FileInfo, link *
 	prev := r.idx.lookup(j.entry.Path)
 	if prev != nil && r.statUnchanged(prev, f) {
 		f.sum, f.reused = prev.sum, true
-		// binary is not in the stat; it was recorded with the hash
+		// binary is not in the status; it was recorded with the hash
 		f.binary = prev.binary
-		f.sparse = isSparse(fi)
 		if !r.src.cfg.Force && len(changedFields(prev, f)) == 0 {
 			r.unchanged(j, f)
 			return
 		}
-	} else {
-		if r.src.testHookBeforeOpen != nil {
-			r.src.testHookBeforeOpen(j.abs)
-		}
-		var err error
-		var cur fs.FileInfo
-		cur, err = r.hashFile(ctx, j.abs, link == nil, f)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			var se *skipError
-			if errors.As(err, &se) {
-				r.skip(j, se.reason, se.err, orInfo(cur, fi))
-				return
-			}
-			r.skip(j, reasonFor(err), err, orInfo(cur, fi))
+		r.finish(ctx, j, f, prev)
+		return
+	}
+	if r.src.testHookBeforeRead != nil {
+		r.src.testHookBeforeRead(j.abs)
+	}
+	cur, err := r.hashOpen(ctx, fh, fi, f)
+	if err != nil {
+		if ctx.Err() != nil {
 			return
 		}
-		f.size, f.mode, f.mtime, f.sys = cur.Size(), cur.Mode(), cur.ModTime(), sysStat(cur)
+		var se *skipError
+		if errors.As(err, &se) {
+			r.skip(j, se.reason, se.err, cur)
+			return
+		}
+		r.skip(j, reasonFor(err), err, cur)
+		return
 	}
+	f.size, f.mode, f.mtime, f.sys, f.sparse = cur.Size(), cur.Mode(), cur.ModTime(), sysStat(cur), isSparse(cur)
 	r.finish(ctx, j, f, prev)
-}
-
-func orInfo(a, b fs.FileInfo) fs.FileInfo {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // skipError carries the reason a file could not be hashed.
@@ -185,42 +220,20 @@ type skipError struct {
 
 func (e *skipError) Error() string { return e.reason + ": " + e.err.Error() }
 
-// hashFile opens and hashes a regular file, returning its status as read
-// (from the open descriptor, so a file replaced since it was listed is
-// described as what was hashed). A file that changes while it is read is
+// hashOpen hashes the open regular file fh whose status is before, and
+// returns its status after the read. A file that changes while it is read
+// (its size, modification or status-change time differ afterwards) is
 // read once more; if it changes again it is skipped.
-func (r *run) hashFile(ctx context.Context, abs string, noFollow bool, f *facts) (fs.FileInfo, error) {
-	flags := os.O_RDONLY | openFlags
-	if noFollow {
-		flags |= noFollowFlag
-	}
-	fh, err := os.OpenFile(abs, flags, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, &skipError{ReasonVanished, errors.New("replaced by a symbolic link since it was listed")}
-		}
-		return nil, err
-	}
-	defer fh.Close()
+func (r *run) hashOpen(ctx context.Context, fh *os.File, before fs.FileInfo, f *facts) (fs.FileInfo, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for attempt := 0; ; attempt++ {
-		before, err := fh.Stat()
-		if err != nil {
-			return nil, err
-		}
-		if !before.Mode().IsRegular() {
-			return before, &skipError{ReasonNotRegular, errors.New(kindOf(before.Mode()))}
-		}
-		if before.Size() > canonical.MaxSafeInteger {
-			return before, &skipError{ReasonTooLarge, fmt.Errorf("%d bytes", before.Size())}
-		}
 		if attempt > 0 {
 			if _, err := fh.Seek(0, io.SeekStart); err != nil {
 				return before, err
 			}
 		}
-		sum, binary, err := hashStream(ctx, fh, *bp)
+		sum, binary, err := hashStream(ctx, fh, *bp, before.Size())
 		if err != nil {
 			return before, err
 		}
@@ -230,21 +243,28 @@ func (r *run) hashFile(ctx context.Context, abs string, noFollow bool, f *facts)
 		}
 		if after.Size() == before.Size() && after.ModTime().Equal(before.ModTime()) && sysStat(after).ctime.Equal(sysStat(before).ctime) {
 			f.sum, f.binary = sum, binary
-			f.sparse = isSparse(after)
 			return after, nil
 		}
 		if attempt == 1 {
 			return after, &skipError{ReasonChanging, errors.New("size or modification time changed during two reads")}
 		}
+		before = after
+		if !before.Mode().IsRegular() || before.Size() > canonical.MaxSafeInteger {
+			return before, &skipError{ReasonChanging, errors.New("changed while being read")}
+		}
 	}
 }
 
 // hashStream hashes r with buf, checking ctx between reads, and reports
-// whether the first binarySniff bytes hold a NUL.
-func hashStream(ctx context.Context, r io.Reader, buf []byte) (sum [32]byte, binary bool, err error) {
+// whether the first binarySniff bytes hold a NUL. It stops after size
+// bytes (the size the file had when opened; a file that grew is noticed
+// by the status check after the read) or at the end of the file; with size
+// 0 it reads to the end.
+func hashStream(ctx context.Context, r io.Reader, buf []byte, size int64) (sum [32]byte, binary bool, err error) {
 	h := sha256.New()
 	sniffed := 0
-	for n := 0; ; n++ {
+	var total int64
+	for n := 0; size <= 0 || total < size; n++ {
 		if n&63 == 63 { // every 16 MB
 			if err := ctx.Err(); err != nil {
 				return sum, false, err
@@ -260,6 +280,7 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte) (sum [32]byte, bin
 				sniffed += end
 			}
 			h.Write(buf[:k])
+			total += int64(k)
 		}
 		if rerr == io.EOF {
 			break
@@ -364,7 +385,7 @@ func (r *run) examineLink(ctx context.Context, j *job, fi fs.FileInfo) {
 	} else if r.src.cfg.FollowSymlinks && rerr == nil && (!lf.outside || r.src.cfg.AllowOutside) {
 		if st, err := os.Stat(j.abs); err == nil && st.Mode().IsRegular() {
 			lf.followed = true
-			r.examineRegular(ctx, j, st, lf)
+			r.examineRegular(ctx, j, lf)
 			return
 		} else if err == nil && st.IsDir() {
 			lf.followed = true // the walker walks it

@@ -211,8 +211,10 @@ type Source struct {
 	workers int
 	log     *slog.Logger
 
-	// testHookBeforeOpen runs before a file is opened for hashing.
+	// testHookBeforeOpen runs before a file is opened; testHookBeforeRead
+	// before its content is read.
 	testHookBeforeOpen func(abs string)
+	testHookBeforeRead func(abs string)
 }
 
 // New returns a file source configured by c.

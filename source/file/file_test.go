@@ -300,7 +300,7 @@ func TestHashReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.testHookBeforeOpen = func(abs string) { opened = append(opened, filepath.Base(abs)) }
+	src.testHookBeforeRead = func(abs string) { opened = append(opened, filepath.Base(abs)) }
 	recs := map[string]*audit.Record{}
 	err = src.Collect(context.Background(), dir, func(r *audit.Record) error { recs[r.Target] = r; return nil })
 	if err != nil {
@@ -324,7 +324,7 @@ func TestHashReuse(t *testing.T) {
 	collect(t, Config{Root: dir2}, dir2, trail2)
 	opened = nil
 	src2, _ := New(Config{Root: dir2, Force: true, Trail: trail2, Actor: "t"})
-	src2.testHookBeforeOpen = func(abs string) { opened = append(opened, filepath.Base(abs)) }
+	src2.testHookBeforeRead = func(abs string) { opened = append(opened, filepath.Base(abs)) }
 	if err := src2.Collect(context.Background(), dir2, func(*audit.Record) error { return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestSpecialFiles(t *testing.T) {
 // between the walk listing it and the hasher opening it.
 func TestReplacedAfterListing(t *testing.T) {
 	dir := t.TempDir()
-	writeTree(t, dir, map[string]string{"becomes-pipe": "x", "vanishes": "y", "stays": "z"})
+	writeTree(t, dir, map[string]string{"becomes-pipe": "x", "vanishes": "y", "stays": "z", "becomes-link": "l"})
 	src, err := New(Config{Root: dir, Actor: "t"})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +99,11 @@ func TestReplacedAfterListing(t *testing.T) {
 			}
 		case "vanishes":
 			os.Remove(abs)
+		case "becomes-link":
+			os.Remove(abs)
+			if err := os.Symlink("stays", abs); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -114,6 +119,10 @@ func TestReplacedAfterListing(t *testing.T) {
 	}
 	if r := byTarget(recs)["stays"]; r == nil || r.Context["sha256"] != sha("z") {
 		t.Errorf("stays not hashed")
+	}
+	// opened without following links: recorded as the link it now is
+	if r := byTarget(recs)["becomes-link"]; r == nil || r.Context["file_type"] != "symlink" || r.Context["sha256"] != sha("stays") {
+		t.Errorf("becomes-link: %v", r)
 	}
 }
 

@@ -63,6 +63,7 @@ type job struct {
 	gitErr  error
 	gitHist *gitHistory
 	cycle   bool // a link to a directory being walked
+	regular bool // the listing says it is a regular file
 }
 
 // repoState is the git repository a walked directory belongs to.
@@ -451,7 +452,7 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 			}
 		default:
 			if r.matches(crel) {
-				if err := r.submit(ctx, &job{kind: jobPath, abs: cabs, rel: crel, repo: repo}); err != nil {
+				if err := r.submit(ctx, &job{kind: jobPath, abs: cabs, rel: crel, repo: repo, regular: t.IsRegular()}); err != nil {
 					return err
 				}
 			}
