@@ -362,6 +362,12 @@ def check_vectors(path):
         if canonical(rec).decode("utf-8") != case["export"]:
             raise Failure("%s: export form differs" % name)
         n += 1
+    tree = MerkleTree()
+    for case, want in zip(vectors.get("records", []), vectors.get("merkle_roots", [])):
+        tree.add(leaf_hash(bytes.fromhex(case["record_hash"])))
+        if base64.b64encode(tree.root()).decode() != want:
+            raise Failure("%s: Merkle root of the first %d records differs" % (path, tree.size))
+        n += 1
     return n
 
 

@@ -388,16 +388,22 @@ func TestPythonVerifierVectors(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ok    vectors") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	// A wrong expected value in either section is reported.
+	// A wrong expected value in any section is reported.
+	type sections struct {
+		cases, records []map[string]any
+		roots          []any
+	}
 	for _, tc := range []struct {
 		name   string
-		mutate func(cases, records []map[string]any)
+		mutate func(v sections)
+		want   string
 	}{
-		{"case canonical", func(c, _ []map[string]any) { c[10]["canonical"] = "1e-07" }},
-		{"case sha256", func(c, _ []map[string]any) { c[3]["sha256"] = strings.Repeat("0", 64) }},
-		{"refusal accepted", func(c, _ []map[string]any) { c[len(c)-1]["error"] = "must fail"; c[len(c)-1]["input"] = 1 }},
-		{"record hash", func(_, r []map[string]any) { r[0]["record_hash"] = strings.Repeat("1", 64) }},
-		{"record content", func(_, r []map[string]any) { r[1]["record"].(map[string]any)["actor"] = "x" }},
+		{"case canonical", func(v sections) { v.cases[10]["canonical"] = "1e-07" }, "canonical form"},
+		{"case sha256", func(v sections) { v.cases[3]["sha256"] = strings.Repeat("0", 64) }, "sha256 differs"},
+		{"refusal accepted", func(v sections) { v.cases[len(v.cases)-1]["input"] = 1 }, "accepted, but must be refused"},
+		{"record hash", func(v sections) { v.records[0]["record_hash"] = strings.Repeat("1", 64) }, "record_hash differs"},
+		{"record content", func(v sections) { v.records[1]["record"].(map[string]any)["actor"] = "x" }, "canonical form"},
+		{"merkle root", func(v sections) { v.roots[1] = v.roots[0] }, "Merkle root of the first 2 records differs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := os.ReadFile(vectorFile)
@@ -417,14 +423,14 @@ func TestPythonVerifierVectors(t *testing.T) {
 				}
 				return out
 			}
-			tc.mutate(asMaps(vf["cases"]), asMaps(vf["records"]))
+			tc.mutate(sections{asMaps(vf["cases"]), asMaps(vf["records"]), vf["merkle_roots"].([]any)})
 			nb, _ := json.Marshal(vf)
 			f := filepath.Join(t.TempDir(), "vectors.json")
 			if err := os.WriteFile(f, nb, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if code, out := pyVerify(t, "--vectors", f); code != 1 || !strings.Contains(out, "FAIL") {
-				t.Errorf("exit %d, want 1:\n%s", code, out)
+			if code, out := pyVerify(t, "--vectors", f); code != 1 || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want 1 and %q:\n%s", code, tc.want, out)
 			}
 		})
 	}
