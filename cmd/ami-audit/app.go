@@ -86,6 +86,7 @@ func (a *App) commands() []*cobra.Command {
 		a.logsCommand(),
 		a.moduleCommand(),
 		a.fileCommand(),
+		a.migrateCommand(),
 	}
 }
 

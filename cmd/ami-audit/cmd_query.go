@@ -86,6 +86,8 @@ func (ff *filterFlags) filter(now time.Time) (audit.Filter, error) {
 func (a *App) queryCommand() *cobra.Command {
 	var ff filterFlags
 	var format, output, provenance string
+	var follow bool
+	var poll time.Duration
 	cmd := &cobra.Command{
 		Use:   "query",
 		Short: "Find records by action, actor, target, severity and time",
@@ -94,6 +96,10 @@ newest first with --newest), at most --limit of them.
 
 --provenance TARGET prints every record about TARGET in order: who did
 what to it, and when.
+
+--follow prints the matching records appended from now on, as they are
+committed, until interrupted (via the Redis cache's announcements when
+--cache is set, otherwise by reading the store every --poll).
 
 Formats: table (default), json, jsonl, yaml, csv.`,
 		Example: `  ami-audit query --action=deploy --since="7 days ago" --format=json
@@ -114,6 +120,9 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 			s, err := a.openExisting(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if follow {
+				return a.follow(cmd.Context(), s, f, format, poll)
 			}
 			return a.writeRecords(output, func(w io.Writer) error {
 				var rw export.Writer
@@ -138,6 +147,8 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 	cmd.Flags().StringVar(&format, "format", "table", "table, json, jsonl, yaml or csv")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")
 	cmd.Flags().StringVar(&provenance, "provenance", "", "every record about this target, in order (other filters are ignored)")
+	cmd.Flags().BoolVar(&follow, "follow", false, "print matching records as they are appended, until interrupted")
+	cmd.Flags().DurationVar(&poll, "poll", time.Second, "with --follow: how often to read the store (with a cache: at least 5s, announcements wake it sooner)")
 	return cmd
 }
 

@@ -161,7 +161,7 @@ func (a *App) open(ctx context.Context, cfg trailConfig, create bool) (audit.Sto
 		}
 		return nil, fmt.Errorf("open store %s: %w", store.Redact(loc), err)
 	}
-	return s, nil
+	return a.withCache(ctx, s)
 }
 
 // openStore opens the trail for appending, creating it on first use.
