@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"iter"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 )
@@ -50,6 +51,16 @@ func (k knownSet) add(h string) {
 	}
 }
 
+// ContextLister is an optional capability of a Recorded: it yields the
+// string value of one context member of every record matching f, in
+// sequence order, without decoding whole records (records where the member
+// is missing or not a string are skipped). When the Recorded has it, the
+// source reads the recorded commit hashes through it, which is much
+// cheaper on a long trail than Query.
+type ContextLister interface {
+	ContextStrings(ctx context.Context, f audit.Filter, key string) iter.Seq2[string, error]
+}
+
 // loadKnown reads the hashes of the commits recorded for target.
 func (s *Source) loadKnown(ctx context.Context, target string) (knownSet, error) {
 	known := knownSet{}
@@ -57,6 +68,15 @@ func (s *Source) loadKnown(ctx context.Context, target string) (knownSet, error)
 		return known, nil
 	}
 	f := audit.Filter{TargetType: audit.TargetGit, Action: ActionCommit, Target: target, Limit: -1}
+	if cl, ok := s.cfg.Recorded.(ContextLister); ok {
+		for h, err := range cl.ContextStrings(ctx, f, "commit") {
+			if err != nil {
+				return nil, fmt.Errorf("read recorded commits of %s: %w", target, err)
+			}
+			known.add(h)
+		}
+		return known, nil
+	}
 	for r, err := range s.cfg.Recorded.Query(ctx, f) {
 		if err != nil {
 			return nil, fmt.Errorf("read recorded commits of %s: %w", target, err)

@@ -357,6 +357,29 @@ func TestIncremental(t *testing.T) {
 	}
 }
 
+// TestIncrementalWithLister runs the incremental check through the
+// optional ContextLister capability.
+func TestIncrementalWithLister(t *testing.T) {
+	dir, ans := generated(t)
+	ctx := context.Background()
+	trail := &listerTrail{}
+	src, _ := New(Config{Recorded: trail})
+	first, err := collect(ctx, src, dir, trail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(byAction(first, ActionCommit, ".")); n != ans.Commits {
+		t.Fatalf("first run: %d commits, want %d", n, ans.Commits)
+	}
+	again, err := collect(ctx, src, dir, trail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 0 || trail.listed == 0 || trail.queried != 0 {
+		t.Fatalf("second run appended %d records; listed %d times, queried %d times", len(again), trail.listed, trail.queried)
+	}
+}
+
 func TestFilters(t *testing.T) {
 	dir, ans := generated(t)
 	ctx := context.Background()
