@@ -5,6 +5,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -184,6 +185,10 @@ type graph struct {
 	r   *resolver
 	mod *Module
 
+	// py caches Python import resolutions: files import the same
+	// modules over and over.
+	py sync.Map // key -> pyResolved
+
 	mu       sync.Mutex
 	edges    map[[2]string]int64
 	internal int64
@@ -220,7 +225,7 @@ func (g *graph) pyFile(file string, imps []imports.PyImport) {
 	var local map[[2]string]int64
 	var in, ex int64
 	for _, imp := range imps {
-		to, ok := g.r.pyPackage(g.mod, file, imp)
+		to, ok := g.pyResolve(file, from, imp)
 		if !ok {
 			ex++
 			continue
@@ -234,6 +239,26 @@ func (g *graph) pyFile(file string, imps []imports.PyImport) {
 		}
 	}
 	g.merge(local, in, ex)
+}
+
+type pyResolved struct {
+	to string
+	ok bool
+}
+
+func (g *graph) pyResolve(file, dir string, imp imports.PyImport) (string, bool) {
+	key := imp.Module + "\x00" + imp.Name
+	if imp.Level > 0 {
+		// Relative imports depend on the importing file's directory.
+		key = dir + "\x00" + strconv.Itoa(imp.Level) + "\x00" + key
+	}
+	if v, ok := g.py.Load(key); ok {
+		r := v.(pyResolved)
+		return r.to, r.ok
+	}
+	to, ok := g.r.pyPackage(g.mod, file, imp)
+	g.py.Store(key, pyResolved{to, ok})
+	return to, ok
 }
 
 func (g *graph) merge(local map[[2]string]int64, in, ex int64) {

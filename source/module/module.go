@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	audit "github.com/ami-orchestrator/ami-audit"
 )
 
@@ -79,8 +81,11 @@ type Config struct {
 	// MaxFileBytes: larger files are not measured (a warning says so);
 	// default 64 MiB.
 	MaxFileBytes int64
-	// Workers measuring files in parallel; default 4 × GOMAXPROCS, as scc.
+	// Workers measuring files in parallel, per module; default 4 ×
+	// GOMAXPROCS, as scc.
 	Workers int
+	// ParallelModules is how many modules are audited at once; default 4.
+	ParallelModules int
 	// Now gives the time of the records; default time.Now.
 	Now func() time.Time
 	// Logger receives debug messages; default slog.Default().
@@ -127,6 +132,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if c.ParallelModules <= 0 {
+		c.ParallelModules = 4
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -199,14 +207,49 @@ func (s *Source) Audit(ctx context.Context, target string, fn func(*Result, []*a
 		return err
 	}
 	r := newResolver(s.cfg.Root, mods)
-	for i, m := range selected {
-		if err := ctx.Err(); err != nil {
-			return err
+
+	// Modules are audited ParallelModules at a time and handed to fn in
+	// path order as each one's turn comes.
+	n := len(selected)
+	results := make([]*Result, n)
+	errs := make([]error, n)
+	done := make([]chan struct{}, n)
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var g errgroup.Group
+	g.SetLimit(s.cfg.ParallelModules)
+	launched := make(chan struct{})
+	go func() {
+		defer close(launched)
+		for i, m := range selected {
+			if err := ctx.Err(); err != nil {
+				for j := i; j < n; j++ {
+					errs[j] = err
+					close(done[j])
+				}
+				return
+			}
+			g.Go(func() error {
+				results[i], errs[i] = s.auditModule(ctx, r, m)
+				close(done[i])
+				return nil
+			})
 		}
-		res, err := s.auditModule(ctx, r, m)
-		if err != nil {
-			return err
+	}()
+	defer func() {
+		cancel()
+		<-launched
+		g.Wait()
+	}()
+	for i := range selected {
+		<-done[i]
+		if errs[i] != nil {
+			return errs[i]
 		}
+		res := results[i]
+		results[i] = nil
 		if i == 0 {
 			// Discovery problems belong to the run: the first record
 			// carries them.

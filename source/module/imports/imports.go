@@ -64,6 +64,7 @@ func Python(src []byte) []PyImport {
 	s := pyScanner{}
 	var logical strings.Builder
 	start, depth, cont := 0, 0, false
+	atStart, keepStmt := true, false
 	lineNo := 0
 	for len(src) > 0 {
 		lineNo++
@@ -77,11 +78,16 @@ func Python(src []byte) []PyImport {
 		// No import statement is a megabyte long; a longer line (minified
 		// or generated) is only scanned for its start.
 		line = line[:min(len(line), 1<<20)]
-		code, opens, backslash := s.strip(line)
-		if logical.Len() == 0 && !cont && depth == 0 {
+		if atStart {
 			start = lineNo
+			t := bytes.TrimLeft(line, " \t")
+			keepStmt = s.inTriple == "" && (bytes.HasPrefix(t, []byte("import")) || bytes.HasPrefix(t, []byte("from")))
 		}
-		if logical.Len() < maxLogical {
+		// Only statements that may be imports are kept; the others are
+		// scanned for strings and brackets alone.
+		keep := keepStmt || bytes.Contains(line, []byte("import"))
+		code, opens, backslash := s.strip(line, keep)
+		if keep && logical.Len() < maxLogical {
 			logical.WriteString(code)
 			logical.WriteByte(' ')
 		}
@@ -91,10 +97,14 @@ func Python(src []byte) []PyImport {
 		}
 		cont = backslash
 		if depth > 0 || cont || s.inTriple != "" {
+			atStart = false
 			continue
 		}
-		out = appendStatements(out, logical.String(), start)
-		logical.Reset()
+		if logical.Len() > 0 {
+			out = appendStatements(out, logical.String(), start)
+			logical.Reset()
+		}
+		atStart = true
 	}
 	if logical.Len() > 0 {
 		out = appendStatements(out, logical.String(), start)
@@ -110,8 +120,11 @@ type pyScanner struct {
 // strip returns the code of one physical line with strings replaced by a
 // placeholder and comments removed, the change in bracket depth, and
 // whether the line ends with a backslash continuation.
-func (s *pyScanner) strip(line []byte) (code string, opens int, backslash bool) {
+func (s *pyScanner) strip(line []byte, keep bool) (code string, opens int, backslash bool) {
 	var b strings.Builder
+	if keep {
+		b.Grow(len(line))
+	}
 	for i := 0; i < len(line); {
 		if s.inTriple != "" {
 			j := bytes.Index(line[i:], []byte(s.inTriple))
@@ -120,7 +133,9 @@ func (s *pyScanner) strip(line []byte) (code string, opens int, backslash bool) 
 			}
 			i += j + 3
 			s.inTriple = ""
-			b.WriteString(`""`)
+			if keep {
+				b.WriteString(`""`)
+			}
 			continue
 		}
 		c := line[i]
@@ -142,7 +157,9 @@ func (s *pyScanner) strip(line []byte) (code string, opens int, backslash bool) 
 				}
 				j++
 			}
-			b.WriteString(`""`)
+			if keep {
+				b.WriteString(`""`)
+			}
 			i = j + 1
 			continue
 		case c == '(' || c == '[' || c == '{':
@@ -152,7 +169,9 @@ func (s *pyScanner) strip(line []byte) (code string, opens int, backslash bool) 
 		case c == '\\' && i == len(line)-1:
 			return b.String(), opens, true
 		}
-		b.WriteByte(c)
+		if keep {
+			b.WriteByte(c)
+		}
 		i++
 	}
 	return b.String(), opens, false

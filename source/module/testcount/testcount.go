@@ -90,12 +90,15 @@ func Count(lang string, src []byte) int {
 				}
 				continue
 			}
-			if pyTest.Match(line) {
+			if bytes.Contains(line, []byte("def")) && pyTest.Match(line) {
 				n++
 				continue
 			}
 			inTriple = opensTriple(line)
 		case Go:
+			if !bytes.HasPrefix(line, []byte("func")) {
+				continue
+			}
 			if m := goTest.FindSubmatch(line); m != nil && !(string(m[1]) == "Test" && string(m[2]) == "Main") {
 				n++
 			}
@@ -104,7 +107,9 @@ func Count(lang string, src []byte) int {
 			if bytes.HasPrefix(t, []byte("//")) || bytes.HasPrefix(t, []byte("*")) {
 				continue
 			}
-			n += len(jsTest.FindAllIndex(line, -1))
+			if bytes.Contains(line, []byte("it")) || bytes.Contains(line, []byte("test")) {
+				n += len(jsTest.FindAllIndex(line, -1))
+			}
 		}
 	}
 	return n
