@@ -52,7 +52,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def canonical(value):
     """The RFC 8785 canonical UTF-8 bytes of a parsed JSON value."""
-    return _encode(value).encode("utf-8")
+    try:
+        return _encode(value).encode("utf-8")
+    except RecursionError:
+        raise Failure("value is nested too deeply")
 
 
 def _encode(v):
@@ -398,8 +401,8 @@ def main(argv):
             checkpoints = [(cp, parse_checkpoint(read_text(cp), cp)) for cp in args.checkpoint]
             size, roots = check_export(args.export, args.difficulty, {c[1][1] for c in checkpoints})
             pow_note = ", proof of work %d" % args.difficulty if args.difficulty else ""
-            print("ok    records      %d records: record_hash, previous_hash links and sequence 0..%d intact%s"
-                  % (size, size - 1, pow_note))
+            print("ok    records      %d records: record_hash, previous_hash links and sequence %s intact%s"
+                  % (size, "0..%d" % (size - 1) if size else "(none)", pow_note))
             print("ok    merkle root  %d %s" % (size, base64.b64encode(roots[size]).decode()))
             for path, (origin, cp_size, cp_root) in checkpoints:
                 if cp_size > size:
