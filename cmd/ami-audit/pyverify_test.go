@@ -22,15 +22,15 @@ import (
 // ami-audit.
 
 var (
-	verifyScript = filepath.Join("..", "..", "scripts", "verify_export.py")
-	vectorFile   = filepath.Join("..", "..", "testdata", "vectors", "canonical.json")
+	pyScript     = filepath.Join("..", "..", "scripts", "verify_export.py")
+	pyVectorFile = filepath.Join("..", "..", "testdata", "vectors", "canonical.json")
 )
 
-// trickyLines are records as a tool would pipe them to 'record --from -':
+// pyTrickyLines are records as a tool would pipe them to 'record --from -':
 // unicode, floats at the edges of the number format, nested objects, keys
 // whose UTF-16 order differs from their code point order, findings and
 // violations with and without their optional members.
-var trickyLines = []string{
+var pyTrickyLines = []string{
 	`{"actor":"Zoë","action":"scan","target":"src/naïve.py","target_type":"file","timestamp":"2024-02-29T23:59:59.123+05:30",` +
 		`"context":{"floats":[0.1,1e21,1e-7,-0.0,5e-324,1.7976931348623157e308,123456.789e3,4.50],"max":9007199254740991,` +
 		`"unicode":"日本語 \ud83d\ude00 \u2028 \u0000\u001f \"q\" \\","\ue000":1,"\ud83d\ude00":2,"nested":{"b":{"z":null,"a":[true,false]},"a":[]}}}`,
@@ -45,7 +45,7 @@ var trickyLines = []string{
 }
 
 // cli runs one command line in-process with stdin.
-func cli(t *testing.T, stdin string, args ...string) (string, string) {
+func pyCLI(t *testing.T, stdin string, args ...string) (string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
@@ -58,7 +58,7 @@ func cli(t *testing.T, stdin string, args ...string) (string, string) {
 // pyVerify runs the script and returns its exit code and output.
 func pyVerify(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command("python3", append([]string{verifyScript}, args...)...)
+	cmd := exec.Command("python3", append([]string{pyScript}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -76,14 +76,14 @@ func needPython(t *testing.T) {
 	}
 }
 
-// exportedRecord is what the tamper tests need of an exported line.
-type exportedRecord struct {
+// pyExportedRecord is what the tamper tests need of an exported line.
+type pyExportedRecord struct {
 	Sequence uint64 `json:"sequence"`
 	RecordID string `json:"record_id"`
 	Hash     string `json:"record_hash"`
 }
 
-func readLines(t *testing.T, path string) []string {
+func pyReadLines(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -92,9 +92,9 @@ func readLines(t *testing.T, path string) []string {
 	return strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-func parseExported(t *testing.T, line string) exportedRecord {
+func pyParseExported(t *testing.T, line string) pyExportedRecord {
 	t.Helper()
-	var r exportedRecord
+	var r pyExportedRecord
 	if err := json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimSpace(line), ",")), &r); err != nil {
 		t.Fatalf("export line %q: %v", line, err)
 	}
@@ -102,7 +102,7 @@ func parseExported(t *testing.T, line string) exportedRecord {
 }
 
 // checkpointRoot reads size and base64 root from a signed checkpoint file.
-func checkpointRoot(t *testing.T, path string) (uint64, string) {
+func pyCheckpointRoot(t *testing.T, path string) (uint64, string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -119,7 +119,7 @@ func checkpointRoot(t *testing.T, path string) (uint64, string) {
 	return cp.Size, strings.Split(body, "\n")[2]
 }
 
-var rootLine = regexp.MustCompile(`(?m)^ok +merkle root +(\d+) (\S+)$`)
+var pyRootLine = regexp.MustCompile(`(?m)^ok +merkle root +(\d+) (\S+)$`)
 
 func TestPythonVerifierOnCLITrail(t *testing.T) {
 	needPython(t)
@@ -127,7 +127,7 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 	dir := filepath.Join(tmp, ".audit")
 	path := func(name string) string { return filepath.Join(tmp, name) }
 	a := func(stdin string, args ...string) string {
-		out, _ := cli(t, stdin, append([]string{"--audit-dir", dir, "--quiet"}, args...)...)
+		out, _ := pyCLI(t, stdin, append([]string{"--audit-dir", dir, "--quiet"}, args...)...)
 		return out
 	}
 
@@ -135,22 +135,22 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 	a("", "keygen", "--name", "alice", "--dir", tmp)
 	first := strings.TrimSpace(a("", "record", "--actor", "ci", "--action", "deploy", "--target", "svc/api", "--target-type", "service",
 		"--reason", "release 1.4", "--context", "version=1.4", "--context-json", `{"float":2.5e-8,"tags":["a","β"]}`))
-	ids := strings.Fields(a(strings.Join(trickyLines, "\n")+"\n", "record", "--from", "-"))
-	if len(ids) != len(trickyLines) {
-		t.Fatalf("record --from - printed %d ids, want %d", len(ids), len(trickyLines))
+	ids := strings.Fields(a(strings.Join(pyTrickyLines, "\n")+"\n", "record", "--from", "-"))
+	if len(ids) != len(pyTrickyLines) {
+		t.Fatalf("record --from - printed %d ids, want %d", len(ids), len(pyTrickyLines))
 	}
 	a("", "sign", "--key", path("alice.key"), "--record", ids[1])
 	a("", "checkpoint", "--output", path("cp-6.txt"))
 	// Two more records after the first checkpoint, then a second one.
-	a(trickyLines[0]+"\n"+trickyLines[1]+"\n", "record", "--from", "-")
+	a(pyTrickyLines[0]+"\n"+pyTrickyLines[1]+"\n", "record", "--from", "-")
 	a("", "checkpoint", "--output", path("cp-8.txt"))
 	a("", "prove", "--record", ids[2], "--checkpoint", path("cp-6.txt"), "--output", path("proof.json"))
 	a("", "export", "--format", "jsonl", "--output", path("trail.jsonl"))
 	a("", "export", "--format", "json", "--output", path("trail.json"))
 	goVerify := a("", "verify")
 
-	size6, root6 := checkpointRoot(t, path("cp-6.txt"))
-	size8, root8 := checkpointRoot(t, path("cp-8.txt"))
+	size6, root6 := pyCheckpointRoot(t, path("cp-6.txt"))
+	size8, root8 := pyCheckpointRoot(t, path("cp-8.txt"))
 	if size6 != 6 || size8 != 8 {
 		t.Fatalf("checkpoint sizes %d and %d, want 6 and 8", size6, size8)
 	}
@@ -164,7 +164,7 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("%s: exit %d:\n%s", f, code, out)
 			}
-			m := rootLine.FindStringSubmatch(out)
+			m := pyRootLine.FindStringSubmatch(out)
 			if m == nil || m[1] != "8" || m[2] != root8 {
 				t.Errorf("%s: script prints %q, want merkle root 8 %s:\n%s", f, m, root8, out)
 			}
@@ -175,20 +175,20 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 			}
 		}
 		// The script's root over the first 6 records is the first checkpoint's.
-		lines := readLines(t, path("trail.jsonl"))
+		lines := pyReadLines(t, path("trail.jsonl"))
 		head := path("head6.jsonl")
 		if err := os.WriteFile(head, []byte(strings.Join(lines[:6], "")), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		code, out := pyVerify(t, head)
-		if m := rootLine.FindStringSubmatch(out); code != 0 || m == nil || m[1] != "6" || m[2] != root6 {
+		if m := pyRootLine.FindStringSubmatch(out); code != 0 || m == nil || m[1] != "6" || m[2] != root6 {
 			t.Errorf("first 6 records: exit %d, want root %s:\n%s", code, root6, out)
 		}
 	})
 
 	t.Run("the record from flags and the signed record are in the export", func(t *testing.T) {
-		lines := readLines(t, path("trail.jsonl"))
-		if r := parseExported(t, lines[0]); r.RecordID != first {
+		lines := pyReadLines(t, path("trail.jsonl"))
+		if r := pyParseExported(t, lines[0]); r.RecordID != first {
 			t.Errorf("first exported record is %s, want %s", r.RecordID, first)
 		}
 		if !strings.Contains(lines[2], `"signer":"alice"`) {
@@ -197,10 +197,10 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 	})
 
 	t.Run("tampering is caught and the record named", func(t *testing.T) {
-		lines := readLines(t, path("trail.jsonl"))
-		recs := make([]exportedRecord, len(lines))
+		lines := pyReadLines(t, path("trail.jsonl"))
+		recs := make([]pyExportedRecord, len(lines))
 		for i, l := range lines {
-			recs[i] = parseExported(t, l)
+			recs[i] = pyParseExported(t, l)
 		}
 		name := func(i int) string { return fmt.Sprintf("record %d (%s)", recs[i].Sequence, recs[i].RecordID) }
 		replace := func(i int, old, new string) []string {
@@ -214,7 +214,7 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 		swapped := append([]string(nil), lines...)
 		swapped[3], swapped[4] = swapped[4], swapped[3]
 		deleted := append(append([]string(nil), lines[:4]...), lines[5:]...)
-		rewritten := rewriteTail(t, lines, 3)
+		rewritten := pyRewriteTail(t, lines, 3)
 		tests := []struct {
 			name   string
 			lines  []string
@@ -239,8 +239,8 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 				f := filepath.Join(t.TempDir(), "tampered.jsonl")
 				content := strings.Join(tt.lines, "")
 				if tt.format == "json" {
-					arr := readLines(t, path("trail.json")) // "[\n", record lines, "]\n"
-					arr[4], arr[5] = arr[5], arr[4]         // records 3 and 4, both followed by a comma
+					arr := pyReadLines(t, path("trail.json")) // "[\n", record lines, "]\n"
+					arr[4], arr[5] = arr[5], arr[4]           // records 3 and 4, both followed by a comma
 					content, f = strings.Join(arr, ""), filepath.Join(t.TempDir(), "tampered.json")
 				}
 				if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
@@ -273,8 +273,8 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 		// trees of 6 and 8 leaves, checked by one run of the script.
 		args := []string{}
 		var wants []string
-		for _, l := range readLines(t, path("trail.jsonl")) {
-			r := parseExported(t, l)
+		for _, l := range pyReadLines(t, path("trail.jsonl")) {
+			r := pyParseExported(t, l)
 			for _, cp := range []struct {
 				file string
 				size uint64
@@ -353,12 +353,12 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 	})
 }
 
-// rewriteTail changes record from and relinks every later record with
+// pyRewriteTail changes record from and relinks every later record with
 // recomputed hashes: the forgery a hash chain alone cannot detect.
-func rewriteTail(t *testing.T, lines []string, from int) []string {
+func pyRewriteTail(t *testing.T, lines []string, from int) []string {
 	t.Helper()
 	out := append([]string(nil), lines[:from]...)
-	prev := parseExported(t, lines[from-1]).Hash
+	prev := pyParseExported(t, lines[from-1]).Hash
 	for i := from; i < len(lines); i++ {
 		var r audit.Record
 		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil {
@@ -384,7 +384,7 @@ func rewriteTail(t *testing.T, lines []string, from int) []string {
 
 func TestPythonVerifierVectors(t *testing.T) {
 	needPython(t)
-	code, out := pyVerify(t, "--vectors", vectorFile)
+	code, out := pyVerify(t, "--vectors", pyVectorFile)
 	if code != 0 || !strings.Contains(out, "ok    vectors") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
@@ -406,7 +406,7 @@ func TestPythonVerifierVectors(t *testing.T) {
 		{"merkle root", func(v sections) { v.roots[1] = v.roots[0] }, "Merkle root of the first 2 records differs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := os.ReadFile(vectorFile)
+			b, err := os.ReadFile(pyVectorFile)
 			if err != nil {
 				t.Fatal(err)
 			}
