@@ -285,6 +285,14 @@ func (s *Source) walk(ctx context.Context, dir string, revs []string, stdin io.R
 	if stdin != nil {
 		args = s.logArgs("--no-walk=unsorted", "--stdin")
 	}
+	if !s.cfg.NoSignatures {
+		if _, err := s.output(ctx, dir, "config", "--get", "gpg.ssh.allowedSignersFile"); err != nil {
+			// Without this setting git reports SSH-signed commits as
+			// unsigned (N); an empty list of trusted signers makes it
+			// check them and report U (good signature, unknown signer).
+			args = append([]string{"-c", "gpg.ssh.allowedSignersFile=" + os.DevNull}, args...)
+		}
+	}
 	args = append(args, revs...)
 	args = append(args, "--")
 	return s.stream(ctx, dir, stdin, args, func(out io.Reader) error {

@@ -740,6 +740,39 @@ func TestHostileRepositories(t *testing.T) {
 	})
 }
 
+// TestSignedCommits checks that an SSH-signed commit is recorded as
+// signed, with git's status and the key, next to an unsigned one.
+func TestSignedCommits(t *testing.T) {
+	needGit(t)
+	if _, err := exec.LookPath("ssh-keygen"); err != nil {
+		t.Skip("ssh-keygen is not installed: cannot make an SSH-signed commit")
+	}
+	dir := t.TempDir()
+	key := filepath.Join(t.TempDir(), "key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	gitRun(t, dir, "init", "-q", "-b", "main")
+	gitRun(t, dir, "commit", "-q", "--allow-empty", "-m", "unsigned")
+	gitRun(t, dir, "-c", "gpg.format=ssh", "-c", "user.signingkey="+key, "commit", "-q", "-S", "--allow-empty", "-m", "signed")
+	src, _ := New(Config{})
+	recs, err := collect(context.Background(), src, dir, &memTrail{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]any{}
+	for _, r := range byAction(recs, ActionCommit, ".") {
+		got[r.Context["subject"].(string)] = [2]any{r.Context["signed"], r.Context["signature_status"]}
+		if r.Context["subject"] == "signed" && !strings.HasPrefix(fmt.Sprint(r.Context["signing_key"]), "SHA256:") {
+			t.Errorf("signing_key = %v", r.Context["signing_key"])
+		}
+	}
+	want := map[string][2]any{"unsigned": {false, "N"}, "signed": {true, "U"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("signatures (-want +got):\n%s", diff)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
