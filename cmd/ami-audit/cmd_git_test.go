@@ -80,6 +80,10 @@ func TestGitCommand(t *testing.T) {
 	auditDir := filepath.Join(tmp, "trail")
 	want := ans.Commits + ans.Submodule.Commits
 
+	if code, _, errOut := runCLI(t, "--audit-dir", auditDir, "init"); code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+
 	// First run: every commit is recorded and reported.
 	code, out, errOut := runCLI(t, "--audit-dir", auditDir, "git", "--format=json", repo)
 	if code != exitOK {

@@ -246,8 +246,8 @@ func (s *Source) blame(ctx context.Context, r repo, file string, emit func(*audi
 	}
 	b := summarizeBlame(commits, groups, revTime)
 	b.Path = file
-	if r.target != "." {
-		b.Path = r.target + "/" + file
+	if r.path != "." {
+		b.Path = r.path + "/" + file
 	}
 	b.Revision, b.RevisionTime = h, revTime
 	if s.cfg.OnBlame != nil {

@@ -5,13 +5,16 @@
 //
 // For the repository and, recursively, every initialised submodule:
 //
-//   - one git_commit record per commit: target "." for the top repository
-//     or the submodule's path ("base", "domains/marketing"), timestamp the
-//     committer date, actor the author's e-mail (or name when there is
-//     none), and in the context the hash, parents, author and committer
-//     with their dates, the message (subject and body), the signature
-//     status (git's %G? letter, "signed"), and the files changed with
-//     lines added and removed, binary flags and renames (old_path);
+//   - one git_commit record per commit, oldest first: target "." for the
+//     top repository or the submodule's path ("base", "domains/marketing"),
+//     timestamp the committer date, actor the author's e-mail (or name when
+//     there is none), and in the context the hash, parents, author and
+//     committer with their dates, the message (subject and body), the
+//     signature status (git's %G? letter, "signed", signer and key), and
+//     the files changed with lines added and removed, binary flags and
+//     renames (old_path). Merges list no files: git log shows no diff for
+//     them. Past Config.MaxFiles files the list is cut (files_truncated)
+//     but the totals still count every file;
 //   - one git_authors record per repository and run that recorded new
 //     commits: each author's commits, lines added and removed, first and
 //     last commit, over the commits the run walked;
@@ -22,6 +25,10 @@
 //     blamed revision's commit date);
 //   - a git_warning record (severity warning) when a submodule's history
 //     cannot be read; a broken top repository is an error instead.
+//
+// Text that is not valid UTF-8 (names, messages, paths) is kept
+// losslessly in the escaped form of Escape, flagged "<field>_escaped".
+// Git itself ends a message at its first NUL byte.
 //
 // # Incremental
 //
@@ -44,4 +51,11 @@
 // clones, newer index or pack features) nor signatures. The git process
 // also works on another core while this process parses and appends.
 // Blame uses `git blame --incremental`, refs `git for-each-ref`.
+//
+// Signature checks (%G?) cost nothing for unsigned commits; for a signed
+// one git runs gpg or ssh-keygen, so Config.NoSignatures exists for
+// histories where most commits are signed. When the repository sets no
+// gpg.ssh.allowedSignersFile the source supplies an empty one, so that
+// SSH-signed commits report U (good signature, unknown signer) instead of
+// git's N.
 package git

@@ -52,7 +52,8 @@ func (s *Source) TargetTypes() []audit.TargetType { return []audit.TargetType{au
 // repo is one repository walked: the top one or a submodule.
 type repo struct {
 	dir    string // absolute directory
-	target string // "." or the submodule's path from the top
+	target string // "." or the submodule's path from the top, escaped (see Escape)
+	path   string // the same path as git has it; "." for the top
 }
 
 // Collect records the history of the repository containing the directory
@@ -67,7 +68,7 @@ func (s *Source) Collect(ctx context.Context, target string, emit func(*audit.Re
 	if err != nil {
 		return err
 	}
-	repos := []repo{{dir: top, target: "."}}
+	repos := []repo{{dir: top, target: ".", path: "."}}
 	if !s.cfg.NoSubmodules {
 		subs, err := s.submodules(ctx, top, "")
 		if err != nil {
@@ -80,14 +81,14 @@ func (s *Source) Collect(ctx context.Context, target string, emit func(*audit.Re
 		full := path.Clean(prefix + filepath.ToSlash(s.cfg.File))
 		r := repos[0]
 		for _, c := range repos[1:] {
-			if strings.HasPrefix(full, c.target+"/") && len(c.target) > len(r.target) {
+			if strings.HasPrefix(full, c.path+"/") && (r.path == "." || len(c.path) > len(r.path)) {
 				r = c
 			}
 		}
 		repos = []repo{r}
 		file = full
-		if r.target != "." {
-			file = strings.TrimPrefix(full, r.target+"/")
+		if r.path != "." {
+			file = strings.TrimPrefix(full, r.path+"/")
 		}
 	}
 	for i, r := range repos {
@@ -153,7 +154,7 @@ func (s *Source) toplevel(ctx context.Context, dir string) (top, prefix string, 
 }
 
 // submodules lists the initialised submodules of the repository in dir,
-// recursively. parent is dir's target ("" for the top).
+// recursively. parent is dir's path ("" for the top).
 func (s *Source) submodules(ctx context.Context, dir, parent string) ([]repo, error) {
 	if _, err := os.Stat(filepath.Join(dir, ".gitmodules")); err != nil {
 		return nil, nil
@@ -165,21 +166,21 @@ func (s *Source) submodules(ctx context.Context, dir, parent string) ([]repo, er
 	var repos []repo
 	for entry := range bytes.SplitSeq(out, []byte{0}) {
 		// "160000 <hash> <stage>\t<path>"
-		meta, p, ok := bytes.Cut(entry, []byte{'\t'})
+		meta, name, ok := bytes.Cut(entry, []byte{'\t'})
 		if !ok || !bytes.HasPrefix(meta, []byte("160000 ")) {
 			continue
 		}
-		rel := string(p)
+		rel := string(name)
 		sub := filepath.Join(dir, filepath.FromSlash(rel))
 		if _, err := os.Stat(filepath.Join(sub, ".git")); err != nil {
 			continue // not initialised
 		}
-		target := rel
+		p := rel
 		if parent != "" {
-			target = parent + "/" + rel
+			p = parent + "/" + rel
 		}
-		repos = append(repos, repo{dir: sub, target: target})
-		nested, err := s.submodules(ctx, sub, target)
+		repos = append(repos, repo{dir: sub, target: safeText(p), path: p})
+		nested, err := s.submodules(ctx, sub, p)
 		if err != nil {
 			return nil, err
 		}
