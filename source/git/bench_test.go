@@ -105,6 +105,27 @@ func ingest(ctx context.Context, b *testing.B, s audit.Store, dir string) int {
 	return sum.Records()
 }
 
+// discard is an appender that keeps nothing: with it the benchmark
+// measures the source alone, without the store.
+type discard struct{}
+
+func (discard) Append(context.Context, []*audit.Record) error { return nil }
+
+// ingestOnly runs the source alone, records dropped.
+func ingestOnly(ctx context.Context, b *testing.B, dir string) {
+	src, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	col, err := batch.New(discard{}, batch.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := col.Run(ctx, dir, []audit.Source{src}); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // cpuTime is the CPU time (user and system) used so far by this process
 // and by its waited-for children.
 func cpuTime() time.Duration {
@@ -177,13 +198,14 @@ func (p *peakMemory) end() (heapMB, goMB, rssMB float64) {
 // history. Each iteration runs both, alternating which goes first, and
 // reports both wall-clock times and their ratio, both CPU times (this
 // process and its git children) and their ratio, the source's peak memory,
-// and the time of a second run over the same trail, which appends nothing.
+// the time of a second run over the same trail, which appends nothing, and
+// the time of the source alone with its records dropped (no store).
 //
 //	go test -run '^$' -bench BenchmarkGitSource -benchtime 3x ./source/git
 func BenchmarkGitSource(b *testing.B) {
 	dir := benchDir(b)
 	ctx := context.Background()
-	var baseline, source, baseCPU, sourceCPU, noop time.Duration
+	var baseline, source, baseCPU, sourceCPU, noop, alone time.Duration
 	var heapPeak, goPeak, rssPeak float64
 	records := 0
 	runtime.GC()
@@ -218,10 +240,17 @@ func BenchmarkGitSource(b *testing.B) {
 			}
 			noop += time.Since(t)
 		}
+		runAlone := func() {
+			t := time.Now()
+			ingestOnly(ctx, b, dir)
+			alone += time.Since(t)
+		}
 		if i%2 == 0 {
 			runBase()
 			runSource()
+			runAlone()
 		} else {
+			runAlone()
 			runSource()
 			runBase()
 		}
@@ -235,6 +264,8 @@ func BenchmarkGitSource(b *testing.B) {
 	b.ReportMetric(sourceCPU.Seconds()/n, "source-cpu-s/op")
 	b.ReportMetric(sourceCPU.Seconds()/baseCPU.Seconds(), "cpu-ratio")
 	b.ReportMetric(noop.Seconds()/n, "rerun-s/op")
+	b.ReportMetric(alone.Seconds()/n, "source-no-store-s/op")
+	b.ReportMetric(alone.Seconds()/baseline.Seconds(), "no-store-ratio")
 	b.ReportMetric(float64(records), "records/op")
 	b.ReportMetric(heapPeak, "peak-heap-MB")
 	b.ReportMetric(goPeak, "peak-go-MB")
