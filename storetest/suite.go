@@ -33,6 +33,7 @@ func Run(t *testing.T, h Harness) {
 		{"Range", testRange},
 		{"Signatures", testSignatures},
 		{"Status", testStatus},
+		{"Provenance", testProvenance},
 		{"AtomicBatch", testAtomicBatch},
 		{"AppendStream", testAppendStream},
 		{"ProofOfWork", testProofOfWork},

@@ -13,6 +13,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/export"
+	"github.com/ami-orchestrator/ami-audit/graph"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
 )
 
@@ -86,7 +87,7 @@ func (ff *filterFlags) filter(now time.Time) (audit.Filter, error) {
 func (a *App) queryCommand() *cobra.Command {
 	var ff filterFlags
 	var format, output, provenance string
-	var follow bool
+	var follow, neighbourhood bool
 	var poll time.Duration
 	cmd := &cobra.Command{
 		Use:   "query",
@@ -96,6 +97,9 @@ newest first with --newest), at most --limit of them.
 
 --provenance TARGET prints every record about TARGET in order: who did
 what to it, and when.
+
+--provenance TARGET --neighbourhood also lists the actors who touched it and
+the records about other targets whose context names it.
 
 --follow prints the matching records appended from now on, as they are
 committed, until interrupted (via the Redis cache's announcements when
@@ -124,6 +128,12 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 			if follow {
 				return a.follow(cmd.Context(), s, f, format, poll)
 			}
+			if neighbourhood {
+				if provenance == "" {
+					return usagef("--neighbourhood goes with --provenance TARGET")
+				}
+				return a.printNeighbourhood(cmd.Context(), s, provenance, format, output, provenanceLimit(ff.limit))
+			}
 			return a.writeRecords(output, func(w io.Writer) error {
 				var rw export.Writer
 				if format == "table" {
@@ -147,6 +157,7 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 	cmd.Flags().StringVar(&format, "format", "table", "table, json, jsonl, yaml or csv")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")
 	cmd.Flags().StringVar(&provenance, "provenance", "", "every record about this target, in order (other filters are ignored)")
+	cmd.Flags().BoolVar(&neighbourhood, "neighbourhood", false, "with --provenance: also the actors and the records referring to the target")
 	cmd.Flags().BoolVar(&follow, "follow", false, "print matching records as they are appended, until interrupted")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "with --follow: how often to read the store (with a cache: at least 5s, announcements wake it sooner)")
 	return cmd
@@ -154,7 +165,7 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 
 func (a *App) exportCommand() *cobra.Command {
 	var ff filterFlags
-	var format, output string
+	var format, output, schemaPath string
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the trail (or the records matching filters) as jsonl, json, yaml or csv",
@@ -163,13 +174,25 @@ func (a *App) exportCommand() *cobra.Command {
 The JSON forms write each record in canonical form with its record_hash,
 signatures and status; docs/canonical-form.md explains how anyone can
 re-verify the hashes and the chain from such an export, and
-scripts/verify_export.py does it with nothing but Python's standard library.`,
+scripts/verify_export.py does it with nothing but Python's standard library.
+
+--format=dgraph-rdf writes RDF N-Quads for a Dgraph load (types AuditRecord,
+AuditFinding, AuditViolation, AuditSignature; edges previous_record,
+findings, violations, signatures) and the Dgraph schema beside the output
+(FILE.schema, or --schema FILE). --format=dot writes a GraphViz picture;
+with --target it shows the target's provenance: who did what to it, and the
+records that refer to it.`,
 		Example: `  ami-audit export --format jsonl --output trail.jsonl
-  ami-audit export --format csv --since 2025-01-01 --output q1.csv`,
+  ami-audit export --format csv --since 2025-01-01 --output q1.csv
+  ami-audit export --format=dgraph-rdf --output=trail.rdf
+  ami-audit export --format=dot --target=svc/api | dot -Tsvg > svc-api.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if graph.Valid(format) {
+				return a.exportGraph(cmd.Context(), &ff, format, output, schemaPath)
+			}
 			if !export.Valid(format) {
-				return usagef("--format %q: want one of %s", format, strings.Join(export.Formats, ", "))
+				return usagef("--format %q: want one of %s, %s", format, strings.Join(export.Formats, ", "), strings.Join(graph.Formats, ", "))
 			}
 			f, err := ff.filter(time.Now())
 			if err != nil {
@@ -203,7 +226,8 @@ scripts/verify_export.py does it with nothing but Python's standard library.`,
 		},
 	}
 	ff.register(cmd, 0)
-	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, json, yaml or csv")
+	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, json, yaml, csv, dgraph-rdf or dot")
+	cmd.Flags().StringVar(&schemaPath, "schema", "", "with --format=dgraph-rdf: write the Dgraph schema to FILE (default: beside --output)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE (replaced atomically) instead of stdout")
 	return cmd
 }
