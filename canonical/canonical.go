@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"slices"
@@ -36,6 +37,8 @@ var (
 	ErrUnsafeInt   = errors.New("integer is beyond ±2^53-1 and cannot be represented exactly; store it as a string")
 	ErrType        = errors.New("value has no JSON form")
 	ErrDepth       = errors.New("value nested deeper than 64 levels")
+	ErrDuplicate   = errors.New("duplicate member name")
+	ErrSurrogate   = errors.New("string holds a lone UTF-16 surrogate escape")
 )
 
 const maxDepth = 64
@@ -219,16 +222,114 @@ func Decode(b []byte) (any, error) {
 	if !utf8.Valid(b) {
 		return nil, ErrInvalidUTF8
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
+	if err := checkSurrogates(b); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	v, err := decodeValue(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
 	return v, nil
+}
+
+// decodeValue reads one value, refusing duplicate member names (RFC 8785
+// requires I-JSON, RFC 7493 §2.3).
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, ErrDepth
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		m := map[string]any{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			name := k.(string)
+			if _, dup := m[name]; dup {
+				return nil, fmt.Errorf("%w: %q", ErrDuplicate, name)
+			}
+			if m[name], err = decodeValue(dec, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		_, err := dec.Token() // '}'
+		return m, err
+	case json.Delim('['):
+		a := []any{}
+		for dec.More() {
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+		_, err := dec.Token() // ']'
+		return a, err
+	}
+	return tok, nil // string, json.Number, bool or nil
+}
+
+// checkSurrogates refuses a \u escape of a UTF-16 surrogate that is not
+// part of a pair, which encoding/json would silently turn into U+FFFD.
+// Backslashes occur only inside strings, so b need not be parsed.
+func checkSurrogates(b []byte) error {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // skip the escaped character, which may be a backslash
+			continue
+		}
+		r := hex4(b[i+2:])
+		i += 5
+		switch {
+		case r >= 0xdc00 && r < 0xe000:
+			return ErrSurrogate
+		case r >= 0xd800 && r < 0xdc00:
+			if i+6 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
+				if lo := hex4(b[i+3:]); lo >= 0xdc00 && lo < 0xe000 {
+					i += 6
+					continue
+				}
+			}
+			return ErrSurrogate
+		}
+	}
+	return nil
+}
+
+// hex4 reads four hex digits, or returns -1.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 func appendValue(dst []byte, v any, depth int) ([]byte, error) {
@@ -334,15 +435,23 @@ func appendReflect(dst []byte, v any, depth int) ([]byte, error) {
 
 func appendNumber(dst []byte, n json.Number) ([]byte, error) {
 	s := string(n)
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return AppendInt(dst, i)
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil && i >= -MaxSafeInteger && i <= MaxSafeInteger {
+		return strconv.AppendInt(dst, i, 10), nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return dst, fmt.Errorf("number %q: %w", s, ErrNumber)
 	}
-	if f == math.Trunc(f) && math.Abs(f) > MaxSafeInteger && isIntegerLiteral(s) {
-		return dst, ErrUnsafeInt
+	if isIntegerLiteral(s) {
+		// Beyond ±(2^53-1) an integer literal is accepted only when it is
+		// exactly how AppendFloat writes its double: the canonical form of a
+		// large integer-valued double reads back unchanged, and any other
+		// integer would silently lose digits.
+		c, err := AppendFloat(nil, f)
+		if err != nil || string(c) != s {
+			return dst, ErrUnsafeInt
+		}
+		return append(dst, c...), nil
 	}
 	return AppendFloat(dst, f)
 }

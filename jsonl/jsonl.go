@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
 )
 
 // MaxLine is the longest line accepted.
@@ -121,6 +122,16 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 // Parse reads one record object.
 func Parse(b []byte, defaultSource string) (*audit.Record, error) {
+	// What encoding/json lets through and RFC 8785 forbids: duplicate
+	// member names (the last would silently win), lone surrogates and
+	// invalid UTF-8 (silently replaced), absurd nesting.
+	if _, err := canonical.Decode(b); err != nil {
+		switch {
+		case errors.Is(err, canonical.ErrDuplicate), errors.Is(err, canonical.ErrSurrogate),
+			errors.Is(err, canonical.ErrInvalidUTF8), errors.Is(err, canonical.ErrDepth):
+			return nil, err
+		}
+	}
 	var in input
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

@@ -57,6 +57,9 @@ func TestReadErrorsNameLineAndField(t *testing.T) {
 		{"huge integer", `{"actor":"a","action":"b","target":"c","target_type":"file","context":{"n":12345678901234567890}}`, "context"},
 		{"two values", good + " {}", "more than one"},
 		{"array", `[1]`, "object"},
+		{"duplicate member", `{"actor":"a","actor":"b","action":"b","target":"c","target_type":"file"}`, "duplicate"},
+		{"lone surrogate", `{"actor":"\ud800","action":"b","target":"c","target_type":"file"}`, "surrogate"},
+		{"invalid utf-8", "{\"actor\":\"\xff\",\"action\":\"b\",\"target\":\"c\",\"target_type\":\"file\"}", "UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

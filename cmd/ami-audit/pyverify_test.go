@@ -41,7 +41,7 @@ var pyTrickyLines = []string{
 		`{"rule":"D100","message":"missing docstring"},{"rule":"W291","message":"trailing space","file_path":"b.py","line_number":1}]}`,
 	`{"actor":"ci","action":"deploy","target":"svc/api","target_type":"service","classification":"restricted","metadata":{"build":{"id":"b-1","attempt":2}},"context":{"empty":{},"list":[[],[{}]],"":"empty key"}}`,
 	`{"actor":"ops","action":"restart","target":"svc/db","target_type":"service","timestamp":"1999-12-31T23:59:59.999999999Z","context":{"reason_code":-42,"ratio":0.3333333333333333}}`,
-	`{"actor":"git","action":"git_commit","target":"repo","target_type":"git","context":{"message":"Fix \u00e9\u0301 vs \u00e9 and \ufb33","sizes":[1,10,100,1e3,1e6,1e15,1e22]}}`,
+	`{"actor":"git","action":"git_commit","target":"repo","target_type":"git","context":{"message":"Fix \u00e9\u0301 vs \u00e9 and \ufb33","sizes":[1,10,100,1e3,1e6,1e15,1e20,9.007199254740992e15,1e22]}}`,
 }
 
 // cli runs one command line in-process with stdin.
