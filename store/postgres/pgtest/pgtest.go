@@ -72,7 +72,14 @@ func Conn(t testing.TB, url string) *pgx.Conn {
 
 func adminConn(t testing.TB, url string) *pgx.Conn {
 	t.Helper()
-	c, err := pgx.Connect(context.Background(), url)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tests that terminate a store's connections by application name
+	// leave these alone.
+	cfg.RuntimeParams["application_name"] = "ami-audit-test-admin"
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
