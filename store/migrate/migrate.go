@@ -169,6 +169,9 @@ func copyRange(ctx context.Context, src, dst Store, tip audit.Head, end uint64, 
 	})
 	g.Go(func() error {
 		for chunk := range chunks {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
 			next, err := checkChunk(tip, chunk, dst.Difficulty())
 			if err != nil {
 				return err
