@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,14 +92,9 @@ func (s *Store) finish(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *tre
 	if err != nil {
 		return fmt.Errorf("tree head: %w", err)
 	}
-	var signed *string
-	if s.signer != nil {
-		msg, err := ledger.Checkpoint{Origin: s.origin, Size: tip.Size, Root: root}.Sign(s.signer)
-		if err != nil {
-			return fmt.Errorf("sign tree head: %w", err)
-		}
-		m := string(msg)
-		signed = &m
+	signed, err := s.signHead(tip.Size, root)
+	if err != nil {
+		return err
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO audit_tree_heads (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET root = excluded.root, note = excluded.note`, int64(tip.Size), root[:], signed)
@@ -143,7 +139,134 @@ func (s *Store) resolveCommit(commitErr error, firstID string) error {
 		ErrOutcomeUnknown, commitErr, lastErr, firstID)
 }
 
+// pipelineMax is the largest group committed in one round trip; larger
+// groups are copied with COPY.
+const pipelineMax = 256
+
+// errTipMoved: another process appended since this one's last commit.
+var errTipMoved = errors.New("the tip moved")
+
 func (s *Store) commitGroup(batch []*appendReq) error {
+	n := 0
+	for _, r := range batch {
+		n += len(r.recs)
+	}
+	if s.edge != nil && n <= pipelineMax {
+		if err := s.commitPipelined(batch); !errors.Is(err, errTipMoved) {
+			return err
+		}
+	}
+	return s.commitCopy(batch)
+}
+
+// commitPipelined commits a group in one round trip, linked to the tip
+// this process committed last: the transaction locks the tip row and
+// fails (division by zero) when the tip is not that one any more; the
+// group is then linked again to the real tip by commitCopy.
+func (s *Store) commitPipelined(batch []*appendReq) error {
+	ctx := context.Background()
+	tip := audit.Head{Size: s.edge.Size(), Hash: s.edgeHash}
+	edge := s.edge.Clone()
+	var all []ledger.Entry
+	linked := make([]*audit.Record, 0, len(batch))
+	for _, r := range batch {
+		if r.err != nil {
+			continue
+		}
+		entries, next, err := ledger.Link(tip, r.recs, s.difficulty, edge)
+		if err != nil {
+			r.err = err
+			continue
+		}
+		if err := edge.AddEntries(entries); err != nil {
+			return err
+		}
+		tip = next
+		all = append(all, entries...)
+		linked = append(linked, r.recs...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	root, err := edge.Root()
+	if err != nil {
+		return err
+	}
+	signed, err := s.signHead(tip.Size, root)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT 1 / (CASE WHEN size = $1 AND hash = $2 THEN 1 ELSE 0 END) FROM audit_chain FOR UPDATE`, int64(all[0].Record.Sequence), all[0].Record.PreviousHash)
+	var side sideRows
+	for i := range all {
+		row, err := recordRow(&all[i], &side)
+		if err != nil {
+			return err
+		}
+		b.Queue(insertRecordSQL, row...)
+	}
+	for _, row := range side.findings {
+		b.Queue(insertSQL("audit_findings", findingColumns), row...)
+	}
+	for _, row := range side.violations {
+		b.Queue(insertSQL("audit_violations", violationColumns), row...)
+	}
+	for _, row := range side.signatures {
+		b.Queue(insertSQL("audit_signatures", signatureColumns), row...)
+	}
+	b.Queue(`INSERT INTO audit_tree_heads (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET root = excluded.root, note = excluded.note`, int64(tip.Size), root[:], signed)
+	b.Queue(`UPDATE audit_chain SET size = $1, hash = $2`, int64(tip.Size), tip.Hash)
+	b.Queue(`COMMIT`)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	defer conn.Release()
+	err = conn.SendBatch(ctx, b).Close()
+	if err == nil {
+		s.edge, s.edgeHash = edge, tip.Hash
+		return nil
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		// The connection failed: the outcome is the database's to tell.
+		conn.Conn().Close(ctx)
+		return s.resolveCommit(err, all[0].Record.RecordID)
+	}
+	conn.Exec(ctx, `ROLLBACK`)
+	if pe.Code == "22012" {
+		s.edge = nil
+		return errTipMoved
+	}
+	return describeInsert(err, all)
+}
+
+var insertRecordSQL = insertSQL("audit_records", recordColumns)
+
+func insertSQL(table string, cols []string) string {
+	ph := make([]string, len(cols))
+	for i := range cols {
+		ph[i] = "$" + strconv.Itoa(i+1)
+	}
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
+}
+
+// signHead signs the tree head when the store has a signer.
+func (s *Store) signHead(size uint64, root tlog.Hash) (*string, error) {
+	if s.signer == nil {
+		return nil, nil
+	}
+	msg, err := ledger.Checkpoint{Origin: s.origin, Size: size, Root: root}.Sign(s.signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign tree head: %w", err)
+	}
+	m := string(msg)
+	return &m, nil
+}
+
+func (s *Store) commitCopy(batch []*appendReq) error {
 	ctx := context.Background()
 	tx, tip, edge, err := s.begin(ctx)
 	if err != nil {
