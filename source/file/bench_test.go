@@ -132,7 +132,9 @@ func resetPeakRSS() bool {
 // through the batch collector, exactly as "ami-audit file" does) with
 // `find DIR -type f -print0 | xargs -0 sha256sum >/dev/null`. It reports
 // both times per run, their ratio (target ≤ 0.5) and the peak resident
-// memory of the file source's run (target < 200 MB).
+// memory of the file source's run (target < 200 MB). It also times the
+// source alone, its records built and dropped (no-store-s/op), to show
+// how the time divides between the source and the store.
 //
 //	go test ./source/file -run '^$' -bench FileSource -benchtime 3x -timeout 60m
 func BenchmarkFileSource(b *testing.B) {
@@ -141,7 +143,7 @@ func BenchmarkFileSource(b *testing.B) {
 	}
 	dir := benchTree(b)
 	ctx := context.Background()
-	var baseline, ours time.Duration
+	var baseline, ours, alone time.Duration
 	var peak int64
 	var records int
 	iters := 0
@@ -168,6 +170,17 @@ func BenchmarkFileSource(b *testing.B) {
 			peak = max(peak, peakRSS())
 		}
 		records = n
+
+		// the source alone: records built and dropped, no store
+		start = time.Now()
+		src, err := New(Config{Root: dir, Actor: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := src.Collect(ctx, dir, func(*audit.Record) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		alone += time.Since(start)
 	}
 	if records != benchFiles() {
 		b.Fatalf("recorded %d files, want %d", records, benchFiles())
@@ -176,6 +189,8 @@ func BenchmarkFileSource(b *testing.B) {
 	b.ReportMetric(ours.Seconds()/n, "source-s/op")
 	b.ReportMetric(baseline.Seconds()/n, "sha256sum-s/op")
 	b.ReportMetric(ours.Seconds()/baseline.Seconds(), "ratio")
+	b.ReportMetric(alone.Seconds()/n, "no-store-s/op")
+	b.ReportMetric(alone.Seconds()/baseline.Seconds(), "no-store-ratio")
 	b.ReportMetric(float64(benchSize)/(1<<20)/(ours.Seconds()/n), "MB/s")
 	if peak > 0 {
 		b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MB")

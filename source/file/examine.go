@@ -150,7 +150,13 @@ func (r *run) examineRegular(ctx context.Context, j *job, link *linkFacts) {
 	if link == nil {
 		flags |= noFollowFlag
 	}
-	fh, err := os.OpenFile(j.abs, flags, 0)
+	var fh *os.File
+	var err error
+	if j.dir != nil && link == nil {
+		fh, err = openAt(j.dir.fd, j.name, j.abs, flags)
+	} else {
+		fh, err = os.OpenFile(j.abs, flags, 0)
+	}
 	if err != nil {
 		if link == nil && errors.Is(err, syscall.ELOOP) && j.regular {
 			// replaced by a link since it was listed: examine what it is now
@@ -351,7 +357,12 @@ func modeString(m fs.FileMode) string {
 	if m&fs.ModeSticky != 0 {
 		v |= 0o1000
 	}
-	return fmt.Sprintf("%04o", v)
+	var b [4]byte
+	for i := 3; i >= 0; i-- {
+		b[i] = '0' + byte(v&7)
+		v >>= 3
+	}
+	return string(b[:])
 }
 
 // examineLink records a symbolic link: its text, where it leads, and
@@ -508,14 +519,13 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 
 // baseContext is the context every record of a path carries.
 func (r *run) baseContext(j *job, fileType string, size int64, mode fs.FileMode, mtime time.Time, sys sysInfo) map[string]any {
-	c := map[string]any{
-		"file_type":   fileType,
-		"size":        size,
-		"mode":        modeString(mode),
-		"permissions": mode.String(),
-		"mtime":       audit.FormatTime(mtime),
-		"scanned_at":  audit.FormatTime(r.started),
-	}
+	c := make(map[string]any, 24) // room for what finish adds
+	c["file_type"] = fileType
+	c["size"] = size
+	c["mode"] = modeString(mode)
+	c["permissions"] = mode.String()
+	c["mtime"] = audit.FormatTime(mtime)
+	c["scanned_at"] = r.scannedAt
 	if _, esc := escapePath(j.rel); esc {
 		c["path_escaped"] = true
 	}
@@ -550,7 +560,7 @@ func (r *run) skip(j *job, reason string, err error, fi fs.FileInfo) {
 	e.Change = ChangeSkipped
 	msg := errText(err)
 	e.Warnings = []string{reason + ": " + msg}
-	c := map[string]any{"reason": reason, "error": msg, "scanned_at": audit.FormatTime(r.started)}
+	c := map[string]any{"reason": reason, "error": msg, "scanned_at": r.scannedAt}
 	if fi != nil {
 		e.Type, e.Size = typeName(fi.Mode()), fi.Size()
 		c = r.baseContext(j, e.Type, fi.Size(), fi.Mode(), fi.ModTime(), sysStat(fi))

@@ -268,7 +268,8 @@ func (s *Source) Collect(ctx context.Context, target string, emit func(*audit.Re
 			return err
 		}
 	}
-	r := &run{src: s, plan: plan, idx: idx, emit: emit, started: time.Now()}
+	now := time.Now()
+	r := &run{src: s, plan: plan, idx: idx, emit: emit, started: now, scannedAt: audit.FormatTime(now)}
 	return r.execute(ctx)
 }
 

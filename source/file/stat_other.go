@@ -1,9 +1,10 @@
-//go:build !unix
+//go:build !linux
 
 package file
 
 import (
 	"io/fs"
+	"os"
 	"time"
 )
 
@@ -23,3 +24,10 @@ const (
 	openFlags    = 0
 	noFollowFlag = 0
 )
+
+func dirFD(*os.File) int { return -1 }
+
+// openAt opens abs by its path on this system.
+func openAt(_ int, _, abs string, flags int) (*os.File, error) {
+	return os.OpenFile(abs, flags, 0)
+}

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -23,11 +25,12 @@ import (
 // for each (at most Workers at once); the goroutine that called Collect
 // takes the jobs in walk order, waits for each to finish and emits it.
 type run struct {
-	src     *Source
-	plan    *plan
-	idx     *Index
-	emit    func(*audit.Record) error
-	started time.Time
+	src       *Source
+	plan      *plan
+	idx       *Index
+	emit      func(*audit.Record) error
+	started   time.Time
+	scannedAt string // started, formatted
 
 	order   chan *job
 	hashers errgroup.Group
@@ -64,6 +67,45 @@ type job struct {
 	gitHist *gitHistory
 	cycle   bool // a link to a directory being walked
 	regular bool // the listing says it is a regular file
+	// dir, when set, is the open directory holding the file, name its
+	// name there: the file is opened relative to it, which spares the
+	// kernel a walk of the whole path for every file.
+	dir  *dirRef
+	name string
+}
+
+// dirRef is an open directory shared by the walker and the hashers of its
+// files; the last to release it closes it.
+type dirRef struct {
+	f    *os.File
+	fd   int
+	refs atomic.Int32
+}
+
+// openDir opens and lists a directory, entries sorted by name. The
+// returned dirRef (nil when the directory could not be opened) holds one
+// reference, the caller's.
+func openDir(abs string) (*dirRef, []os.DirEntry, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := f.ReadDir(-1)
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	d := &dirRef{f: f, fd: dirFD(f)}
+	d.refs.Store(1)
+	return d, entries, err
+}
+
+func (d *dirRef) acquire() *dirRef {
+	d.refs.Add(1)
+	return d
+}
+
+func (d *dirRef) release() {
+	if d != nil && d.refs.Add(-1) == 0 {
+		d.f.Close()
+	}
 }
 
 // repoState is the git repository a walked directory belongs to.
@@ -158,6 +200,7 @@ func (r *run) submit(ctx context.Context, j *job) error {
 	}
 	r.hashers.Go(func() error {
 		defer close(j.done)
+		defer j.dir.release()
 		if j.kind == jobDirErr {
 			r.skipDir(j)
 			return nil
@@ -385,14 +428,16 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(abs)
+	dir, entries, err := openDir(abs)
 	if err != nil {
-		// os.ReadDir returns what it read before the error; a directory
-		// that cannot be opened yields none.
+		// what was read before the error is walked; a directory that
+		// cannot be opened yields nothing
 		if err := r.submit(ctx, &job{kind: jobDirErr, abs: abs, rel: rel, err: err}); err != nil {
+			dir.release()
 			return err
 		}
 	}
+	defer dir.release()
 	if (repo == nil || repo.top != abs) && hasEntry(entries, ".git") {
 		// a nested repository: its own history and ignore rules
 		if rs := r.repoAt(abs, rel); rs != nil {
@@ -452,7 +497,12 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 			}
 		default:
 			if r.matches(crel) {
-				if err := r.submit(ctx, &job{kind: jobPath, abs: cabs, rel: crel, repo: repo, regular: t.IsRegular()}); err != nil {
+				j := &job{kind: jobPath, abs: cabs, rel: crel, repo: repo, regular: t.IsRegular(), name: name}
+				if j.regular && dir != nil {
+					j.dir = dir.acquire()
+				}
+				if err := r.submit(ctx, j); err != nil {
+					j.dir.release()
 					return err
 				}
 			}

@@ -1,9 +1,10 @@
-//go:build unix
+//go:build linux
 
 package file
 
 import (
 	"io/fs"
+	"os"
 	"syscall"
 	"time"
 )
@@ -39,3 +40,21 @@ const openFlags = syscall.O_NONBLOCK
 
 // noFollowFlag makes open fail on a symbolic link.
 const noFollowFlag = syscall.O_NOFOLLOW
+
+// dirFD is the descriptor of an open directory, for openAt.
+func dirFD(f *os.File) int { return int(f.Fd()) }
+
+// openAt opens name in the directory dirfd (abs is its full path, for
+// errors and the returned file's name).
+func openAt(dirfd int, name, abs string, flags int) (*os.File, error) {
+	for {
+		fd, err := syscall.Openat(dirfd, name, flags|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: abs, Err: err}
+		}
+		return os.NewFile(uintptr(fd), abs), nil
+	}
+}
