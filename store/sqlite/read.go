@@ -159,6 +159,48 @@ func whereClause(f audit.Filter) (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
+// ContextStrings yields the string value of the context member key of each
+// record matching f, in sequence order, without decoding the records (the
+// git source uses it to learn which commits are already recorded). Records
+// without that member, or with a non-string value, yield nothing.
+func (s *Store) ContextStrings(ctx context.Context, f audit.Filter, key string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if strings.ContainsAny(key, `"\`) {
+			yield("", fmt.Errorf("context key %q: quotes and backslashes are not supported", key))
+			return
+		}
+		if err := f.Validate(); err != nil {
+			yield("", err)
+			return
+		}
+		where, args := whereClause(f)
+		limit := ""
+		if n := f.EffectiveLimit(); n >= 0 {
+			limit = fmt.Sprintf(" LIMIT %d", n)
+		}
+		args = append([]any{`$.context."` + key + `"`}, args...)
+		rows, err := s.db.QueryContext(ctx, `SELECT json_extract(body, ?) FROM records`+where+` ORDER BY seq`+limit, args...)
+		if err != nil {
+			yield("", err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v any
+			if err := rows.Scan(&v); err != nil {
+				yield("", err)
+				return
+			}
+			if str, ok := v.(string); ok && !yield(str, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield("", err)
+		}
+	}
+}
+
 // Range implements audit.Store.
 func (s *Store) Range(ctx context.Context, from, to uint64) iter.Seq2[*audit.Record, error] {
 	return func(yield func(*audit.Record, error) bool) {

@@ -36,6 +36,9 @@ CREATE INDEX records_action      ON records (action);
 CREATE INDEX records_target      ON records (target);
 CREATE INDEX records_target_type ON records (target_type);
 CREATE INDEX records_severity    ON records (severity);
+-- The newest record of an action about a target (sources that collect
+-- incrementally ask this), and provenance in order.
+CREATE INDEX records_action_target ON records (action, target, seq);
 
 -- Signatures are not covered by the record hash and may be added later.
 CREATE TABLE signatures (

@@ -128,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "cache_size(-32768)")
+		q.Add("_pragma", "cache_size(-8192)")
 		if extra != "" {
 			q.Add("_txlock", extra)
 		}

@@ -260,3 +260,34 @@ func TestKill9KeepsAcknowledgedRecords(t *testing.T) {
 		s.Close()
 	}
 }
+
+func TestContextStrings(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "a.db"), nil)
+	defer s.Close()
+	var recs []*audit.Record
+	for i := 0; i < 5; i++ {
+		r := newRecord(i)
+		r.Action = "git_commit"
+		r.Target = "."
+		r.Context = map[string]any{"commit": fmt.Sprintf("c%d", i), "n": i}
+		recs = append(recs, r)
+	}
+	other := newRecord(9)
+	other.Context = map[string]any{"commit": "elsewhere"}
+	if err := s.Append(context.Background(), append(recs, other)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for v, err := range s.ContextStrings(context.Background(), audit.Filter{Action: "git_commit", Target: ".", Limit: -1}, "commit") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if fmt.Sprint(got) != "[c0 c1 c2 c3 c4]" {
+		t.Fatalf("got %v", got)
+	}
+	for range s.ContextStrings(context.Background(), audit.Filter{Limit: -1}, "n") {
+		t.Fatal("a number was yielded as a string")
+	}
+}
