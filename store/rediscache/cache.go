@@ -66,6 +66,13 @@ type Config struct {
 	// Logger receives the warning when Redis fails and the notice when it
 	// recovers (default slog.Default()).
 	Logger *slog.Logger
+	// LocalTTL is how long a record stays in this process's own memory
+	// (default 5s; negative: no local copies). Local copies are kept only
+	// while this process is subscribed to the trail's invalidation
+	// channel, and are dropped when any process announces a change.
+	LocalTTL time.Duration
+	// LocalMax bounds the local copies (default 10,000).
+	LocalMax int
 }
 
 // Validate checks the configuration and fills the defaults.
@@ -91,6 +98,12 @@ func (c *Config) Validate() error {
 	if c.MaxAppendCache <= 0 {
 		c.MaxAppendCache = 1000
 	}
+	if c.LocalTTL == 0 {
+		c.LocalTTL = 5 * time.Second
+	}
+	if c.LocalMax <= 0 {
+		c.LocalMax = 10000
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -113,6 +126,76 @@ type Cache struct {
 	dirty     bool // an invalidation may have been missed
 
 	hits, misses atomic.Int64
+
+	local      local
+	subscribed atomic.Bool
+	sub        *redis.PubSub
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+// local holds recent records in this process's memory, as Redis's own
+// client-side caching does: only while the invalidation subscription is
+// up, so that a change announced by any process is never missed.
+type local struct {
+	mu  sync.Mutex
+	on  bool
+	m   map[string]localEntry
+	ttl time.Duration
+	max int
+}
+
+type localEntry struct {
+	r   *audit.Record
+	exp time.Time
+}
+
+func (l *local) get(id string) *audit.Record {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[id]
+	if !ok || !l.on {
+		return nil
+	}
+	if time.Now().After(e.exp) {
+		delete(l.m, id)
+		return nil
+	}
+	return e.r.Clone()
+}
+
+func (l *local) put(r *audit.Record) {
+	if l.ttl < 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.on {
+		return
+	}
+	if len(l.m) >= l.max {
+		clear(l.m)
+	}
+	l.m[r.RecordID] = localEntry{r: r.Clone(), exp: time.Now().Add(l.ttl)}
+}
+
+func (l *local) drop(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id == "*" {
+		clear(l.m)
+		return
+	}
+	delete(l.m, id)
+}
+
+// enable turns local copies on (subscribed) or off (not subscribed),
+// dropping what is held either way.
+func (l *local) enable(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.m)
+	l.on = on
 }
 
 // New wraps inner. It does not fail when Redis is unreachable: the cache
@@ -135,9 +218,60 @@ func New(ctx context.Context, inner audit.Store, cfg Config) (*Cache, error) {
 		}
 		cfg.Prefix = "ami-audit:" + origin + ":"
 	}
-	c := &Cache{inner: inner, rdb: redis.NewClient(opt), cfg: cfg, prefix: cfg.Prefix}
+	c := &Cache{inner: inner, rdb: redis.NewClient(opt), cfg: cfg, prefix: cfg.Prefix,
+		local: local{m: map[string]localEntry{}, ttl: cfg.LocalTTL, max: cfg.LocalMax}, done: make(chan struct{})}
 	c.call(ctx, func(ctx context.Context) error { return c.rdb.Ping(ctx).Err() })
+	sctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.sub = c.rdb.Subscribe(sctx)
+	go c.invalidations(sctx)
 	return c, nil
+}
+
+// invalidationChannel carries the ids of records changed by any process
+// ("*": everything).
+func (c *Cache) invalidationChannel() string { return c.prefix + "invalidate" }
+
+// invalidations keeps local copies coherent: they are served only while
+// this subscription is up; a lost connection drops them all.
+func (c *Cache) invalidations(ctx context.Context) {
+	defer close(c.done)
+	sub := c.sub
+	if c.cfg.LocalTTL < 0 {
+		return
+	}
+	for sub.Subscribe(ctx, c.invalidationChannel()) != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.cfg.RetryAfter):
+		}
+	}
+	for {
+		msg, err := sub.Receive(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			on := m.Kind == "subscribe"
+			c.subscribed.Store(on)
+			c.local.enable(on)
+		case *redis.Message:
+			c.local.drop(m.Payload)
+		case *redis.Pong:
+		default:
+			if err != nil {
+				c.subscribed.Store(false)
+				c.local.enable(false)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(c.cfg.RetryAfter):
+				}
+			}
+		}
+	}
 }
 
 // Unwrap returns the store of record.
@@ -182,6 +316,7 @@ func (c *Cache) call(ctx context.Context, op func(ctx context.Context) error) bo
 	if c.down {
 		c.down = false
 		c.cfg.Logger.Info("redis cache is back", "redis", c.cfg.String())
+		c.local.enable(c.subscribed.Load())
 	}
 	if dirty {
 		c.dirty = false
@@ -220,9 +355,12 @@ func (c *Cache) flush(ctx context.Context) error {
 		return err
 	}
 	if len(keys) > 0 {
-		return c.rdb.Del(ctx, keys...).Err()
+		if err := c.rdb.Del(ctx, keys...).Err(); err != nil {
+			return err
+		}
 	}
-	return nil
+	// Other processes may hold local copies of what was missed.
+	return c.rdb.Publish(ctx, c.invalidationChannel(), "*").Err()
 }
 
 // encode is the cached form of a record: its export JSON.
@@ -256,6 +394,7 @@ func (c *Cache) appended(ctx context.Context, recs []*audit.Record) {
 					continue
 				}
 				p.Set(ctx, c.recordKey(r.RecordID), b, c.cfg.RecordTTL)
+				c.local.put(r)
 			}
 		}
 		if n := len(recs); n > 0 {
@@ -291,6 +430,10 @@ func (c *Cache) Head(ctx context.Context) (audit.Head, error) { return c.inner.H
 
 // Get implements audit.Store.
 func (c *Cache) Get(ctx context.Context, id string) (*audit.Record, error) {
+	if r := c.local.get(id); r != nil {
+		c.hits.Add(1)
+		return r, nil
+	}
 	var b []byte
 	if c.call(ctx, func(ctx context.Context) error {
 		var err error
@@ -299,6 +442,7 @@ func (c *Cache) Get(ctx context.Context, id string) (*audit.Record, error) {
 	}) && b != nil {
 		if r, err := decode(b); err == nil {
 			c.hits.Add(1)
+			c.local.put(r)
 			return r, nil
 		}
 	}
@@ -307,6 +451,7 @@ func (c *Cache) Get(ctx context.Context, id string) (*audit.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.local.put(r)
 	if enc, err := encode(r); err == nil {
 		c.call(ctx, func(ctx context.Context) error {
 			return c.rdb.Set(ctx, c.recordKey(id), enc, c.cfg.RecordTTL).Err()
@@ -399,9 +544,18 @@ func (c *Cache) Range(ctx context.Context, from, to uint64) iter.Seq2[*audit.Rec
 // invalidate drops the cached copies a change to record id makes stale.
 // When Redis cannot be told, the next contact flushes the whole trail.
 func (c *Cache) invalidate(ctx context.Context, id string) {
+	c.local.drop(id)
 	if !c.call(ctx, func(ctx context.Context) error {
-		return c.rdb.Del(ctx, c.recordKey(id), c.queriesKey()).Err()
+		p := c.rdb.TxPipeline()
+		p.Del(ctx, c.recordKey(id), c.queriesKey())
+		p.Publish(ctx, c.invalidationChannel(), id)
+		_, err := p.Exec(ctx)
+		return err
 	}) {
+		// Nobody could be told: local copies elsewhere drop themselves
+		// when their subscription breaks, and Redis is flushed when it
+		// answers again.
+		c.local.enable(false)
 		c.mu.Lock()
 		c.dirty = true
 		c.mu.Unlock()
@@ -424,6 +578,9 @@ func (c *Cache) SetStatus(ctx context.Context, id string, status audit.Status) e
 
 // Close closes the Redis client and the store.
 func (c *Cache) Close() error {
+	c.cancel()
+	c.sub.Close()
+	<-c.done
 	return errors.Join(c.rdb.Close(), c.inner.Close())
 }
 

@@ -34,8 +34,15 @@ func TestConformance(t *testing.T) {
 // are deleted when the test ends.
 func wrap(t testing.TB, s audit.Store, url string) *rediscache.Cache {
 	t.Helper()
+	return wrapConfig(t, s, rediscache.Config{URL: url})
+}
+
+func wrapConfig(t testing.TB, s audit.Store, cfg rediscache.Config) *rediscache.Cache {
+	t.Helper()
+	url := cfg.URL
 	prefix := storetest.RandomName("ami-audit-test:") + ":"
-	c, err := rediscache.New(context.Background(), s, rediscache.Config{URL: url, Prefix: prefix})
+	cfg.Prefix = prefix
+	c, err := rediscache.New(context.Background(), s, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

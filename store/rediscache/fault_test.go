@@ -285,3 +285,50 @@ func TestRedisSilent(t *testing.T) {
 		t.Error("Watch on a silent Redis succeeded")
 	}
 }
+
+// TestTwoProcessesInvalidate runs two caches on one store and one Redis,
+// as two processes would: a status change through one reaches the
+// other's local copy through the invalidation channel.
+func TestTwoProcessesInvalidate(t *testing.T) {
+	ctx := context.Background()
+	url := redisURL(t)
+	s := openSQLite(t)
+	prefix := storetest.RandomName("two:") + ":"
+	open := func() *rediscache.Cache {
+		c, err := rediscache.New(ctx, s, rediscache.Config{URL: url, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1, c2 := open(), open()
+	defer c1.Close()
+	defer c2.Close() // the store's Close is idempotent
+	rec := storetest.Sample(0)
+	if err := c1.Append(ctx, []*audit.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // both subscribed
+	for _, st := range []audit.Status{audit.StatusAnalyzed, audit.StatusVerified} {
+		if got, _ := c1.Get(ctx, rec.RecordID); got == nil {
+			t.Fatal("no record")
+		}
+		if err := c2.SetStatus(ctx, rec.RecordID, st); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Second)
+		for {
+			got, err := c1.Get(ctx, rec.RecordID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status == st {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the other process still reads status %s, want %s", got.Status, st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}

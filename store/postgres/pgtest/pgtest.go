@@ -29,7 +29,7 @@ func URL(t testing.TB) string { return storetest.ServerURL(t, storetest.EnvPostg
 
 // Open opens a store in a new schema of its own, dropped when the test
 // ends, with a Tamperer on the same schema.
-func Open(t *testing.T, url string, opts store.Options) *storetest.Instance {
+func Open(t testing.TB, url string, opts store.Options) *storetest.Instance {
 	t.Helper()
 	schema := storetest.RandomName("t_")
 	cfg := postgres.Config{URL: url, Schema: schema, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer}
