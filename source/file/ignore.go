@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
 // This file implements git's ignore rules (gitignore(5)):
@@ -29,12 +27,12 @@ import (
 //     matches everything inside, "/**/" matches zero or more directories,
 //     and any other "**" is an ordinary "*".
 //
-// Patterns compile to RE2 regular expressions, so matching takes time
-// linear in the path whatever the pattern: a hostile .gitignore cannot make
-// the walk hang. Simple patterns (a literal name, "*.ext") skip the regular
-// expression. As in git, matching is on bytes: "?" matches one byte, and
-// names that are not valid UTF-8 match like any other (both sides are read
-// as Latin-1 before they reach the regular expression).
+// Patterns compile to the matcher in glob.go, whose cost is bounded by the
+// pattern's length times the path's, without backtracking: a hostile
+// .gitignore cannot make the walk hang. Simple patterns (a literal name,
+// "*.ext") are compared directly. As in git, matching is on bytes: "?"
+// matches one byte, and names that are not valid UTF-8 match like any
+// other.
 
 // ignoreRule is one compiled line of an ignore file.
 type ignoreRule struct {
@@ -43,10 +41,10 @@ type ignoreRule struct {
 	// base: the pattern has no slash and is matched against the last
 	// path element only.
 	base bool
-	// fast paths; re is nil when one of them applies.
+	// fast paths; glob is nil when one of them applies.
 	literal string // exact match
 	suffix  string // "*" + suffix with no other metacharacter
-	re      *regexp.Regexp
+	glob    *glob
 	never   bool // malformed (a trailing lone backslash): git ignores it
 	text    string
 	line    int
@@ -176,16 +174,12 @@ func compileIgnore(line string) (rule ignoreRule, ok bool, err error) {
 		rule.suffix = rest
 		return rule, true, nil
 	}
-	expr, ok := globToRegexp(line)
+	g, ok := compileGlob(line)
 	if !ok {
 		rule.never = true
 		return rule, true, nil
 	}
-	re, cerr := regexp.Compile(expr)
-	if cerr != nil {
-		return rule, false, fmt.Errorf("pattern %q: %v", rule.text, cerr)
-	}
-	rule.re = re
+	rule.glob = g
 	return rule, true, nil
 }
 
@@ -215,216 +209,6 @@ func hasTrailingBackslash(s string) bool {
 	return n%2 == 1
 }
 
-// globToRegexp translates a gitignore glob (without its "!", leading and
-// trailing slash) into an anchored regular expression over slash paths.
-// It returns false for a pattern that can match nothing (an unterminated
-// class).
-func globToRegexp(p string) (string, bool) {
-	var b strings.Builder
-	b.WriteString(`^`)
-	for i := 0; i < len(p); {
-		c := p[i]
-		switch c {
-		case '*':
-			j := i
-			for j < len(p) && p[j] == '*' {
-				j++
-			}
-			atStart := i == 0 || p[i-1] == '/'
-			atEnd := j == len(p) || p[j] == '/'
-			if j-i >= 2 && atStart && atEnd {
-				switch {
-				case j == len(p) && i == 0:
-					b.WriteString(`.*`)
-				case j == len(p):
-					// "dir/**": everything inside (the slash is written)
-					b.WriteString(`.+`)
-				default:
-					// "**/" at the start or "/**/" in the middle: zero or
-					// more directories
-					b.WriteString(`(?:.*/)?`)
-					j++ // consume the slash
-				}
-			} else {
-				b.WriteString(`[^/]*`)
-			}
-			i = j
-		case '?':
-			b.WriteString(`[^/]`)
-			i++
-		case '[':
-			cls, n := bracketToRegexp(p[i:])
-			if n == 0 {
-				return "", false
-			}
-			b.WriteString(cls)
-			i += n
-		case '\\':
-			if i+1 < len(p) {
-				writeByte(&b, p[i+1])
-			}
-			i += 2
-		default:
-			writeByte(&b, c)
-			i++
-		}
-	}
-	b.WriteString(`$`)
-	return b.String(), true
-}
-
-// writeByte writes a regular expression matching the byte c (read as the
-// Latin-1 character c).
-func writeByte(b *strings.Builder, c byte) {
-	if c < utf8.RuneSelf {
-		b.WriteString(regexp.QuoteMeta(string(rune(c))))
-		return
-	}
-	fmt.Fprintf(b, `\x{%x}`, c)
-}
-
-// latin1 maps each byte of s to the character with that code, so that a
-// regular expression matches bytes. ASCII strings are returned as they are.
-func latin1(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			r := make([]rune, len(s))
-			for j := 0; j < len(s); j++ {
-				r[j] = rune(s[j])
-			}
-			return string(r)
-		}
-	}
-	return s
-}
-
-// posixClasses maps the character classes git's wildmatch knows to their
-// ASCII members.
-var posixClasses = map[string]string{
-	"alnum":  `0-9A-Za-z`,
-	"alpha":  `A-Za-z`,
-	"blank":  ` \t`,
-	"cntrl":  `\x00-\x1f\x7f`,
-	"digit":  `0-9`,
-	"graph":  `!-.0-~`, // printable except space; '/' excluded below
-	"lower":  `a-z`,
-	"print":  ` -.0-~`,
-	"punct":  `!-.:-@\[-` + "`" + `{-~`,
-	"space":  ` \t\n\v\f\r`,
-	"upper":  `A-Z`,
-	"xdigit": `0-9A-Fa-f`,
-}
-
-// bracketToRegexp translates the class at the start of p ("[...]") into a
-// regular expression class that never matches '/', returning its length in
-// p, or 0 when p does not hold a complete class: git's wildmatch then
-// gives up, and the pattern matches nothing.
-func bracketToRegexp(p string) (string, int) {
-	i := 1
-	negate := false
-	if i < len(p) && (p[i] == '!' || p[i] == '^') {
-		negate = true
-		i++
-	}
-	var items []string // regexp class items
-	first := true
-	for i < len(p) {
-		c := p[i]
-		if c == ']' && !first {
-			body := strings.Join(items, "")
-			if negate {
-				return `[^/` + body + `]`, i + 1
-			}
-			if body == "" {
-				// only '/' was listed, or an empty range: matches nothing
-				return `[^\x00-\x{10FFFF}]`, i + 1
-			}
-			// '/' was left out of the items (classRange, posixClasses)
-			return `[` + body + `]`, i + 1
-		}
-		first = false
-		if c == '[' && i+1 < len(p) && p[i+1] == ':' {
-			// as git: the class name runs to the first ']'; without a
-			// ':' before it, the '[' is an ordinary member
-			end := strings.IndexByte(p[i+2:], ']')
-			if end < 0 {
-				return "", 0
-			}
-			if end >= 1 && p[i+2+end-1] == ':' {
-				name := p[i+2 : i+2+end-1]
-				members, ok := posixClasses[name]
-				if !ok {
-					return "", 0 // git: an unknown class matches nothing
-				}
-				items = append(items, members)
-				i += 2 + end + 1
-				continue
-			}
-			items = append(items, classRange('[', '[')...)
-			i++
-			continue
-		}
-		lo, n := classChar(p[i:])
-		if n == 0 {
-			return "", 0
-		}
-		i += n
-		hi := lo
-		if i+1 < len(p) && p[i] == '-' && p[i+1] != ']' {
-			h, m := classChar(p[i+1:])
-			if m == 0 {
-				return "", 0
-			}
-			hi = h
-			i += 1 + m
-		}
-		items = append(items, classRange(lo, hi)...)
-	}
-	return "", 0
-}
-
-// classChar reads one (possibly escaped) character of a class.
-func classChar(p string) (rune, int) {
-	if p == "" {
-		return 0, 0
-	}
-	n := 0
-	if p[0] == '\\' {
-		if len(p) < 2 {
-			return 0, 0
-		}
-		n = 1
-		p = p[1:]
-	}
-	return rune(p[0]), n + 1
-}
-
-// classRange returns regexp class items for lo..hi without '/'. An empty
-// range (hi < lo) matches nothing, as in git.
-func classRange(lo, hi rune) []string {
-	if hi < lo {
-		return nil
-	}
-	var out []string
-	add := func(a, b rune) {
-		if a > b {
-			return
-		}
-		if a == b {
-			out = append(out, fmt.Sprintf(`\x{%x}`, a))
-			return
-		}
-		out = append(out, fmt.Sprintf(`\x{%x}-\x{%x}`, a, b))
-	}
-	if lo <= '/' && '/' <= hi {
-		add(lo, '/'-1)
-		add('/'+1, hi)
-	} else {
-		add(lo, hi)
-	}
-	return out
-}
-
 // match reports whether the rule matches rel (a slash path relative to the
 // rule's directory) whose last element is name.
 func (r *ignoreRule) match(rel, name string, isDir bool) bool {
@@ -438,10 +222,10 @@ func (r *ignoreRule) match(rel, name string, isDir bool) bool {
 	switch {
 	case r.literal != "":
 		return subject == r.literal
-	case r.re == nil:
+	case r.glob == nil:
 		return strings.HasSuffix(subject, r.suffix) && !strings.Contains(subject, "/")
 	}
-	return r.re.MatchString(latin1(subject))
+	return r.glob.match(subject)
 }
 
 // decide returns whether the last rule of f matching rel excludes it

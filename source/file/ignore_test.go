@@ -87,6 +87,9 @@ func TestIgnorePatterns(t *testing.T) {
 		{"[unterminated", "[unterminated", false, false}, // git gives up on the pattern
 		{"[[:a]x", "ax", false, true},                    // "[:" without ":]" is an ordinary set
 		{"[[:nope:]]", "n", false, false},
+		{"[!]-[]", "]", false, false},     // the start of an empty range is still a member
+		{"***\\/x", "x", false, false},    // "**\/" needs one directory at least
+		{"***\\/x", "d/x", false, true},
 		{"\xff*", "\xffname", false, true},
 		{"?.txt", "\xff.txt", false, true}, // ? matches one byte, as in git
 		{"??.txt", "é.txt", false, true},   // é is two bytes
@@ -259,5 +262,21 @@ func TestIgnoreFileLimits(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("matching took %v", d)
+	}
+	// patterns that make backtracking or automaton matchers slow, against
+	// the longest path Linux allows: a hundred matches stay well under a
+	// second (a regular expression took 180 ms for one)
+	path := strings.Repeat("a", 4095)
+	for _, pat := range []string{strings.Repeat("*a", 2040) + "b", "*" + strings.Repeat("a", 4000) + "b", strings.Repeat("**/a", 1000) + "b", strings.Repeat("[a-z]*", 680) + "b", "*" + strings.Repeat("a", 2000) + "b*"} {
+		f := mustParse(t, pat)
+		start := time.Now()
+		for range 100 {
+			if excluded, _ := f.decide(path, path, false); excluded {
+				t.Errorf("%.20q… matches", pat)
+			}
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%.20q…: 100 matches took %v", pat, d)
+		}
 	}
 }
