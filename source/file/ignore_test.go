@@ -87,8 +87,8 @@ func TestIgnorePatterns(t *testing.T) {
 		{"[unterminated", "[unterminated", false, false}, // git gives up on the pattern
 		{"[[:a]x", "ax", false, true},                    // "[:" without ":]" is an ordinary set
 		{"[[:nope:]]", "n", false, false},
-		{"[!]-[]", "]", false, false},     // the start of an empty range is still a member
-		{"***\\/x", "x", false, false},    // "**\/" needs one directory at least
+		{"[!]-[]", "]", false, false},  // the start of an empty range is still a member
+		{"***\\/x", "x", false, false}, // "**\/" needs one directory at least
 		{"***\\/x", "d/x", false, true},
 		{"\xff*", "\xffname", false, true},
 		{"?.txt", "\xff.txt", false, true}, // ? matches one byte, as in git
