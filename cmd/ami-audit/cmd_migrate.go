@@ -89,7 +89,7 @@ printed).`,
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "store to copy from (required)")
 	f.StringVar(&to, "to", "", "store to copy to, created when missing (required)")
-	f.IntVar(&chunk, "chunk", 10000, "records per committed chunk")
+	f.IntVar(&chunk, "chunk", 2000, "records per committed chunk")
 	f.BoolVar(&skipVerify, "skip-verify", false, "compare the stored Merkle roots instead of verifying both stores in full")
 	return cmd
 }

@@ -38,7 +38,7 @@ type Store interface {
 // Options tune Copy.
 type Options struct {
 	// Chunk is the number of records read, checked and committed at a
-	// time (default 10,000). Each chunk is one transaction in the target:
+	// time (default 2,000). Each chunk is one transaction in the target:
 	// a run that stops resumes after the last committed chunk.
 	Chunk int
 	// Progress, when set, is called with the number of records copied so
@@ -74,7 +74,7 @@ type streamer interface {
 // tree.
 func Copy(ctx context.Context, src, dst Store, opt Options) (Result, error) {
 	if opt.Chunk <= 0 {
-		opt.Chunk = 10000
+		opt.Chunk = 2000
 	}
 	var res Result
 	if src.Origin() != dst.Origin() {
