@@ -103,6 +103,10 @@ func TestAccumulatorMatchesTlog(t *testing.T) {
 		if acc.Root() != root {
 			t.Fatalf("size %d: root %v, tlog %v", i+1, acc.Root(), root)
 		}
+		fr, err := Frontier(uint64(i+1), m)
+		if err != nil || fr.Root() != root || fmt.Sprint(fr.stack) != fmt.Sprint(acc.stack) {
+			t.Fatalf("size %d: frontier rebuilt from stored hashes differs (%v)", i+1, err)
+		}
 	}
 	var empty Accumulator
 	if r, _ := TreeRoot(0, m); empty.Root() != r || r != tlog.Hash(sha256.Sum256(nil)) {
@@ -421,4 +425,31 @@ func (f failingScanner) ScanRaw(ctx context.Context, from, to uint64, fn func(*R
 		}
 		return fn(r)
 	})
+}
+
+func TestVerifyChainChecksIndexedColumns(t *testing.T) {
+	m := build(t, 10, 0)
+	for i := range m.rows {
+		var r audit.Record
+		if err := r.UnmarshalJSON(m.rows[i].Body); err != nil {
+			t.Fatal(err)
+		}
+		m.rows[i].Indexed = &IndexedFields{[]byte(audit.FormatTime(r.Timestamp)), []byte(r.Actor), []byte(r.Action), []byte(r.Target), []byte(r.TargetType), []byte(r.Severity)}
+	}
+	if _, err := VerifyChain(context.Background(), m, VerifyOptions{}); err != nil {
+		t.Fatalf("untouched columns: %v", err)
+	}
+	for i, name := range IndexedNames {
+		saved := m.rows[6].Indexed[i]
+		m.rows[6].Indexed[i] = []byte("forged")
+		_, err := VerifyChain(context.Background(), m, VerifyOptions{})
+		var ce *ChainError
+		if !errors.As(err, &ce) || ce.Seq != 6 || !strings.Contains(ce.Reason, name+" column") {
+			t.Errorf("%s column changed: %v", name, err)
+		}
+		m.rows[6].Indexed[i] = saved
+	}
+	if !sameString([]byte(`"a\"b\u00e9"`), []byte(`a"bé`)) || sameString([]byte(`"ab"`), []byte("ac")) {
+		t.Error("sameString wrong")
+	}
 }

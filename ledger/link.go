@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -46,18 +47,33 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // Link prepares recs to follow tip: it normalizes and validates each record,
 // assigns Sequence, PreviousHash, Nonce (mining to difficulty leading zero
 // hex digits) and RecordHash in place, and computes each leaf's tree hashes,
-// reading older tree hashes through r. It returns the entries and the new
-// tip. Nothing is stored: the caller writes the entries in the same
-// transaction in which it read tip.
+// reading the tree's frontier at tip.Size through r. It returns the entries
+// and the new tip. Nothing is stored: the caller writes the entries in the
+// same transaction in which it read tip.
 func Link(tip audit.Head, recs []*audit.Record, difficulty int, r tlog.HashReader) ([]Entry, audit.Head, error) {
+	acc, err := Frontier(tip.Size, r)
+	if err != nil {
+		return nil, tip, err
+	}
+	entries, next, _, err := LinkWith(tip, recs, difficulty, acc)
+	return entries, next, err
+}
+
+// LinkWith is Link given the tree's frontier at tip.Size (which a store may
+// keep in memory between appends, saving the reads). It returns the
+// frontier after the new records; acc itself is not changed.
+func LinkWith(tip audit.Head, recs []*audit.Record, difficulty int, acc *Accumulator) ([]Entry, audit.Head, *Accumulator, error) {
 	if difficulty < 0 || difficulty > MaxDifficulty {
-		return nil, tip, fmt.Errorf("proof-of-work difficulty %d is out of range 0..%d", difficulty, MaxDifficulty)
+		return nil, tip, nil, fmt.Errorf("proof-of-work difficulty %d is out of range 0..%d", difficulty, MaxDifficulty)
+	}
+	if acc.Size() != tip.Size {
+		return nil, tip, nil, fmt.Errorf("internal: tree frontier of size %d given for a tip of size %d", acc.Size(), tip.Size)
 	}
 	if tip.Hash == "" {
 		tip.Hash = audit.GenesisHash
 	}
+	acc = acc.Clone()
 	entries := make([]Entry, len(recs))
-	over := &overlay{base: r, start: int64(tip.Size), leaves: make([][]tlog.Hash, 0, len(recs))}
 	buf := make([]byte, 0, 1024)
 	for i, rec := range recs {
 		rec.Normalize()
@@ -66,14 +82,14 @@ func Link(tip audit.Head, recs []*audit.Record, difficulty int, r tlog.HashReade
 		rec.Nonce = 0
 		rec.RecordHash = ""
 		if err := rec.ValidateFields(); err != nil {
-			return nil, tip, &BatchError{Index: i, Err: err}
+			return nil, tip, nil, &BatchError{Index: i, Err: err}
 		}
 		var err error
 		var sum [32]byte
 		for {
 			buf, err = rec.AppendCanonical(buf[:0])
 			if err != nil {
-				return nil, tip, &BatchError{Index: i, Err: fmt.Errorf("%w: %w", audit.ErrInvalid, err)}
+				return nil, tip, nil, &BatchError{Index: i, Err: fmt.Errorf("%w: %w", audit.ErrInvalid, err)}
 			}
 			sum = sha256.Sum256(buf)
 			if meetsDifficulty(sum, difficulty) {
@@ -82,15 +98,38 @@ func Link(tip audit.Head, recs []*audit.Record, difficulty int, r tlog.HashReade
 			rec.Nonce++
 		}
 		rec.RecordHash = hex.EncodeToString(sum[:])
-		tree, err := tlog.StoredHashesForRecordHash(int64(tip.Size), LeafHash(sum), over)
-		if err != nil {
-			return nil, tip, fmt.Errorf("tree hashes for record %d: %w", tip.Size, err)
-		}
-		over.leaves = append(over.leaves, tree)
+		tree := slices.Clone(acc.Add(LeafHash(sum), nil))
 		entries[i] = Entry{Record: rec, Body: append([]byte(nil), buf...), Hash: sum, Tree: tree}
 		tip = audit.Head{Size: tip.Size + 1, Hash: rec.RecordHash}
 	}
-	return entries, tip, nil
+	return entries, tip, acc, nil
+}
+
+// Frontier rebuilds the accumulator of a tree of n leaves from its stored
+// hashes: the roots of its complete subtrees, O(log n) reads.
+func Frontier(n uint64, r tlog.HashReader) (*Accumulator, error) {
+	var idx []int64
+	var start uint64
+	for k := 63; k >= 0; k-- {
+		if n&(1<<k) == 0 {
+			continue
+		}
+		idx = append(idx, tlog.StoredHashIndex(k, int64(start>>k)))
+		start += 1 << k
+	}
+	acc := &Accumulator{size: n}
+	if len(idx) == 0 {
+		return acc, nil
+	}
+	if r == nil {
+		return nil, errors.New("no tree hash reader for the existing leaves")
+	}
+	hs, err := r.ReadHashes(idx)
+	if err != nil {
+		return nil, fmt.Errorf("tree frontier at size %d: %w", n, err)
+	}
+	acc.stack = hs
+	return acc, nil
 }
 
 // LeafHash is the Merkle leaf hash of a record hash.
@@ -115,46 +154,6 @@ func meetsDifficulty(sum [32]byte, d int) bool {
 func TreeLocation(idx int64) (leaf uint64, pos int) {
 	level, n := tlog.SplitStoredHashIndex(idx)
 	return uint64((n+1)<<level - 1), level
-}
-
-// overlay reads tree hashes of the leaves being linked from memory and
-// older ones from the store.
-type overlay struct {
-	base   tlog.HashReader
-	start  int64
-	leaves [][]tlog.Hash
-}
-
-func (o *overlay) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	var older []int64
-	var olderAt []int
-	for i, idx := range indexes {
-		leaf, pos := TreeLocation(idx)
-		if int64(leaf) >= o.start {
-			l := o.leaves[int64(leaf)-o.start]
-			if pos >= len(l) {
-				return nil, errors.New("tree hash read before it was computed")
-			}
-			out[i] = l[pos]
-			continue
-		}
-		older = append(older, idx)
-		olderAt = append(olderAt, i)
-	}
-	if len(older) > 0 {
-		if o.base == nil {
-			return nil, errors.New("no tree hash reader for older leaves")
-		}
-		hs, err := o.base.ReadHashes(older)
-		if err != nil {
-			return nil, err
-		}
-		for j, h := range hs {
-			out[olderAt[j]] = h
-		}
-	}
-	return out, nil
 }
 
 // BlobHashReader builds a tlog.HashReader from a function returning the

@@ -1,6 +1,10 @@
 package ledger
 
-import "golang.org/x/mod/sumdb/tlog"
+import (
+	"slices"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
 
 // Accumulator computes the RFC 6962 root of a growing list of leaves in
 // O(log n) memory: it keeps the roots of the complete subtrees on the right
@@ -8,6 +12,11 @@ import "golang.org/x/mod/sumdb/tlog"
 type Accumulator struct {
 	size  uint64
 	stack []tlog.Hash // subtree roots, largest (leftmost) first
+}
+
+// Clone returns an independent copy.
+func (a *Accumulator) Clone() *Accumulator {
+	return &Accumulator{size: a.size, stack: slices.Clone(a.stack)}
 }
 
 // Size is the number of leaves added.

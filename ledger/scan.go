@@ -14,6 +14,9 @@ type chainFields struct {
 	recordID     []byte
 	sequence     uint64
 	hasSequence  bool
+	// The members stores index, as JSON string tokens (quotes included),
+	// in the order of IndexedFields.
+	indexed [numIndexed][]byte
 }
 
 // scanChainFields reads previous_hash, record_id and sequence from the top
@@ -49,6 +52,18 @@ func scanChainFields(b []byte) (chainFields, error) {
 			f.previousHash = unquote(val)
 		case "record_id":
 			f.recordID = unquote(val)
+		case "timestamp":
+			f.indexed[idxTimestamp] = val
+		case "actor":
+			f.indexed[idxActor] = val
+		case "action":
+			f.indexed[idxAction] = val
+		case "target":
+			f.indexed[idxTarget] = val
+		case "target_type":
+			f.indexed[idxTargetType] = val
+		case "severity":
+			f.indexed[idxSeverity] = val
 		case "sequence":
 			n, err := strconv.ParseUint(string(val), 10, 64)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -20,7 +21,29 @@ type RawRecord struct {
 	Hash []byte // stored record hash, 32 raw bytes
 	Body []byte // stored canonical bytes
 	Tree []byte // stored tree hashes, 32 bytes each
+	// Indexed holds the values of the columns a store keeps beside the
+	// body for its queries, when it keeps them separately: verification
+	// checks they say what the hashed body says, so that a changed column
+	// cannot hide a record from a query or misreport it.
+	Indexed *IndexedFields
 }
+
+// IndexedFields are the record fields stores keep in columns of their own.
+type IndexedFields [numIndexed][]byte
+
+// Positions in IndexedFields.
+const (
+	idxTimestamp = iota
+	idxActor
+	idxAction
+	idxTarget
+	idxTargetType
+	idxSeverity
+	numIndexed
+)
+
+// IndexedNames names the IndexedFields, in order.
+var IndexedNames = [numIndexed]string{"timestamp", "actor", "action", "target", "target_type", "severity"}
 
 // RawScanner is implemented by stores whose rows can be read for
 // verification without decoding records.
@@ -123,9 +146,10 @@ func VerifyChain(ctx context.Context, s RawScanner, opt VerifyOptions) (VerifyRe
 		readErr <- err
 	}()
 	var row RawRecord
+	var cols IndexedFields
 	for c := range full {
 		for i := range c.rows {
-			c.row(i, &row)
+			c.row(i, &row, &cols)
 			if err := v.check(&row); err != nil {
 				cancel()
 				for range full {
@@ -156,6 +180,8 @@ type rowRef struct {
 	seq           uint64
 	hash, body, t int // start offsets of hash, body and tree in buf
 	end           int
+	indexed       bool
+	cols          [numIndexed + 1]int // offsets of the indexed columns, after end
 }
 
 func (c *rawChunk) reset() {
@@ -171,15 +197,30 @@ func (c *rawChunk) add(r *RawRecord) {
 	ref.t = len(c.buf)
 	c.buf = append(c.buf, r.Tree...)
 	ref.end = len(c.buf)
+	if r.Indexed != nil {
+		ref.indexed = true
+		for i, v := range r.Indexed {
+			ref.cols[i] = len(c.buf)
+			c.buf = append(c.buf, v...)
+		}
+		ref.cols[numIndexed] = len(c.buf)
+	}
 	c.rows = append(c.rows, ref)
 }
 
-func (c *rawChunk) row(i int, r *RawRecord) {
+func (c *rawChunk) row(i int, r *RawRecord, cols *IndexedFields) {
 	ref := c.rows[i]
 	r.Seq = ref.seq
 	r.Hash = c.buf[ref.hash:ref.body:ref.body]
 	r.Body = c.buf[ref.body:ref.t:ref.t]
 	r.Tree = c.buf[ref.t:ref.end:ref.end]
+	r.Indexed = nil
+	if ref.indexed {
+		for j := range cols {
+			cols[j] = c.buf[ref.cols[j]:ref.cols[j+1]:ref.cols[j+1]]
+		}
+		r.Indexed = cols
+	}
 }
 
 type chainVerifier struct {
@@ -240,6 +281,13 @@ func (v *chainVerifier) check(r *RawRecord) error {
 	if !bytes.Equal(f.previousHash, v.prev) {
 		return v.fail(seq, r.Body, "previous_hash mismatch: it links to %.16s… but the record before it is %.16s… (a record before it was changed, removed or swapped)", f.previousHash, v.prev)
 	}
+	if r.Indexed != nil {
+		for i, col := range r.Indexed {
+			if !sameString(f.indexed[i], col) {
+				return v.fail(seq, r.Body, "the stored %s column says %q but the hashed record says %s (the row's query columns were changed)", IndexedNames[i], col, f.indexed[i])
+			}
+		}
+	}
 	if !meetsDifficulty(sum, v.opt.Difficulty) {
 		return v.fail(seq, r.Body, "record_hash does not meet the proof-of-work difficulty %d", v.opt.Difficulty)
 	}
@@ -262,6 +310,23 @@ func (v *chainVerifier) check(r *RawRecord) error {
 		v.opt.Progress(v.next)
 	}
 	return nil
+}
+
+// sameString reports whether the JSON string token tok (quotes included)
+// decodes to s.
+func sameString(tok, s []byte) bool {
+	if len(tok) < 2 || tok[0] != '"' {
+		return false
+	}
+	inner := tok[1 : len(tok)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return bytes.Equal(inner, s)
+	}
+	var dec string
+	if err := json.Unmarshal(tok, &dec); err != nil {
+		return false
+	}
+	return dec == string(s)
 }
 
 func (v *chainVerifier) result() VerifyResult {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -45,10 +46,29 @@ func openHarness(t *testing.T, opts store.Options) *storetest.Instance {
 	}
 }
 
-// tamperer edits the SQLite file directly. The filter columns are
-// generated from the body, so a column can only be changed by changing
-// the body.
+// tamperer edits the SQLite file directly. The query columns (timestamp,
+// actor, action, target, target_type, severity) repeat fields of the body;
+// other hashed fields live only in the body.
 type tamperer struct{ db *sql.DB }
+
+var queryColumns = []string{"timestamp", "actor", "action", "target", "target_type", "severity"}
+
+// columnsOf reads the query column values out of a canonical body.
+func columnsOf(body []byte) ([]any, error) {
+	v, err := canonical.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("body is not an object")
+	}
+	out := make([]any, len(queryColumns))
+	for i, c := range queryColumns {
+		out[i] = m[c]
+	}
+	return out, nil
+}
 
 func (tm tamperer) exec(ctx context.Context, q string, args ...any) error {
 	_, err := tm.db.ExecContext(ctx, q, args...)
@@ -56,10 +76,19 @@ func (tm tamperer) exec(ctx context.Context, q string, args ...any) error {
 }
 
 func (tm tamperer) PutRow(ctx context.Context, r storetest.Row) error {
-	return tm.exec(ctx, `UPDATE records SET record_id = ?, record_hash = ?, body = ?, tree = ? WHERE seq = ?`, r.ID, r.Hash, r.Body, r.Tree, r.Seq)
+	cols, err := columnsOf(r.Body)
+	if err != nil {
+		return err
+	}
+	args := append([]any{r.ID, r.Hash, r.Body, r.Tree}, cols...)
+	return tm.exec(ctx, `UPDATE records SET record_id = ?, record_hash = ?, body = ?, tree = ?,
+	timestamp = ?, actor = ?, action = ?, target = ?, target_type = ?, severity = ? WHERE seq = ?`, append(args, r.Seq)...)
 }
 
 func (tm tamperer) SetColumn(ctx context.Context, seq uint64, field, value string) error {
+	if slices.Contains(queryColumns, field) {
+		return tm.exec(ctx, `UPDATE records SET `+field+` = ? WHERE seq = ?`, value, seq)
+	}
 	var body []byte
 	if err := tm.db.QueryRowContext(ctx, `SELECT body FROM records WHERE seq = ?`, seq).Scan(&body); err != nil {
 		return err
@@ -88,14 +117,9 @@ func (tm tamperer) DeleteRows(ctx context.Context, from, to uint64) error {
 }
 
 func (tm tamperer) SwapRows(ctx context.Context, a, b uint64) error {
-	type row struct {
-		id         string
-		hash, body []byte
-		tree       []byte
-	}
-	read := func(seq uint64) (row, error) {
-		var r row
-		err := tm.db.QueryRowContext(ctx, `SELECT record_id, record_hash, body, tree FROM records WHERE seq = ?`, seq).Scan(&r.id, &r.hash, &r.body, &r.tree)
+	read := func(seq uint64) (storetest.Row, error) {
+		r := storetest.Row{Seq: seq}
+		err := tm.db.QueryRowContext(ctx, `SELECT record_id, record_hash, body, tree FROM records WHERE seq = ?`, seq).Scan(&r.ID, &r.Hash, &r.Body, &r.Tree)
 		return r, err
 	}
 	ra, err := read(a)
@@ -106,8 +130,9 @@ func (tm tamperer) SwapRows(ctx context.Context, a, b uint64) error {
 	if err != nil {
 		return err
 	}
-	put := func(seq uint64, r row) error {
-		return tm.exec(ctx, `UPDATE records SET record_id = ?, record_hash = ?, body = ?, tree = ? WHERE seq = ?`, r.id, r.hash, r.body, r.tree, seq)
+	put := func(seq uint64, r storetest.Row) error {
+		r.Seq = seq
+		return tm.PutRow(ctx, r)
 	}
 	if err := tm.exec(ctx, `UPDATE records SET record_id = 'swap' WHERE seq = ?`, a); err != nil {
 		return err

@@ -256,15 +256,17 @@ func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) e
 
 // ScanRaw implements ledger.RawScanner.
 func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.RawRecord) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, record_hash, body, tree FROM records WHERE seq >= ? AND seq < ? ORDER BY seq`, clamp(from), clamp(to))
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, record_hash, body, tree, timestamp, actor, action, target, target_type, severity FROM records WHERE seq >= ? AND seq < ? ORDER BY seq`, clamp(from), clamp(to))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var raw ledger.RawRecord
+	var cols ledger.IndexedFields
+	raw.Indexed = &cols
 	var seq int64
 	for rows.Next() {
-		if err := rows.Scan(&seq, &raw.Hash, &raw.Body, &raw.Tree); err != nil {
+		if err := rows.Scan(&seq, &raw.Hash, &raw.Body, &raw.Tree, &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &cols[5]); err != nil {
 			return err
 		}
 		raw.Seq = uint64(seq)

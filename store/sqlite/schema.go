@@ -14,8 +14,8 @@ CREATE TABLE meta (
 ) STRICT;
 
 -- One row per record. body holds the canonical bytes the record hash covers,
--- so verification hashes exactly what is stored. The filter columns are
--- generated from body: they cannot disagree with what was hashed.
+-- so verification hashes exactly what is stored. The query columns repeat
+-- fields of body; verification checks that they agree with it.
 CREATE TABLE records (
 	seq         INTEGER PRIMARY KEY,
 	record_id   TEXT NOT NULL UNIQUE,
@@ -23,21 +23,20 @@ CREATE TABLE records (
 	body        BLOB NOT NULL,
 	tree        BLOB NOT NULL,
 	status      TEXT NOT NULL DEFAULT 'recorded',
-	timestamp   TEXT GENERATED ALWAYS AS (json_extract(body, '$.timestamp')) VIRTUAL,
-	actor       TEXT GENERATED ALWAYS AS (json_extract(body, '$.actor')) VIRTUAL,
-	action      TEXT GENERATED ALWAYS AS (json_extract(body, '$.action')) VIRTUAL,
-	target      TEXT GENERATED ALWAYS AS (json_extract(body, '$.target')) VIRTUAL,
-	target_type TEXT GENERATED ALWAYS AS (json_extract(body, '$.target_type')) VIRTUAL,
-	severity    TEXT GENERATED ALWAYS AS (json_extract(body, '$.severity')) VIRTUAL
+	timestamp   TEXT NOT NULL,
+	actor       TEXT NOT NULL,
+	action      TEXT NOT NULL,
+	target      TEXT NOT NULL,
+	target_type TEXT NOT NULL,
+	severity    TEXT NOT NULL
 );
 CREATE INDEX records_timestamp   ON records (timestamp DESC);
 CREATE INDEX records_actor       ON records (actor);
-CREATE INDEX records_action      ON records (action);
 CREATE INDEX records_target      ON records (target);
 CREATE INDEX records_target_type ON records (target_type);
 CREATE INDEX records_severity    ON records (severity);
--- The newest record of an action about a target (sources that collect
--- incrementally ask this), and provenance in order.
+-- By action (a prefix of this index), and the newest record of an action
+-- about a target (sources that collect incrementally ask this).
 CREATE INDEX records_action_target ON records (action, target, seq);
 
 -- Signatures are not covered by the record hash and may be added later.

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,13 @@ type Store struct {
 	difficulty int
 	signer     note.Signer
 	maxBatch   int
+
+	// The tree's frontier at frontierTip, kept by the writer goroutine
+	// between commits so that linking needs no reads of stored hashes.
+	// Another process's appends change the tip; the frontier is then
+	// rebuilt from the store.
+	frontier    *ledger.Accumulator
+	frontierTip audit.Head
 
 	reqs    chan *appendReq
 	closing chan struct{}
@@ -346,7 +354,7 @@ func (s *Store) commitTx(batch []*appendReq) error {
 		return fmt.Errorf("append: begin: %w", err)
 	}
 	defer tx.Rollback()
-	tip, err := readTip(ctx, tx)
+	tip, acc, err := s.tipAndFrontier(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -355,16 +363,20 @@ func (s *Store) commitTx(batch []*appendReq) error {
 		return err
 	}
 	defer ins.Close()
-	reader := s.hashReader(ctx, tx)
+	// With several requests, each gets a savepoint so that one that fails
+	// leaves the others; a lone request fails with the transaction.
+	savepoints := len(batch) > 1
 	committed := 0
 	for _, r := range batch {
-		entries, next, err := ledger.Link(tip, r.recs, s.difficulty, reader)
+		entries, next, nextAcc, err := ledger.LinkWith(tip, r.recs, s.difficulty, acc)
 		if err != nil {
 			r.err = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT req`); err != nil {
-			return err
+		if savepoints {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT req`); err != nil {
+				return err
+			}
 		}
 		var insErr error
 		for i := range entries {
@@ -374,28 +386,52 @@ func (s *Store) commitTx(batch []*appendReq) error {
 			}
 		}
 		if insErr != nil {
+			r.err = insErr
+			if !savepoints {
+				return nil
+			}
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO req`); err != nil {
 				return err
 			}
-			r.err = insErr
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE req`); err != nil {
-			return err
+		if savepoints {
+			if _, err := tx.ExecContext(ctx, `RELEASE req`); err != nil {
+				return err
+			}
 		}
-		tip = next
+		tip, acc = next, nextAcc
 		committed++
 	}
 	if committed == 0 {
 		return nil
 	}
-	if err := s.writeHead(ctx, tx, tip.Size, reader); err != nil {
+	if err := s.writeHead(ctx, tx, tip.Size, acc.Root()); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("append: commit: %w", err)
 	}
+	s.frontier, s.frontierTip = acc, tip
 	return nil
+}
+
+// tipAndFrontier reads the tip of the chain in tx and returns the tree's
+// frontier there: the one kept from the last commit when no other process
+// appended since, else rebuilt from the stored hashes.
+func (s *Store) tipAndFrontier(ctx context.Context, tx *sql.Tx) (audit.Head, *ledger.Accumulator, error) {
+	tip, err := readTip(ctx, tx)
+	if err != nil {
+		return tip, nil, err
+	}
+	if s.frontier != nil && s.frontierTip == tip {
+		return tip, s.frontier, nil
+	}
+	acc, err := ledger.Frontier(tip.Size, s.hashReader(ctx, tx))
+	if err != nil {
+		return tip, nil, err
+	}
+	return tip, acc, nil
 }
 
 // streamChunk is how many records of a stream are linked at a time.
@@ -408,7 +444,7 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 		return 0, fmt.Errorf("append: begin: %w", err)
 	}
 	defer tx.Rollback()
-	tip, err := readTip(ctx, tx)
+	tip, acc, err := s.tipAndFrontier(ctx, tx)
 	if err != nil {
 		return 0, err
 	}
@@ -417,14 +453,19 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 		return 0, err
 	}
 	defer ins.Close()
-	reader := s.hashReader(ctx, tx)
+	insMany, err := tx.PrepareContext(ctx, insertRecords(rowsPerInsert))
+	if err != nil {
+		return 0, err
+	}
+	defer insMany.Close()
 	chunk := make([]*audit.Record, 0, streamChunk)
+	args := make([]any, 0, rowsPerInsert*recordColumnCount)
 	total := 0
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
 		}
-		entries, next, err := ledger.Link(tip, chunk, s.difficulty, reader)
+		entries, next, nextAcc, err := ledger.LinkWith(tip, chunk, s.difficulty, acc)
 		if err != nil {
 			var be *ledger.BatchError
 			if errors.As(err, &be) {
@@ -432,12 +473,33 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 			}
 			return err
 		}
-		for i := range entries {
+		i := 0
+		for ; i+rowsPerInsert <= len(entries); i += rowsPerInsert {
+			args = args[:0]
+			for j := i; j < i+rowsPerInsert; j++ {
+				args = appendRecordArgs(args, &entries[j])
+			}
+			if _, err := insMany.ExecContext(ctx, args...); err != nil {
+				// Find the offending record one row at a time.
+				for j := i; j < i+rowsPerInsert; j++ {
+					if err := insertEntry(ctx, tx, ins, &entries[j]); err != nil {
+						return &ledger.BatchError{Index: total + j, Err: err}
+					}
+				}
+				return err
+			}
+			for j := i; j < i+rowsPerInsert; j++ {
+				if err := insertSignatures(ctx, tx, &entries[j]); err != nil {
+					return &ledger.BatchError{Index: total + j, Err: err}
+				}
+			}
+		}
+		for ; i < len(entries); i++ {
 			if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
 				return &ledger.BatchError{Index: total + i, Err: err}
 			}
 		}
-		tip = next
+		tip, acc = next, nextAcc
 		total += len(chunk)
 		chunk = chunk[:0]
 		return nil
@@ -459,22 +521,47 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 	if total == 0 {
 		return 0, nil
 	}
-	if err := s.writeHead(ctx, tx, tip.Size, reader); err != nil {
+	if err := s.writeHead(ctx, tx, tip.Size, acc.Root()); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("append: commit: %w", err)
 	}
+	s.frontier, s.frontierTip = acc, tip
 	return total, nil
 }
 
-const insertRecord = `INSERT INTO records (seq, record_id, record_hash, body, tree, status) VALUES (?, ?, ?, ?, ?, ?)`
+// rowsPerInsert is how many records one INSERT statement of a stream
+// writes: fewer statements, less overhead per record.
+const rowsPerInsert = 32
+
+const recordColumnCount = 12
+
+const recordInsertColumns = `INSERT INTO records (seq, record_id, record_hash, body, tree, status, timestamp, actor, action, target, target_type, severity) VALUES `
+
+const recordPlaceholders = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+var insertRecord = recordInsertColumns + recordPlaceholders
+
+func insertRecords(n int) string {
+	return recordInsertColumns + strings.Repeat(recordPlaceholders+", ", n-1) + recordPlaceholders
+}
+
+func appendRecordArgs(args []any, e *ledger.Entry) []any {
+	r := e.Record
+	return append(args, r.Sequence, r.RecordID, e.Hash[:], e.Body, e.TreeBlob(), string(r.Status),
+		audit.FormatTime(r.Timestamp), r.Actor, r.Action, r.Target, string(r.TargetType), string(r.Severity))
+}
 
 // insertEntry writes one linked record and the signatures it came with.
 func insertEntry(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, e *ledger.Entry) error {
-	if _, err := ins.ExecContext(ctx, e.Record.Sequence, e.Record.RecordID, e.Hash[:], e.Body, e.TreeBlob(), string(e.Record.Status)); err != nil {
+	if _, err := ins.ExecContext(ctx, appendRecordArgs(nil, e)...); err != nil {
 		return describeInsert(err, e.Record)
 	}
+	return insertSignatures(ctx, tx, e)
+}
+
+func insertSignatures(ctx context.Context, tx *sql.Tx, e *ledger.Entry) error {
 	for _, sig := range e.Record.Signatures {
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, ?, ?, ?, ?)`,
 			e.Record.Sequence, sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp)); err != nil {
@@ -492,11 +579,7 @@ func describeInsert(err error, r *audit.Record) error {
 }
 
 // writeHead stores the tree head at size, signed when a signer is set.
-func (s *Store) writeHead(ctx context.Context, tx *sql.Tx, size uint64, r tlog.HashReader) error {
-	root, err := ledger.TreeRoot(size, r)
-	if err != nil {
-		return fmt.Errorf("tree head: %w", err)
-	}
+func (s *Store) writeHead(ctx context.Context, tx *sql.Tx, size uint64, root tlog.Hash) error {
 	var signed any
 	if s.signer != nil {
 		msg, err := ledger.Checkpoint{Origin: s.origin, Size: size, Root: root}.Sign(s.signer)
@@ -505,7 +588,7 @@ func (s *Store) writeHead(ctx context.Context, tx *sql.Tx, size uint64, r tlog.H
 		}
 		signed = string(msg)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO heads (size, root, note) VALUES (?, ?, ?)`, size, root[:], signed)
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO heads (size, root, note) VALUES (?, ?, ?)`, size, root[:], signed)
 	return err
 }
 
