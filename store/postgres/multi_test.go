@@ -70,3 +70,37 @@ func TestStoresShareOneDatabase(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestNULInText stores records whose actor and context hold NUL, which
+// PostgreSQL text and jsonb refuse: the body keeps them exactly, the query
+// columns hold U+FFFD, and queries by the exact value find exactly them.
+func TestNULInText(t *testing.T) {
+	ctx := context.Background()
+	inst := pgtest.Open(t, pgtest.URL(t), store.Options{Create: true})
+	a, b := storetest.Sample(0), storetest.Sample(1)
+	a.Actor = "nul\x00actor"
+	a.Context = map[string]any{"k": "v\x00w"}
+	b.Actor = "nul\uFFFDactor"
+	if err := inst.Store.Append(ctx, []*audit.Record{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := inst.Store.Get(ctx, a.RecordID)
+	if err != nil || got.Actor != a.Actor || got.Context["k"] != "v\x00w" {
+		t.Fatalf("read back %q %v (%v)", got.Actor, got.Context, err)
+	}
+	for _, actor := range []string{a.Actor, b.Actor} {
+		var ids []string
+		for r, err := range inst.Store.Query(ctx, audit.Filter{Actor: actor, Limit: -1}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.RecordID)
+		}
+		if len(ids) != 1 {
+			t.Errorf("query by actor %q found %d records", actor, len(ids))
+		}
+	}
+	if _, err := ledger.VerifyChain(ctx, inst.Store.(storetest.Verifiable), ledger.VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
