@@ -453,3 +453,49 @@ func TestVerifyChainChecksIndexedColumns(t *testing.T) {
 		t.Error("sameString wrong")
 	}
 }
+
+// sizedLog reports its size, so VerifyChain reads it in parallel blocks.
+type sizedLog struct{ *memLog }
+
+func (s sizedLog) Head(context.Context) (audit.Head, error) {
+	return audit.Head{Size: s.rows[len(s.rows)-1].Seq + 1}, nil
+}
+
+func TestVerifyChainParallelBlocks(t *testing.T) {
+	ctx := context.Background()
+	m := &memLog{}
+	var recs []*audit.Record
+	for i := 0; i < 3*blockRows+17; i++ {
+		recs = append(recs, rec(i))
+	}
+	m.append(t, 0, recs...)
+	want, _ := VerifyChain(ctx, m, VerifyOptions{})
+	got, err := VerifyChain(ctx, sizedLog{m}, VerifyOptions{RootsAt: []uint64{blockRows + 1}})
+	if err != nil || got.Root != want.Root || got.Size != want.Size || got.LastHash != want.LastHash {
+		t.Fatalf("parallel = %+v, %v; sequential = %+v", got, err, want)
+	}
+	if r, _ := TreeRoot(blockRows+1, m); got.RootsAt[blockRows+1] != r {
+		t.Error("root at a block boundary wrong")
+	}
+	saved := m.rows[2*blockRows+5].Body[20]
+	m.rows[2*blockRows+5].Body[20] ^= 1
+	_, err = VerifyChain(ctx, sizedLog{m}, VerifyOptions{})
+	var ce *ChainError
+	if !errors.As(err, &ce) || ce.Seq != 2*blockRows+5 {
+		t.Fatalf("err = %v, want record %d", err, 2*blockRows+5)
+	}
+	m.rows[2*blockRows+5].Body[20] = saved
+	// A deleted row in the last block, and a read error.
+	gap := &memLog{rows: append(append([]RawRecord(nil), m.rows[:3*blockRows]...), m.rows[3*blockRows+1:]...)}
+	if _, err := VerifyChain(ctx, sizedLog{gap}, VerifyOptions{}); !errors.As(err, &ce) || ce.Seq != 3*blockRows {
+		t.Fatalf("gap: %v", err)
+	}
+	boom := errors.New("disk on fire")
+	if _, err := VerifyChain(ctx, sizedFailing{failingScanner{m, blockRows + 3, boom}}, VerifyOptions{}); !errors.Is(err, boom) {
+		t.Fatalf("read error lost: %v", err)
+	}
+}
+
+type sizedFailing struct{ failingScanner }
+
+func (s sizedFailing) Head(ctx context.Context) (audit.Head, error) { return sizedLog{s.m}.Head(ctx) }

@@ -261,13 +261,22 @@ func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.Ra
 		return err
 	}
 	defer rows.Close()
+	// RawBytes point into the driver's buffers until the next row: no
+	// second copy, and fn's contract already says the slices are valid only
+	// during the call.
 	var raw ledger.RawRecord
+	var hash, body, tree sql.RawBytes
+	var c [6]sql.RawBytes
 	var cols ledger.IndexedFields
 	raw.Indexed = &cols
 	var seq int64
 	for rows.Next() {
-		if err := rows.Scan(&seq, &raw.Hash, &raw.Body, &raw.Tree, &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &cols[5]); err != nil {
+		if err := rows.Scan(&seq, &hash, &body, &tree, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]); err != nil {
 			return err
+		}
+		raw.Hash, raw.Body, raw.Tree = hash, body, tree
+		for i := range c {
+			cols[i] = c[i]
 		}
 		raw.Seq = uint64(seq)
 		if err := fn(&raw); err != nil {
