@@ -315,10 +315,10 @@ func (r *run) statUnchanged(prev *seen, f *facts) bool {
 		prev.size == f.size &&
 		prev.mtime == f.mtime.UnixNano() &&
 		prev.ctime == f.sys.ctime.UnixNano() &&
-		prev.ino == strconv.FormatUint(f.sys.ino, 10) &&
-		prev.dev == strconv.FormatUint(f.sys.dev, 10) &&
+		prev.ino == f.sys.ino &&
+		prev.dev == f.sys.dev &&
 		prev.mtime+int64(reuseMargin) <= prev.scanned &&
-		(f.link == nil || prev.linkTarget == escapedText(f.link.text))
+		(f.link == nil || prev.link == escapedText(f.link.text))
 }
 
 // changedFields lists what differs from the last record, in a fixed order.
@@ -332,13 +332,13 @@ func changedFields(prev *seen, f *facts) []string {
 	add(prev.fileType != f.fileType, "file_type")
 	add(prev.size != f.size, "size")
 	add(prev.mode != modeString(f.mode), "mode")
-	add(f.sys.ok && (prev.uid != int64(f.sys.uid) || prev.gid != int64(f.sys.gid)), "owner")
+	add(f.sys.ok && (prev.uid != f.sys.uid || prev.gid != f.sys.gid), "owner")
 	add(prev.mtime != f.mtime.UnixNano(), "mtime")
 	linkText := ""
 	if f.link != nil {
 		linkText = escapedText(f.link.text)
 	}
-	add(prev.linkTarget != linkText, "symlink_target")
+	add(prev.link != linkText, "symlink_target")
 	add(!prev.hasSum || prev.sum != f.sum, "sha256")
 	return out
 }

@@ -58,7 +58,7 @@
 //
 // With Config.Trail set, the source first reads the trail once (one query
 // streaming the file records; memory grows with the number of recorded
-// paths, about 150 bytes each) and records a file only when it is new or
+// paths, about 250 bytes each plus the name) and records a file only when it is new or
 // its content or metadata (type, size, mode, owner, group, modification
 // time, link target, hash) differ from its last record; a skipped file is
 // recorded again only when the reason or its metadata changed.

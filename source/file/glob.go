@@ -44,6 +44,55 @@ func (a *atom) matches(c byte) bool {
 type segment struct {
 	atoms     []atom
 	superStar bool
+	// the chunks between the stars of atoms, when it has stars: head
+	// and tail are fixed to the element's ends, middle found in order.
+	// A chunk of plain bytes is searched with strings.Index.
+	starred    bool
+	head, tail []atom
+	middle     [][]atom
+	middleLit  []string // "" when the chunk is not plain bytes
+	minLen     int
+}
+
+// prepare splits a segment's atoms at its stars.
+func (sg *segment) prepare() {
+	first := 0
+	for first < len(sg.atoms) && sg.atoms[first].kind != atomStar {
+		first++
+	}
+	if first == len(sg.atoms) {
+		return
+	}
+	sg.starred = true
+	last := len(sg.atoms) - 1
+	for sg.atoms[last].kind != atomStar {
+		last--
+	}
+	sg.head, sg.tail = sg.atoms[:first], sg.atoms[last+1:]
+	sg.minLen = len(sg.head) + len(sg.tail)
+	for i := first + 1; i < last; {
+		if sg.atoms[i].kind == atomStar {
+			i++
+			continue
+		}
+		j := i
+		for j < last && sg.atoms[j].kind != atomStar {
+			j++
+		}
+		chunk := sg.atoms[i:j]
+		lit := make([]byte, 0, len(chunk))
+		for _, a := range chunk {
+			if a.kind != atomByte {
+				lit = nil
+				break
+			}
+			lit = append(lit, a.b)
+		}
+		sg.middle = append(sg.middle, chunk)
+		sg.middleLit = append(sg.middleLit, string(lit))
+		sg.minLen += len(chunk)
+		i = j
+	}
 }
 
 // glob is a pattern over slash paths.
@@ -118,6 +167,9 @@ func compileGlob(p string) (g *glob, ok bool) {
 	// at least, then any number
 	if n := len(g.segs); n >= 2 && g.segs[n-1].superStar && !g.segs[n-2].superStar {
 		g.segs = append(g.segs[:n-1], segment{atoms: []atom{{kind: atomStar, stars: 1}}}, segment{superStar: true})
+	}
+	for i := range g.segs {
+		g.segs[i].prepare()
 	}
 	return g, true
 }
@@ -263,7 +315,7 @@ func (g *glob) match(p string) bool {
 	segs := g.segs
 	groupMatchAt := func(grp []segment, at int) bool {
 		for k := range grp {
-			if !matchElement(grp[k].atoms, elem(at+k)) {
+			if !grp[k].matchElement(elem(at + k)) {
 				return false
 			}
 		}
@@ -312,36 +364,25 @@ func (g *glob) match(p string) bool {
 	return true
 }
 
-// matchElement matches one path element against atoms (bytes, "?",
-// classes and stars, no separator).
-func matchElement(atoms []atom, s string) bool {
-	// chunks between stars
-	first := 0
-	for first < len(atoms) && atoms[first].kind != atomStar {
-		first++
+// matchElement matches one path element (no separator) against the
+// segment's atoms.
+func (sg *segment) matchElement(s string) bool {
+	if !sg.starred {
+		return len(sg.atoms) == len(s) && chunkAt(sg.atoms, s, 0)
 	}
-	if first == len(atoms) {
-		return len(atoms) == len(s) && chunkAt(atoms, s, 0)
-	}
-	last := len(atoms) - 1
-	for atoms[last].kind != atomStar {
-		last--
-	}
-	head, tail := atoms[:first], atoms[last+1:]
-	if len(head)+len(tail) > len(s) || !chunkAt(head, s, 0) || !chunkAt(tail, s, len(s)-len(tail)) {
+	if sg.minLen > len(s) || !chunkAt(sg.head, s, 0) || !chunkAt(sg.tail, s, len(s)-len(sg.tail)) {
 		return false
 	}
-	pos, end := len(head), len(s)-len(tail)
-	for i := first + 1; i < last; {
-		if atoms[i].kind == atomStar {
-			i++
+	pos, end := len(sg.head), len(s)-len(sg.tail)
+	for k, chunk := range sg.middle {
+		if lit := sg.middleLit[k]; lit != "" {
+			i := strings.Index(s[pos:end], lit)
+			if i < 0 {
+				return false
+			}
+			pos += i + len(lit)
 			continue
 		}
-		j := i
-		for j < last && atoms[j].kind != atomStar {
-			j++
-		}
-		chunk := atoms[i:j]
 		found := false
 		for ; pos+len(chunk) <= end; pos++ {
 			if chunkAt(chunk, s, pos) {
@@ -353,7 +394,6 @@ func matchElement(atoms []atom, s string) bool {
 			return false
 		}
 		pos += len(chunk)
-		i = j
 	}
 	return true
 }

@@ -19,30 +19,24 @@ type Querier interface {
 }
 
 // seen is the state of a path as its last record describes it: what the
-// incremental run compares against. It is kept small; a trail with a
-// record for each of 100,000 paths costs about 15 MB.
+// incremental run compares against. It is kept small (the strings other
+// than the link target are shared between paths): with the map's own cost,
+// a path takes about 250 bytes plus its name.
 type seen struct {
-	skipped    bool   // the last record was file_skipped
-	reason     string // why, for file_skipped
-	fileType   string
-	sum        [32]byte
-	hasSum     bool
-	binary     bool
-	size       int64
-	mtime      int64 // Unix nanoseconds
-	ctime      int64
-	scanned    int64
-	mode       string
-	uid, gid   int64
-	dev, ino   string
-	linkTarget string
+	sum                          [32]byte
+	size                         int64
+	mtime, ctime, scanned        int64 // Unix nanoseconds
+	dev, ino                     uint64
+	uid, gid                     uint32
+	hasSum, binary, skipped      bool   // skipped: the last record was file_skipped
+	fileType, mode, reason, link string // link: the symlink target
 }
 
 // Index maps a record target (the path as recorded) to what its last
 // record said. It is read concurrently during a collection and must not be
 // changed then.
 type Index struct {
-	m map[string]*seen
+	m map[string]seen
 }
 
 // Len is the number of paths the index knows.
@@ -57,14 +51,31 @@ func (x *Index) lookup(target string) *seen {
 	if x == nil {
 		return nil
 	}
-	return x.m[target]
+	s, ok := x.m[target]
+	if !ok {
+		return nil
+	}
+	return &s
 }
 
 // LoadIndex reads the trail once, streaming every record of target type
 // file, and keeps the last file_hash or file_skipped record this source
 // wrote for each path. One query, whatever the number of paths.
 func LoadIndex(ctx context.Context, q Querier) (*Index, error) {
-	x := &Index{m: map[string]*seen{}}
+	x := &Index{m: map[string]seen{}}
+	shared := map[string]string{}
+	intern := func(v string) string {
+		if v == "" {
+			return ""
+		}
+		if s, ok := shared[v]; ok {
+			return s
+		}
+		if len(shared) < 10_000 {
+			shared[v] = v
+		}
+		return v
+	}
 	f := audit.Filter{TargetType: audit.TargetFile, Limit: -1}
 	for r, err := range q.Query(ctx, f) {
 		if err != nil {
@@ -73,35 +84,36 @@ func LoadIndex(ctx context.Context, q Querier) (*Index, error) {
 		if r.Source != SourceName || (r.Action != ActionHash && r.Action != ActionSkipped) {
 			continue
 		}
-		s, err := seenFromRecord(r)
+		s, err := seenFromRecord(r, intern)
 		if err != nil {
 			// A record the source cannot read back (written by an older
 			// version, or by hand) only means the path is treated as new.
 			continue
 		}
-		x.m[r.Target] = s
+		x.m[r.Target] = *s
 	}
 	return x, nil
 }
 
-func seenFromRecord(r *audit.Record) (*seen, error) {
+func seenFromRecord(r *audit.Record, intern func(string) string) (*seen, error) {
 	c := r.Context
 	s := &seen{
-		skipped:    r.Action == ActionSkipped,
-		reason:     ctxString(c, "reason"),
-		fileType:   ctxString(c, "file_type"),
-		mode:       ctxString(c, "mode"),
-		dev:        ctxString(c, "device"),
-		ino:        ctxString(c, "inode"),
-		linkTarget: ctxString(c, "symlink_target"),
+		skipped:  r.Action == ActionSkipped,
+		reason:   intern(ctxString(c, "reason")),
+		fileType: intern(ctxString(c, "file_type")),
+		mode:     intern(ctxString(c, "mode")),
+		link:     ctxString(c, "symlink_target"),
 	}
+	s.dev, _ = strconv.ParseUint(ctxString(c, "device"), 10, 64)
+	s.ino, _ = strconv.ParseUint(ctxString(c, "inode"), 10, 64)
 	var err error
 	if s.size, err = ctxInt(c, "size"); err != nil {
 		return nil, err
 	}
 	s.binary, _ = c["binary"].(bool)
-	s.uid, _ = ctxInt(c, "uid")
-	s.gid, _ = ctxInt(c, "gid")
+	uid, _ := ctxInt(c, "uid")
+	gid, _ := ctxInt(c, "gid")
+	s.uid, s.gid = uint32(uid), uint32(gid)
 	s.mtime = ctxTime(c, "mtime")
 	s.ctime = ctxTime(c, "ctime")
 	s.scanned = ctxTime(c, "scanned_at")
