@@ -93,6 +93,10 @@ type Store struct {
 	frontier    *ledger.Accumulator
 	frontierTip audit.Head
 
+	// Statements of the writer connection, prepared once.
+	insertStmt, tipStmt, headStmt *sql.Stmt
+	multiStmts                    []*sql.Stmt // [n-1] inserts n rows
+
 	reqs    chan *appendReq
 	closing chan struct{}
 	wg      sync.WaitGroup
@@ -160,6 +164,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&s.insertStmt, insertRecord}, {&s.tipStmt, selectTip}, {&s.headStmt, insertHead}} {
+		if *p.stmt, err = wdb.PrepareContext(ctx, p.sql); err != nil {
+			db.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+	}
+	// Prepared before the writer starts: the writer connection is the only
+	// one, and a transaction holds it while it runs.
+	for n := 1; n <= rowsPerInsert; n++ {
+		st, err := wdb.PrepareContext(ctx, insertRecords(n))
+		if err != nil {
+			db.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+		s.multiStmts = append(s.multiStmts, st)
 	}
 	s.wg.Add(1)
 	go s.writer()
@@ -347,7 +372,24 @@ func (s *Store) commit(batch []*appendReq) {
 	}
 }
 
+// commitTx commits a group of requests. The fast path links them all and
+// writes their rows with multi-row statements; should a row be refused
+// (a duplicate record_id), the group is redone with a savepoint per
+// request, so that only the request at fault fails.
 func (s *Store) commitTx(batch []*appendReq) error {
+	err := s.commitGroup(batch, len(batch) == 1)
+	if !errors.Is(err, errRedo) {
+		return err
+	}
+	for _, r := range batch {
+		r.err = nil
+	}
+	return s.commitGroup(batch, true)
+}
+
+var errRedo = errors.New("redo the group one request at a time")
+
+func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -358,19 +400,20 @@ func (s *Store) commitTx(batch []*appendReq) error {
 	if err != nil {
 		return err
 	}
-	ins, err := tx.PrepareContext(ctx, insertRecord)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	// With several requests, each gets a savepoint so that one that fails
-	// leaves the others; a lone request fails with the transaction.
-	savepoints := len(batch) > 1
+	ins := tx.StmtContext(ctx, s.insertStmt)
+	savepoints := careful && len(batch) > 1
+	var all []ledger.Entry
 	committed := 0
 	for _, r := range batch {
 		entries, next, nextAcc, err := ledger.LinkWith(tip, r.recs, s.difficulty, acc)
 		if err != nil {
-			r.err = err
+			r.err = err // invalid records: this request fails alone
+			continue
+		}
+		if !careful {
+			all = append(all, entries...)
+			tip, acc = next, nextAcc
+			committed++
 			continue
 		}
 		if savepoints {
@@ -406,6 +449,14 @@ func (s *Store) commitTx(batch []*appendReq) error {
 	if committed == 0 {
 		return nil
 	}
+	if !careful {
+		if err := s.insertMany(ctx, tx, all); err != nil {
+			if isConstraint(err) {
+				return errRedo
+			}
+			return err
+		}
+	}
 	if err := s.writeHead(ctx, tx, tip.Size, acc.Root()); err != nil {
 		return err
 	}
@@ -416,11 +467,45 @@ func (s *Store) commitTx(batch []*appendReq) error {
 	return nil
 }
 
+// insertMany writes entries with statements of up to rowsPerInsert rows,
+// then their signatures.
+func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, entries []ledger.Entry) error {
+	args := make([]any, 0, min(len(entries), rowsPerInsert)*recordColumnCount)
+	for i := 0; i < len(entries); i += rowsPerInsert {
+		part := entries[i:min(i+rowsPerInsert, len(entries))]
+		stmt, err := s.multiInsert(ctx, len(part))
+		if err != nil {
+			return err
+		}
+		args = args[:0]
+		for j := range part {
+			args = appendRecordArgs(args, &part[j])
+		}
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		for j := range part {
+			if err := insertSignatures(ctx, tx, &part[j]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// multiInsert returns the prepared statement inserting n rows.
+func (s *Store) multiInsert(_ context.Context, n int) (*sql.Stmt, error) {
+	if n < 1 || n > len(s.multiStmts) {
+		return nil, fmt.Errorf("internal: no insert statement for %d rows", n)
+	}
+	return s.multiStmts[n-1], nil
+}
+
 // tipAndFrontier reads the tip of the chain in tx and returns the tree's
 // frontier there: the one kept from the last commit when no other process
 // appended since, else rebuilt from the stored hashes.
 func (s *Store) tipAndFrontier(ctx context.Context, tx *sql.Tx) (audit.Head, *ledger.Accumulator, error) {
-	tip, err := readTip(ctx, tx)
+	tip, err := readTip(ctx, tx.StmtContext(ctx, s.tipStmt))
 	if err != nil {
 		return tip, nil, err
 	}
@@ -448,18 +533,8 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ins, err := tx.PrepareContext(ctx, insertRecord)
-	if err != nil {
-		return 0, err
-	}
-	defer ins.Close()
-	insMany, err := tx.PrepareContext(ctx, insertRecords(rowsPerInsert))
-	if err != nil {
-		return 0, err
-	}
-	defer insMany.Close()
+	ins := tx.StmtContext(ctx, s.insertStmt)
 	chunk := make([]*audit.Record, 0, streamChunk)
-	args := make([]any, 0, rowsPerInsert*recordColumnCount)
 	total := 0
 	flush := func() error {
 		if len(chunk) == 0 {
@@ -473,31 +548,23 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 			}
 			return err
 		}
-		i := 0
-		for ; i+rowsPerInsert <= len(entries); i += rowsPerInsert {
-			args = args[:0]
-			for j := i; j < i+rowsPerInsert; j++ {
-				args = appendRecordArgs(args, &entries[j])
-			}
-			if _, err := insMany.ExecContext(ctx, args...); err != nil {
-				// Find the offending record one row at a time.
-				for j := i; j < i+rowsPerInsert; j++ {
-					if err := insertEntry(ctx, tx, ins, &entries[j]); err != nil {
-						return &ledger.BatchError{Index: total + j, Err: err}
-					}
-				}
-				return err
-			}
-			for j := i; j < i+rowsPerInsert; j++ {
-				if err := insertSignatures(ctx, tx, &entries[j]); err != nil {
-					return &ledger.BatchError{Index: total + j, Err: err}
-				}
-			}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT chunk`); err != nil {
+			return err
 		}
-		for ; i < len(entries); i++ {
-			if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
-				return &ledger.BatchError{Index: total + i, Err: err}
+		if err := s.insertMany(ctx, tx, entries); err != nil {
+			// Find the offending record one row at a time.
+			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO chunk`); rerr != nil {
+				return rerr
 			}
+			for i := range entries {
+				if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
+					return &ledger.BatchError{Index: total + i, Err: err}
+				}
+			}
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE chunk`); err != nil {
+			return err
 		}
 		tip, acc = next, nextAcc
 		total += len(chunk)
@@ -588,7 +655,7 @@ func (s *Store) writeHead(ctx context.Context, tx *sql.Tx, size uint64, root tlo
 		}
 		signed = string(msg)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO heads (size, root, note) VALUES (?, ?, ?)`, size, root[:], signed)
+	_, err := tx.StmtContext(ctx, s.headStmt).ExecContext(ctx, size, root[:], signed)
 	return err
 }
 
@@ -597,10 +664,26 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func readTip(ctx context.Context, q queryer) (audit.Head, error) {
+const (
+	selectTip  = `SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1`
+	insertHead = `INSERT OR REPLACE INTO heads (size, root, note) VALUES (?, ?, ?)`
+)
+
+// rowQueryer runs the tip query: the database, or a prepared statement.
+type rowQueryer interface {
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+}
+
+type dbTip struct{ q queryer }
+
+func (d dbTip) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return d.q.QueryRowContext(ctx, selectTip, args...)
+}
+
+func readTip(ctx context.Context, q rowQueryer) (audit.Head, error) {
 	var seq int64
 	var hash []byte
-	err := q.QueryRowContext(ctx, `SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	err := q.QueryRowContext(ctx).Scan(&seq, &hash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return audit.Head{Size: 0, Hash: audit.GenesisHash}, nil
@@ -626,7 +709,7 @@ func (s *Store) hashReader(ctx context.Context, q queryer) tlog.HashReader {
 func (s *Store) HashReader(ctx context.Context) tlog.HashReader { return s.hashReader(ctx, s.db) }
 
 // Head implements audit.Store.
-func (s *Store) Head(ctx context.Context) (audit.Head, error) { return readTip(ctx, s.db) }
+func (s *Store) Head(ctx context.Context) (audit.Head, error) { return readTip(ctx, dbTip{s.db}) }
 
 // Close stops the writer after the queued appends and closes the database.
 func (s *Store) Close() error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -289,5 +290,54 @@ func TestContextStrings(t *testing.T) {
 	}
 	for range s.ContextStrings(context.Background(), audit.Filter{Limit: -1}, "n") {
 		t.Fatal("a number was yielded as a string")
+	}
+}
+
+func TestDuplicateIDNamesTheRecord(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "a.db"), nil)
+	defer s.Close()
+	first := newRecord(0)
+	if err := s.Append(context.Background(), []*audit.Record{first}); err != nil {
+		t.Fatal(err)
+	}
+	dupAt := 1500
+	_, err := s.AppendStream(context.Background(), func(yield func(*audit.Record, error) bool) {
+		for i := 0; i < 2000; i++ {
+			r := newRecord(i)
+			if i == dupAt {
+				r.RecordID = first.RecordID
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	})
+	var be *ledger.BatchError
+	if !errors.As(err, &be) || be.Index != dupAt || !strings.Contains(err.Error(), "already in the trail") {
+		t.Fatalf("err = %v, want record %d named as a duplicate", err, dupAt+1)
+	}
+	// In a group of concurrent requests, the one with the duplicate fails
+	// alone.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := newRecord(i)
+			if i == 3 {
+				r.RecordID = first.RecordID
+			}
+			errs[i] = s.Append(context.Background(), []*audit.Record{r, newRecord(100 + i)})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (err != nil) != (i == 3) {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+	if res := verify(t, s); res.Size != 1+7*2 {
+		t.Fatalf("%d records, want 15", res.Size)
 	}
 }
