@@ -19,34 +19,47 @@ type chainFields struct {
 	indexed [numIndexed][]byte
 }
 
-// scanChainFields reads previous_hash, record_id and sequence from the top
-// level of a canonical record body without decoding the rest. Strings are
-// returned without their quotes; the chain's hex hashes and UUIDs contain
-// no escapes.
-func scanChainFields(b []byte) (chainFields, error) {
-	var f chainFields
+// Members calls fn with each member of the JSON object b, in order: the
+// member name (without quotes, escapes kept) and the raw value. It does not
+// decode values, so reading a few fields of a stored body costs one pass
+// over it. Stores use it to check or derive their query columns.
+func Members(b []byte, fn func(key, raw []byte)) error {
 	if len(b) < 2 || b[0] != '{' {
-		return f, errBody
+		return errBody
 	}
 	i := 1
 	for i < len(b) {
 		if b[i] == '}' {
-			return f, nil
+			return nil
 		}
 		if b[i] != '"' {
-			return f, errBody
+			return errBody
 		}
 		end := skipString(b, i)
 		if end < 0 || end >= len(b) || b[end] != ':' {
-			return f, errBody
+			return errBody
 		}
-		key := b[i+1 : end-1]
-		vstart := end + 1
-		vend := skipValue(b, vstart)
+		vend := skipValue(b, end+1)
 		if vend < 0 {
-			return f, errBody
+			return errBody
 		}
-		val := b[vstart:vend]
+		fn(b[i+1:end-1], b[end+1:vend])
+		i = vend
+		if i < len(b) && b[i] == ',' {
+			i++
+		}
+	}
+	return errBody
+}
+
+// scanChainFields reads previous_hash, record_id, sequence and the indexed
+// fields from the top level of a canonical record body without decoding the
+// rest. previous_hash and record_id are returned without their quotes; the
+// chain's hex hashes and UUIDs contain no escapes.
+func scanChainFields(b []byte) (chainFields, error) {
+	var f chainFields
+	badSequence := false
+	err := Members(b, func(key, val []byte) {
 		switch string(key) {
 		case "previous_hash":
 			f.previousHash = unquote(val)
@@ -67,16 +80,16 @@ func scanChainFields(b []byte) (chainFields, error) {
 		case "sequence":
 			n, err := strconv.ParseUint(string(val), 10, 64)
 			if err != nil {
-				return f, errBody
+				badSequence = true
+				return
 			}
 			f.sequence, f.hasSequence = n, true
 		}
-		i = vend
-		if i < len(b) && b[i] == ',' {
-			i++
-		}
+	})
+	if err == nil && badSequence {
+		err = errBody
 	}
-	return f, errBody
+	return f, err
 }
 
 func unquote(v []byte) []byte {

@@ -287,7 +287,7 @@ type columns struct {
 // body, or "".
 func (c *columns) mismatch(body []byte, ts time.Time) string {
 	bad := ""
-	err := topLevel(body, func(key, raw []byte) {
+	err := ledger.Members(body, func(key, raw []byte) {
 		if bad != "" {
 			return
 		}

@@ -458,7 +458,7 @@ func recordRow(e *ledger.Entry, side *sideRows) ([]any, error) {
 		return nil, fmt.Errorf("record_id %q: %w", r.RecordID, err)
 	}
 	var ctxJSON, metaJSON []byte
-	if err := topLevel(e.Body, func(key, raw []byte) {
+	if err := ledger.Members(e.Body, func(key, raw []byte) {
 		switch string(key) {
 		case "context":
 			ctxJSON = jsonText(raw)
