@@ -182,7 +182,7 @@ func VerifyChain(ctx context.Context, s RawScanner, opt VerifyOptions) (VerifyRe
 const (
 	chunkRows  = 1024
 	chunkBytes = 4 << 20
-	blockRows  = 4096 // rows per block when reading in parallel
+	blockRows  = 2048 // rows per block when reading in parallel
 	readers    = 2
 )
 
@@ -195,8 +195,8 @@ func verifyBlocks(ctx context.Context, s RawScanner, end uint64, opt VerifyOptio
 	v := newChainVerifier(opt)
 	ctx, cancel := context.WithCancel(ctx)
 	nblocks := (end + blockRows - 1) / blockRows
-	free := make(chan *rawChunk, readers*3)
-	for range readers * 3 {
+	free := make(chan *rawChunk, readers*2)
+	for range readers * 2 {
 		free <- new(rawChunk)
 	}
 	outs := make([]chan *rawChunk, readers)

@@ -134,25 +134,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	dsn := func(extra string) string {
+	// The writer keeps more index pages cached than each reader, which
+	// mostly streams rows once (this keeps verification under 100 MB).
+	dsn := func(txlock string, cacheKiB int) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "foreign_keys(1)")
-		q.Add("_pragma", "cache_size(-8192)")
-		if extra != "" {
-			q.Add("_txlock", extra)
+		q.Add("_pragma", "cache_size(-"+strconv.Itoa(cacheKiB)+")")
+		if txlock != "" {
+			q.Add("_txlock", txlock)
 		}
 		return "file:" + cfg.Path + "?" + q.Encode()
 	}
-	wdb, err := sql.Open("sqlite", dsn("immediate"))
+	wdb, err := sql.Open("sqlite", dsn("immediate", 8192))
 	if err != nil {
 		return nil, err
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db, err := sql.Open("sqlite", dsn(""))
+	db, err := sql.Open("sqlite", dsn("", 2048))
 	if err != nil {
 		wdb.Close()
 		return nil, err
@@ -164,27 +166,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
-	}
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{{&s.insertStmt, insertRecord}, {&s.tipStmt, selectTip}, {&s.headStmt, insertHead}} {
-		if *p.stmt, err = wdb.PrepareContext(ctx, p.sql); err != nil {
-			db.Close()
-			wdb.Close()
-			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
-		}
-	}
-	// Prepared before the writer starts: the writer connection is the only
-	// one, and a transaction holds it while it runs.
-	for n := 1; n <= rowsPerInsert; n++ {
-		st, err := wdb.PrepareContext(ctx, insertRecords(n))
-		if err != nil {
-			db.Close()
-			wdb.Close()
-			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
-		}
-		s.multiStmts = append(s.multiStmts, st)
 	}
 	s.wg.Add(1)
 	go s.writer()
@@ -358,10 +339,12 @@ func (s *Store) writer() {
 // commit links and stores a group of requests in one transaction. A request
 // whose records are invalid fails alone; the others commit.
 func (s *Store) commit(batch []*appendReq) {
-	var err error
-	if len(batch) == 1 && batch[0].stream != nil {
+	err := s.prepareWriter()
+	switch {
+	case err != nil:
+	case len(batch) == 1 && batch[0].stream != nil:
 		batch[0].n, err = s.commitStream(batch[0].stream)
-	} else {
+	default:
 		err = s.commitTx(batch)
 	}
 	for _, r := range batch {
@@ -491,6 +474,41 @@ func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, entries []ledger.Ent
 		}
 	}
 	return nil
+}
+
+// prepareWriter prepares the writer's statements on the first append, on
+// the writer goroutine, outside any transaction (the writer connection is
+// the only one, and a transaction holds it while it runs). Read-only uses
+// of the store never pay for them.
+func (s *Store) prepareWriter() error {
+	if s.insertStmt != nil {
+		return nil
+	}
+	ctx := context.Background()
+	prepare := func(q string) (*sql.Stmt, error) {
+		st, err := s.wdb.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("append: prepare: %w", err)
+		}
+		return st, nil
+	}
+	var err error
+	if s.tipStmt, err = prepare(selectTip); err != nil {
+		return err
+	}
+	if s.headStmt, err = prepare(insertHead); err != nil {
+		return err
+	}
+	multi := make([]*sql.Stmt, rowsPerInsert)
+	for n := range multi {
+		if multi[n], err = prepare(insertRecords(n + 1)); err != nil {
+			return err
+		}
+	}
+	s.multiStmts = multi
+	// Set last: a nil insertStmt means "not prepared yet".
+	s.insertStmt, err = prepare(insertRecord)
+	return err
 }
 
 // multiInsert returns the prepared statement inserting n rows.
