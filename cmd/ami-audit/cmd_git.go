@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -231,14 +230,4 @@ func relativeTo(dir, p string) (string, error) {
 		return "", errors.New("is not inside the repository")
 	}
 	return filepath.ToSlash(rel), nil
-}
-
-// gitSource builds the git source for "repo": every commit, incremental
-// against the trail.
-func gitSource(ctx context.Context, a *App, _ sourceOptions) (audit.Source, error) {
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return git.New(git.Config{Recorded: store})
 }
