@@ -8,7 +8,11 @@
 //   - canonical    RFC 8785 canonical JSON, the byte form a record hash covers
 //   - ledger       hash chain, proof of work, Merkle tree, checkpoints, verification
 //   - keys         Ed25519 signing keys on disk
-//   - store/...    durable storage of the chain (SQLite by default)
+//   - store/...    durable storage of the chain: SQLite (default), PostgreSQL,
+//     a Redis cache decorator, migration between them; storetest is the
+//     conformance suite every backend passes
+//   - jsonl, export records in (JSON lines) and out (jsonl, json, yaml, csv)
+//   - graph        provenance, Dgraph RDF and GraphViz exports
 //   - collector/   runs sources over a target and appends what they produce
 //   - report/...   turns records into documents people and programs read
 //   - cmd/ami-audit the command line, a thin layer over the packages above
