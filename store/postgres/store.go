@@ -44,6 +44,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/groupcommit"
 	"github.com/ami-orchestrator/ami-audit/internal/treestack"
 	"github.com/ami-orchestrator/ami-audit/store"
 )
@@ -57,11 +58,8 @@ type Store struct {
 	difficulty int
 	signer     note.Signer
 
-	reqs    chan *appendReq
-	closing chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.RWMutex
-	closed  bool
+	queue     *groupcommit.Queue
+	closeOnce sync.Once
 
 	// The writer's copy of the tree's right edge after its last commit,
 	// reused when no other process appended since.
@@ -69,13 +67,7 @@ type Store struct {
 	edgeHash string
 }
 
-type appendReq struct {
-	recs   []*audit.Record
-	stream iter.Seq2[*audit.Record, error]
-	n      int
-	err    error
-	done   chan struct{}
-}
+type appendReq = groupcommit.Request
 
 // ErrUnreachable is wrapped when the server cannot be reached in time.
 var ErrUnreachable = errors.New("PostgreSQL server unreachable")
@@ -105,8 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres store %s: %w", cfg, redactErr(err, cfg.URL))
 	}
-	s := &Store{cfg: cfg, pool: pool, signer: cfg.Signer,
-		reqs: make(chan *appendReq, 1024), closing: make(chan struct{})}
+	s := &Store{cfg: cfg, pool: pool, signer: cfg.Signer}
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	err = pool.Ping(pctx)
 	cancel()
@@ -121,8 +112,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store %s: %w", cfg, err)
 	}
-	s.wg.Add(1)
-	go s.writer()
+	s.queue = groupcommit.New(s.cfg.MaxBatch, s.commit)
 	return s, nil
 }
 
@@ -242,16 +232,11 @@ func (s *Store) Difficulty() int { return s.difficulty }
 // Pool is the connection pool, for tools that need SQL beside the store.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-var errClosed = errors.New("postgres store: closed")
-
 // Append implements audit.Appender with group commit. Once queued, Append
 // waits for the outcome even if ctx ends, so its result always says
 // whether the records were stored.
 func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	return s.enqueue(ctx, &appendReq{recs: recs, done: make(chan struct{})})
+	return s.queue.Append(ctx, recs)
 }
 
 // AppendStream appends every record seq yields in one transaction, copied
@@ -259,73 +244,7 @@ func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
 // record is invalid, none. Memory stays flat whatever the count. It
 // returns the number of records stored.
 func (s *Store) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
-	req := &appendReq{stream: seq, done: make(chan struct{})}
-	if err := s.enqueue(ctx, req); err != nil {
-		return 0, err
-	}
-	return req.n, nil
-}
-
-func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return errClosed
-	}
-	select {
-	case s.reqs <- req:
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	s.mu.RUnlock()
-	<-req.done
-	return req.err
-}
-
-// writer commits queued appends, all that are waiting in one transaction.
-func (s *Store) writer() {
-	defer s.wg.Done()
-	for {
-		var first *appendReq
-		select {
-		case first = <-s.reqs:
-		case <-s.closing:
-			for {
-				select {
-				case r := <-s.reqs:
-					s.commit([]*appendReq{r})
-				default:
-					return
-				}
-			}
-		}
-		if first.stream != nil {
-			s.commit([]*appendReq{first})
-			continue
-		}
-		batch := []*appendReq{first}
-		n := len(first.recs)
-		var stream *appendReq
-	drain:
-		for n < s.cfg.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				if r.stream != nil {
-					stream = r
-					break drain
-				}
-				batch = append(batch, r)
-				n += len(r.recs)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-		if stream != nil {
-			s.commit([]*appendReq{stream})
-		}
-	}
+	return s.queue.AppendStream(ctx, seq)
 }
 
 // Head implements audit.Store.
@@ -341,15 +260,9 @@ func (s *Store) Head(ctx context.Context) (audit.Head, error) {
 
 // Close stops the writer after the queued appends and closes the pool.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	close(s.closing)
-	s.mu.Unlock()
-	s.wg.Wait()
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		s.queue.Close()
+		s.pool.Close()
+	})
 	return nil
 }

@@ -28,15 +28,14 @@ var ErrOutcomeUnknown = errors.New("append outcome unknown")
 // commit stores a group of requests, or one stream, and tells each
 // request its outcome.
 func (s *Store) commit(batch []*appendReq) {
-	if len(batch) == 1 && batch[0].stream != nil {
-		batch[0].n, batch[0].err = s.commitStream(batch[0].stream)
-		close(batch[0].done)
+	if len(batch) == 1 && batch[0].Stream != nil {
+		batch[0].N, batch[0].Err = s.commitStream(batch[0].Stream)
 		return
 	}
 	err := s.commitGroup(batch)
 	pending := 0
 	for _, r := range batch {
-		if r.err == nil {
+		if r.Err == nil {
 			pending++
 		}
 	}
@@ -44,17 +43,16 @@ func (s *Store) commit(batch []*appendReq) {
 		// One request holds a record that is already stored: commit
 		// each alone, so that only that one fails.
 		for _, r := range batch {
-			if r.err == nil {
-				r.err = s.commitGroup([]*appendReq{r})
+			if r.Err == nil {
+				r.Err = s.commitGroup([]*appendReq{r})
 			}
 		}
 		err = nil
 	}
 	for _, r := range batch {
-		if r.err == nil && err != nil {
-			r.err = err
+		if r.Err == nil && err != nil {
+			r.Err = err
 		}
-		close(r.done)
 	}
 }
 
@@ -149,7 +147,7 @@ var errTipMoved = errors.New("the tip moved")
 func (s *Store) commitGroup(batch []*appendReq) error {
 	n := 0
 	for _, r := range batch {
-		n += len(r.recs)
+		n += len(r.Recs)
 	}
 	if s.edge != nil && n <= pipelineMax {
 		if err := s.commitPipelined(batch); !errors.Is(err, errTipMoved) {
@@ -170,12 +168,12 @@ func (s *Store) commitPipelined(batch []*appendReq) error {
 	var all []ledger.Entry
 	linked := make([]*audit.Record, 0, len(batch))
 	for _, r := range batch {
-		if r.err != nil {
+		if r.Err != nil {
 			continue
 		}
-		entries, next, err := ledger.Link(tip, r.recs, s.difficulty, edge)
+		entries, next, err := ledger.Link(tip, r.Recs, s.difficulty, edge)
 		if err != nil {
-			r.err = err
+			r.Err = err
 			continue
 		}
 		if err := edge.AddEntries(entries); err != nil {
@@ -183,7 +181,7 @@ func (s *Store) commitPipelined(batch []*appendReq) error {
 		}
 		tip = next
 		all = append(all, entries...)
-		linked = append(linked, r.recs...)
+		linked = append(linked, r.Recs...)
 	}
 	if len(all) == 0 {
 		return nil
@@ -276,12 +274,12 @@ func (s *Store) commitCopy(batch []*appendReq) error {
 	var all []ledger.Entry
 	var owner []*appendReq
 	for _, r := range batch {
-		if r.err != nil {
+		if r.Err != nil {
 			continue
 		}
-		entries, next, err := ledger.Link(tip, r.recs, s.difficulty, edge)
+		entries, next, err := ledger.Link(tip, r.Recs, s.difficulty, edge)
 		if err != nil {
-			r.err = err
+			r.Err = err
 			continue
 		}
 		if err := edge.AddEntries(entries); err != nil {

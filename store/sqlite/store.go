@@ -40,6 +40,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/groupcommit"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -97,20 +98,12 @@ type Store struct {
 	insertStmt, tipStmt, headStmt *sql.Stmt
 	multiStmts                    []*sql.Stmt // [n-1] inserts n rows
 
-	reqs    chan *appendReq
-	closing chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.RWMutex // held for reading while queueing, for writing by Close
-	closed  bool
+	queue     *groupcommit.Queue
+	closeOnce sync.Once
+	closeErr  error
 }
 
-type appendReq struct {
-	recs   []*audit.Record
-	stream iter.Seq2[*audit.Record, error] // set for AppendStream
-	n      int                             // records stored by a stream
-	err    error
-	done   chan struct{}
-}
+type appendReq = groupcommit.Request
 
 // Open opens (or with cfg.Create, creates) the store at cfg.Path.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -160,15 +153,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{path: cfg.Path, db: db, wdb: wdb, signer: cfg.Signer, maxBatch: cfg.MaxBatch,
-		reqs: make(chan *appendReq, 1024), closing: make(chan struct{})}
+	s := &Store{path: cfg.Path, db: db, wdb: wdb, signer: cfg.Signer, maxBatch: cfg.MaxBatch}
 	if err := s.migrate(ctx, cfg); err != nil {
 		db.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
-	s.wg.Add(1)
-	go s.writer()
+	s.queue = groupcommit.New(s.maxBatch, s.commit)
 	return s, nil
 }
 
@@ -249,16 +240,12 @@ func (s *Store) Difficulty() int { return s.difficulty }
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-var errClosed = errors.New("sqlite store: closed")
-
-// Append implements audit.Appender with group commit. Once the request is
-// queued, Append waits for its outcome even if ctx ends, so that its result
-// always says whether the records were stored.
+// Append implements audit.Appender with group commit: all appends waiting
+// when the writer is free share one transaction and one sync. Once
+// queued, Append waits for the outcome even if ctx ends, so that its
+// result always says whether the records were stored.
 func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	return s.enqueue(ctx, &appendReq{recs: recs, done: make(chan struct{})})
+	return s.queue.Append(ctx, recs)
 }
 
 // AppendStream appends every record seq yields in one transaction: all of
@@ -266,74 +253,7 @@ func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
 // flat whatever the count; other appenders wait until it commits. It
 // returns the number of records stored.
 func (s *Store) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
-	req := &appendReq{stream: seq, done: make(chan struct{})}
-	if err := s.enqueue(ctx, req); err != nil {
-		return 0, err
-	}
-	return req.n, nil
-}
-
-func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return errClosed
-	}
-	select {
-	case s.reqs <- req:
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	s.mu.RUnlock()
-	<-req.done
-	return req.err
-}
-
-// writer commits queued appends, all that are waiting in one transaction.
-func (s *Store) writer() {
-	defer s.wg.Done()
-	for {
-		var first *appendReq
-		select {
-		case first = <-s.reqs:
-		case <-s.closing:
-			// Finish what was queued before Close.
-			for {
-				select {
-				case r := <-s.reqs:
-					s.commit([]*appendReq{r})
-				default:
-					return
-				}
-			}
-		}
-		if first.stream != nil {
-			s.commit([]*appendReq{first})
-			continue
-		}
-		batch := []*appendReq{first}
-		n := len(first.recs)
-		var stream *appendReq
-	drain:
-		for n < s.maxBatch {
-			select {
-			case r := <-s.reqs:
-				if r.stream != nil {
-					stream = r
-					break drain
-				}
-				batch = append(batch, r)
-				n += len(r.recs)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-		if stream != nil {
-			s.commit([]*appendReq{stream})
-		}
-	}
+	return s.queue.AppendStream(ctx, seq)
 }
 
 // commit links and stores a group of requests in one transaction. A request
@@ -342,16 +262,15 @@ func (s *Store) commit(batch []*appendReq) {
 	err := s.prepareWriter()
 	switch {
 	case err != nil:
-	case len(batch) == 1 && batch[0].stream != nil:
-		batch[0].n, err = s.commitStream(batch[0].stream)
+	case len(batch) == 1 && batch[0].Stream != nil:
+		batch[0].N, err = s.commitStream(batch[0].Stream)
 	default:
 		err = s.commitTx(batch)
 	}
 	for _, r := range batch {
-		if r.err == nil && err != nil {
-			r.err = err
+		if r.Err == nil && err != nil {
+			r.Err = err
 		}
-		close(r.done)
 	}
 }
 
@@ -365,7 +284,7 @@ func (s *Store) commitTx(batch []*appendReq) error {
 		return err
 	}
 	for _, r := range batch {
-		r.err = nil
+		r.Err = nil
 	}
 	return s.commitGroup(batch, true)
 }
@@ -388,9 +307,9 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 	var all []ledger.Entry
 	committed := 0
 	for _, r := range batch {
-		entries, next, nextAcc, err := ledger.LinkWith(tip, r.recs, s.difficulty, acc)
+		entries, next, nextAcc, err := ledger.LinkWith(tip, r.Recs, s.difficulty, acc)
 		if err != nil {
-			r.err = err // invalid records: this request fails alone
+			r.Err = err // invalid records: this request fails alone
 			continue
 		}
 		if !careful {
@@ -412,7 +331,7 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 			}
 		}
 		if insErr != nil {
-			r.err = insErr
+			r.Err = insErr
 			if !savepoints {
 				return nil
 			}
@@ -731,14 +650,9 @@ func (s *Store) Head(ctx context.Context) (audit.Head, error) { return readTip(c
 
 // Close stops the writer after the queued appends and closes the database.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	close(s.closing)
-	s.mu.Unlock()
-	s.wg.Wait()
-	return errors.Join(s.wdb.Close(), s.db.Close())
+	s.closeOnce.Do(func() {
+		s.queue.Close()
+		s.closeErr = errors.Join(s.wdb.Close(), s.db.Close())
+	})
+	return s.closeErr
 }

@@ -1,0 +1,152 @@
+// Package groupcommit serializes a store's appends through one goroutine
+// that commits every request waiting at that moment together: concurrent
+// appenders share one transaction and one sync. A stream (a whole import
+// appended atomically) is committed on its own. Stores supply the commit
+// function; the queue owns the goroutine and its lifecycle.
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"sync"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// Request is one Append or AppendStream waiting to be committed.
+type Request struct {
+	Recs   []*audit.Record                 // the records of an Append
+	Stream iter.Seq2[*audit.Record, error] // set instead for AppendStream
+	N      int                             // records a stream stored, set by the commit function
+	Err    error                           // the outcome, set by the commit function
+	done   chan struct{}
+}
+
+// ErrClosed is returned by appends after Close.
+var ErrClosed = errors.New("store closed")
+
+// Queue runs the commit goroutine.
+type Queue struct {
+	commit   func(batch []*Request)
+	maxBatch int
+	reqs     chan *Request
+	closing  chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.RWMutex // held for reading while queueing, for writing by Close
+	closed   bool
+}
+
+// New starts a queue. commit is called on the queue's goroutine with either
+// one stream request or a group of plain requests holding up to maxBatch
+// records (more when a single request is larger); it sets each request's
+// Err (and N for a stream). The requests' callers are released when commit
+// returns.
+func New(maxBatch int, commit func(batch []*Request)) *Queue {
+	q := &Queue{commit: commit, maxBatch: maxBatch, reqs: make(chan *Request, 1024), closing: make(chan struct{})}
+	q.wg.Add(1)
+	go q.run()
+	return q
+}
+
+// Append queues recs and waits for their outcome. Once queued, it waits
+// even if ctx ends, so that its result always says whether the records
+// were stored.
+func (q *Queue) Append(ctx context.Context, recs []*audit.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	return q.enqueue(ctx, &Request{Recs: recs, done: make(chan struct{})})
+}
+
+// AppendStream queues a stream and waits for its outcome.
+func (q *Queue) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
+	r := &Request{Stream: seq, done: make(chan struct{})}
+	if err := q.enqueue(ctx, r); err != nil {
+		return 0, err
+	}
+	return r.N, nil
+}
+
+func (q *Queue) enqueue(ctx context.Context, r *Request) error {
+	q.mu.RLock()
+	if q.closed {
+		q.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case q.reqs <- r:
+	case <-ctx.Done():
+		q.mu.RUnlock()
+		return ctx.Err()
+	}
+	q.mu.RUnlock()
+	<-r.done
+	return r.Err
+}
+
+// Close commits what is queued, then stops the goroutine. Appends after
+// Close fail with ErrClosed.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	close(q.closing)
+	q.mu.Unlock()
+	q.wg.Wait()
+}
+
+func (q *Queue) run() {
+	defer q.wg.Done()
+	for {
+		var first *Request
+		select {
+		case first = <-q.reqs:
+		case <-q.closing:
+			// Finish what was queued before Close; no more can come.
+			for {
+				select {
+				case r := <-q.reqs:
+					q.commitOne([]*Request{r})
+				default:
+					return
+				}
+			}
+		}
+		if first.Stream != nil {
+			q.commitOne([]*Request{first})
+			continue
+		}
+		batch := []*Request{first}
+		n := len(first.Recs)
+		var stream *Request
+	drain:
+		for n < q.maxBatch {
+			select {
+			case r := <-q.reqs:
+				if r.Stream != nil {
+					stream = r
+					break drain
+				}
+				batch = append(batch, r)
+				n += len(r.Recs)
+			default:
+				break drain
+			}
+		}
+		q.commitOne(batch)
+		if stream != nil {
+			q.commitOne([]*Request{stream})
+		}
+	}
+}
+
+func (q *Queue) commitOne(batch []*Request) {
+	q.commit(batch)
+	for _, r := range batch {
+		close(r.done)
+	}
+}
