@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/internal/treestack"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -45,8 +44,7 @@ func fixture(t *testing.T) []*audit.Record {
 			Signatures: []audit.Signature{{Signer: "alice", Signature: "c2lnbmF0dXJl", Algorithm: audit.AlgorithmEd25519, Timestamp: at(10)}}},
 		{RecordID: id(5), Timestamp: at(11), Actor: "dave", Action: "deploy", Target: "svc/web", TargetType: audit.TargetService, Source: "cli"},
 	}
-	var edge treestack.Stack
-	entries, _, err := ledger.Link(audit.Head{}, recs, 0, &edge)
+	entries, _, err := ledger.Link(audit.Head{}, recs, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

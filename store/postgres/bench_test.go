@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/internal/treestack"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/storetest"
 )
@@ -52,8 +51,7 @@ func BenchmarkConcurrentWriters(b *testing.B) {
 	for i := range recs {
 		recs[i] = storetest.Sample(i)
 	}
-	var edge treestack.Stack
-	entries, _, err := ledger.Link(audit.Head{}, recs, 0, &edge)
+	entries, _, err := ledger.Link(audit.Head{}, recs, 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

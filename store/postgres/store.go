@@ -45,7 +45,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/groupcommit"
-	"github.com/ami-orchestrator/ami-audit/internal/treestack"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/store"
 )
 
@@ -63,7 +63,7 @@ type Store struct {
 
 	// The writer's copy of the tree's right edge after its last commit,
 	// reused when no other process appended since.
-	edge     *treestack.Stack
+	edge     *ledger.Accumulator
 	edgeHash string
 }
 

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/internal/treestack"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -62,7 +61,7 @@ func isUniqueViolation(err error) bool {
 }
 
 // begin opens the append transaction and locks the tip.
-func (s *Store) begin(ctx context.Context) (pgx.Tx, audit.Head, *treestack.Stack, error) {
+func (s *Store) begin(ctx context.Context) (pgx.Tx, audit.Head, *ledger.Accumulator, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, audit.Head{}, nil, fmt.Errorf("append: begin: %w", err)
@@ -74,10 +73,10 @@ func (s *Store) begin(ctx context.Context) (pgx.Tx, audit.Head, *treestack.Stack
 		return nil, tip, nil, fmt.Errorf("append: lock the tip: %w", err)
 	}
 	tip.Size = uint64(size)
-	var edge *treestack.Stack
+	var edge *ledger.Accumulator
 	if s.edge != nil && s.edge.Size() == tip.Size && s.edgeHash == tip.Hash {
-		edge = s.edge.Clone()
-	} else if edge, err = treestack.Load(tip.Size, hashReader(ctx, tx)); err != nil {
+		edge = s.edge
+	} else if edge, err = ledger.Frontier(tip.Size, hashReader(ctx, tx)); err != nil {
 		tx.Rollback(context.Background())
 		return nil, tip, nil, fmt.Errorf("append: %w", err)
 	}
@@ -85,11 +84,8 @@ func (s *Store) begin(ctx context.Context) (pgx.Tx, audit.Head, *treestack.Stack
 }
 
 // finish stores the tree head and the new tip and commits.
-func (s *Store) finish(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *treestack.Stack, firstID string) error {
-	root, err := edge.Root()
-	if err != nil {
-		return fmt.Errorf("tree head: %w", err)
-	}
+func (s *Store) finish(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *ledger.Accumulator, firstID string) error {
+	root := edge.Root()
 	signed, err := s.signHead(tip.Size, root)
 	if err != nil {
 		return err
@@ -164,32 +160,26 @@ func (s *Store) commitGroup(batch []*appendReq) error {
 func (s *Store) commitPipelined(batch []*appendReq) error {
 	ctx := context.Background()
 	tip := audit.Head{Size: s.edge.Size(), Hash: s.edgeHash}
-	edge := s.edge.Clone()
+	edge := s.edge
 	var all []ledger.Entry
 	linked := make([]*audit.Record, 0, len(batch))
 	for _, r := range batch {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, err := ledger.Link(tip, r.Recs, s.difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.difficulty, edge)
 		if err != nil {
 			r.Err = err
 			continue
 		}
-		if err := edge.AddEntries(entries); err != nil {
-			return err
-		}
-		tip = next
+		tip, edge = next, nextEdge
 		all = append(all, entries...)
 		linked = append(linked, r.Recs...)
 	}
 	if len(all) == 0 {
 		return nil
 	}
-	root, err := edge.Root()
-	if err != nil {
-		return err
-	}
+	root := edge.Root()
 	signed, err := s.signHead(tip.Size, root)
 	if err != nil {
 		return err
@@ -277,15 +267,12 @@ func (s *Store) commitCopy(batch []*appendReq) error {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, err := ledger.Link(tip, r.Recs, s.difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.difficulty, edge)
 		if err != nil {
 			r.Err = err
 			continue
 		}
-		if err := edge.AddEntries(entries); err != nil {
-			return err
-		}
-		tip = next
+		tip, edge = next, nextEdge
 		all = append(all, entries...)
 		for range entries {
 			owner = append(owner, r)
@@ -376,7 +363,7 @@ type linkSource struct {
 	s       *Store
 	next    func() (*audit.Record, error, bool)
 	tip     audit.Head
-	edge    *treestack.Stack
+	edge    *ledger.Accumulator
 	entries []ledger.Entry
 	pos     int
 	total   int // records handed to COPY
@@ -416,7 +403,7 @@ func (l *linkSource) Next() bool {
 	if len(l.recs) == 0 {
 		return false
 	}
-	entries, tip, err := ledger.Link(l.tip, l.recs, l.s.difficulty, l.edge)
+	entries, tip, edge, err := ledger.LinkWith(l.tip, l.recs, l.s.difficulty, l.edge)
 	if err != nil {
 		var be *ledger.BatchError
 		if errors.As(err, &be) {
@@ -425,10 +412,7 @@ func (l *linkSource) Next() bool {
 		l.err = err
 		return false
 	}
-	if err := l.edge.AddEntries(entries); err != nil {
-		l.err = err
-		return false
-	}
+	l.edge = edge
 	if l.firstID == "" {
 		l.firstID = entries[0].Record.RecordID
 	}
