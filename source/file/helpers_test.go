@@ -5,59 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/memtrail"
 )
 
-// memTrail is an in-memory appender and querier: what the source needs of
-// a store, for unit tests. (The end-to-end test of the command uses the
-// real store.)
-type memTrail struct {
-	mu   sync.Mutex
-	recs []*audit.Record
-}
-
-func (m *memTrail) Append(_ context.Context, recs []*audit.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, r := range recs {
-		if err := r.Validate(); err != nil {
-			return err
-		}
-	}
-	for _, r := range recs {
-		r.Sequence = uint64(len(m.recs))
-		m.recs = append(m.recs, r)
-	}
-	return nil
-}
-
-func (m *memTrail) Query(_ context.Context, f audit.Filter) iter.Seq2[*audit.Record, error] {
-	return func(yield func(*audit.Record, error) bool) {
-		m.mu.Lock()
-		recs := slices.Clone(m.recs)
-		m.mu.Unlock()
-		for _, r := range recs {
-			if f.Match(r) && !yield(r, nil) {
-				return
-			}
-		}
-	}
-}
-
-func (m *memTrail) len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.recs)
-}
+// memTrail is what the source needs of a store, in memory, for unit
+// tests. (The end-to-end test of the command uses the real store.)
+type memTrail = memtrail.Trail
 
 // collect runs a source over target and returns its records, appended to
 // trail when it is not nil, and the entries Observe heard.

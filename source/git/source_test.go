@@ -345,7 +345,7 @@ func TestIncremental(t *testing.T) {
 	}
 	// Every commit is in the trail exactly once.
 	seen := map[string]bool{}
-	for _, r := range trail.recs {
+	for _, r := range trail.Records() {
 		if r.Action != ActionCommit {
 			continue
 		}

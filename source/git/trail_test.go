@@ -3,58 +3,13 @@ package git
 import (
 	"context"
 	"iter"
-	"slices"
-	"sync"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/memtrail"
 )
 
-// memTrail is an in-memory trail: it appends records (validating them as
-// a store would) and answers queries with audit.Filter's reference
-// semantics.
-type memTrail struct {
-	mu   sync.Mutex
-	recs []*audit.Record
-}
-
-func (m *memTrail) Append(_ context.Context, recs []*audit.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, r := range recs {
-		if err := r.Validate(); err != nil {
-			return err
-		}
-	}
-	for _, r := range recs {
-		r.Sequence = uint64(len(m.recs))
-		m.recs = append(m.recs, r)
-	}
-	return nil
-}
-
-func (m *memTrail) Query(_ context.Context, f audit.Filter) iter.Seq2[*audit.Record, error] {
-	return func(yield func(*audit.Record, error) bool) {
-		m.mu.Lock()
-		recs := slices.Clone(m.recs)
-		m.mu.Unlock()
-		if f.Newest {
-			slices.Reverse(recs)
-		}
-		n, limit := 0, f.EffectiveLimit()
-		for _, r := range recs {
-			if limit >= 0 && n >= limit {
-				return
-			}
-			if !f.Match(r) {
-				continue
-			}
-			n++
-			if !yield(r, nil) {
-				return
-			}
-		}
-	}
-}
+// memTrail is an in-memory trail for unit tests.
+type memTrail = memtrail.Trail
 
 // collect runs src over dir and appends what it emits to trail; it
 // returns the records appended by this run.

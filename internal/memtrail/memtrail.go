@@ -1,0 +1,77 @@
+// Package memtrail is an in-memory trail for tests of sources and
+// collectors: it appends records, validating them as a store would, and
+// answers queries with audit.Filter's reference semantics. It links no
+// chain; tests of the ledger use a real store.
+package memtrail
+
+import (
+	"context"
+	"iter"
+	"slices"
+	"sync"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+)
+
+// Trail is safe for concurrent use. The zero value is empty and ready.
+type Trail struct {
+	mu   sync.Mutex
+	recs []*audit.Record
+}
+
+// Append validates recs and stores them, assigning sequence numbers; an
+// invalid record appends none of them.
+func (m *Trail) Append(_ context.Context, recs []*audit.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range recs {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+	}
+	for _, r := range recs {
+		r.Sequence = uint64(len(m.recs))
+		m.recs = append(m.recs, r)
+	}
+	return nil
+}
+
+// Query yields the records matching f, oldest first or (f.Newest) newest
+// first, at most f's limit.
+func (m *Trail) Query(_ context.Context, f audit.Filter) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		m.mu.Lock()
+		recs := slices.Clone(m.recs)
+		m.mu.Unlock()
+		if f.Newest {
+			slices.Reverse(recs)
+		}
+		n, limit := 0, f.EffectiveLimit()
+		for _, r := range recs {
+			if limit >= 0 && n >= limit {
+				return
+			}
+			if !f.Match(r) {
+				continue
+			}
+			n++
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Len is the number of records appended.
+func (m *Trail) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.recs)
+}
+
+// Records returns a copy of the list of records appended, in order.
+func (m *Trail) Records() []*audit.Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.recs)
+}
