@@ -66,3 +66,23 @@ func TestScopeAppendFailureIsReported(t *testing.T) {
 		t.Errorf("second End = %v", err)
 	}
 }
+
+func TestScopeSeverityViolationAndRecord(t *testing.T) {
+	app := &sliceAppender{}
+	sc := Begin(context.Background(), app, "ci", "lint", "pkg/x", TargetQuality)
+	sc.Severity(SeverityCritical).Violation(Violation{Rule: "S101", Message: "assert used", FilePath: "x.py", LineNumber: 3})
+	if got := sc.Record(); got.Severity != SeverityCritical || len(got.Violations) != 1 {
+		t.Fatalf("record before End: %+v", got)
+	}
+	boom := errors.New("lint failed")
+	err := boom
+	sc.End(&err)
+	r := app.recs[0]
+	// A failure keeps a higher severity than error.
+	if r.Severity != SeverityCritical || r.Violations[0].Rule != "S101" || r.Violations[0].Severity != SeverityWarning {
+		t.Errorf("appended %+v", r)
+	}
+	if got := sc.Record(); got.RecordID != r.RecordID || got.Context["outcome"] != "error" {
+		t.Errorf("Record after End = %+v", got)
+	}
+}

@@ -144,15 +144,6 @@ func (s actorSet) list() []Actor {
 	return out
 }
 
-// SummariseActors groups records by actor, sorted by name.
-func SummariseActors(recs []*audit.Record) []Actor {
-	var s actorSet
-	for _, r := range recs {
-		s.add(r)
-	}
-	return s.list()
-}
-
 // Merged returns the records and references in sequence order: what a
 // picture of the neighbourhood draws.
 func (n *Neighbourhood) Merged() []*audit.Record {

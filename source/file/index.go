@@ -39,14 +39,6 @@ type Index struct {
 	m map[string]seen
 }
 
-// Len is the number of paths the index knows.
-func (x *Index) Len() int {
-	if x == nil {
-		return 0
-	}
-	return len(x.m)
-}
-
 func (x *Index) lookup(target string) *seen {
 	if x == nil {
 		return nil

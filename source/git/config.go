@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"log/slog"
 	"path"
 	"strings"
 	"time"
@@ -65,8 +64,6 @@ type Config struct {
 	Now func() time.Time
 	// Git is the git program; "git" (found in PATH) when empty.
 	Git string
-	// Logger receives debug messages; slog.Default() when nil.
-	Logger *slog.Logger
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -122,11 +119,4 @@ func (c *Config) git() string {
 		return c.Git
 	}
 	return "git"
-}
-
-func (c *Config) logger() *slog.Logger {
-	if c.Logger != nil {
-		return c.Logger
-	}
-	return slog.Default()
 }

@@ -18,14 +18,13 @@ import (
 // negative means no bound.
 func (s *Store) Provenance(ctx context.Context, target string, limit int) (*graph.Neighbourhood, error) {
 	n := &graph.Neighbourhood{Target: target, Records: []*audit.Record{}, Actors: []graph.Actor{}, References: []*audit.Record{}}
-	for r, err := range s.Query(ctx, audit.Filter{Target: target, Limit: max(limit, -1)}) {
-		if err != nil {
-			return nil, err
+	if limit != 0 { // Filter's zero limit means the default, not none
+		for r, err := range s.Query(ctx, audit.Filter{Target: target, Limit: max(limit, -1)}) {
+			if err != nil {
+				return nil, err
+			}
+			n.Records = append(n.Records, r)
 		}
-		n.Records = append(n.Records, r)
-	}
-	if limit == 0 {
-		n.Records = n.Records[:0]
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT actor, count(*), json_group_array(DISTINCT action), min(timestamp), max(timestamp)
 FROM records WHERE target = ? GROUP BY actor ORDER BY actor`, target)

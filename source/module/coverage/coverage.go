@@ -182,16 +182,6 @@ type jsonAt struct {
 
 func (e *jsonAt) Error() string { return e.msg }
 
-// ParseCoveragePy reads the JSON report of "coverage json": per file, its
-// summary's covered_lines of num_statements.
-func ParseCoveragePy(name string, r io.Reader) (*Report, error) {
-	rep, err := parseCoveragePy(name, r)
-	if e, ok := errors.AsType[*jsonAt](err); ok {
-		return nil, &Error{File: name, Msg: fmt.Sprintf("at byte %d: %s", e.off, e.msg)}
-	}
-	return rep, err
-}
-
 func parseCoveragePy(name string, r io.Reader) (*Report, error) {
 	dec := json.NewDecoder(io.LimitReader(r, maxBytes))
 	b := newBuilder(CoveragePy)
