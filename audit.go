@@ -79,3 +79,17 @@ type Analyzer interface {
 	// Analyze reads records and returns findings about them.
 	Analyze(ctx context.Context, recs iter.Seq[*Record]) ([]Finding, error)
 }
+
+// RecordSignature is a signature and the record it belongs to.
+type RecordSignature struct {
+	RecordID  string
+	Signature Signature
+}
+
+// SignatureAdder is implemented by stores that add many signatures in one
+// transaction: every signature sigs yields, or — when it yields an error
+// or a signature of a record that is not stored — none. It returns the
+// number added.
+type SignatureAdder interface {
+	AddSignatures(ctx context.Context, sigs iter.Seq2[RecordSignature, error]) (int, error)
+}

@@ -6,7 +6,11 @@
 package keys
 
 import (
+	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,23 +95,11 @@ func writeExclusive(path, content string, mode os.FileMode) error {
 // LoadSigner reads a private key, refusing one whose file the group or
 // others may read.
 func LoadSigner(path string) (note.Signer, error) {
-	fi, err := os.Stat(path)
+	k, err := LoadKey(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s: %w (mode %04o); run: chmod 600 %s", path, ErrExposed, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	s, err := note.NewSigner(strings.TrimSpace(string(b)))
-	if err != nil {
-		// The key text itself is never echoed.
-		return nil, fmt.Errorf("%s: not a private signing key (want the PRIVATE+KEY+… file written by 'ami-audit keygen')", path)
-	}
-	return s, nil
+	return k.Signer, nil
 }
 
 // LoadVerifier reads a public key file.
@@ -168,4 +160,79 @@ func LoadTrusted(paths ...string) ([]note.Verifier, error) {
 		return nil, fmt.Errorf("no public keys (*.pub) found in %s", strings.Join(paths, ", "))
 	}
 	return out, nil
+}
+
+// Key is a loaded private key: the signer, the matching verifier, and the
+// secret seed from which purpose-bound keys are derived (see Derive).
+type Key struct {
+	Signer   note.Signer
+	Verifier note.Verifier
+	seed     []byte
+}
+
+// LoadKey reads a private key like LoadSigner and also returns its public
+// half and the means to derive other keys from it.
+func LoadKey(path string) (*Key, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s: %w (mode %04o); run: chmod 600 %s", path, ErrExposed, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseKey(path, strings.TrimSpace(string(b)))
+}
+
+// parseKey reads the text form "PRIVATE+KEY+<name>+<hash>+<base64>" of a
+// note private key. The key text never appears in an error.
+func parseKey(path, text string) (*Key, error) {
+	bad := fmt.Errorf("%s: not a private signing key (want the PRIVATE+KEY+… file written by 'ami-audit keygen')", path)
+	s, err := note.NewSigner(text)
+	if err != nil {
+		return nil, bad
+	}
+	// The public key: name+hash+base64(0x01 || public key), from the seed.
+	parts := strings.SplitN(text, "+", 5)
+	if len(parts) != 5 {
+		return nil, bad
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return nil, bad
+	}
+	seed := raw[1:]
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(s.Name(), pub)
+	if err != nil {
+		return nil, bad
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, bad
+	}
+	return &Key{Signer: s, Verifier: v, seed: seed}, nil
+}
+
+// VerifierKey is the public key text of k, as a .pub file holds it.
+func (k *Key) VerifierKey() string {
+	pub := ed25519.NewKeyFromSeed(k.seed).Public().(ed25519.PublicKey)
+	vkey, _ := note.NewEd25519VerifierKey(k.Signer.Name(), pub)
+	return vkey
+}
+
+// Derive returns a 32-byte secret bound to purpose (HKDF-SHA-256 of the
+// key's seed): other secrets of a trail, such as the key that
+// authenticates cache entries, come from its log key instead of living in
+// files of their own. Knowing a derived key reveals nothing of the seed or
+// of keys derived for other purposes.
+func (k *Key) Derive(purpose string) []byte {
+	out, err := hkdf.Key(sha256.New, k.seed, nil, "ami-audit "+purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot produce
+	}
+	return out
 }

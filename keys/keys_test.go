@@ -1,7 +1,9 @@
 package keys
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,5 +81,32 @@ func TestLoadTrusted(t *testing.T) {
 	}
 	if ValidName("a b") || ValidName("a+b") || ValidName("") || !ValidName("ci-bot@example.com") {
 		t.Error("ValidName wrong")
+	}
+}
+
+func TestLoadKeyHalvesAndDerive(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 20 { // base64 key text holds '+' now and then
+		priv, pub := filepath.Join(dir, fmt.Sprint(i, ".key")), filepath.Join(dir, fmt.Sprint(i, ".pub"))
+		vkey, err := Generate(fmt.Sprint("k", i), priv, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := LoadKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.VerifierKey() != vkey {
+			t.Fatalf("public half %q, want %q", k.VerifierKey(), vkey)
+		}
+		msg := []byte("hello")
+		sig, err := k.Signer.Sign(msg)
+		if err != nil || !k.Verifier.Verify(msg, sig) {
+			t.Fatal("the verifier does not verify the signer's signature")
+		}
+		a, b := k.Derive("cache"), k.Derive("fingerprints")
+		if bytes.Equal(a, b) || len(a) != 32 || !bytes.Equal(a, k.Derive("cache")) {
+			t.Fatal("derived keys are not distinct, stable and 32 bytes")
+		}
 	}
 }

@@ -12,51 +12,66 @@ import (
 // HeadStore is implemented by stores that keep the tree head of every
 // committed batch.
 type HeadStore interface {
-	// HeadSizes lists the sizes of the stored tree heads, smallest first.
+	// TreeHeadSizes lists the sizes of the stored tree heads, smallest
+	// first.
 	TreeHeadSizes(ctx context.Context) ([]uint64, error)
-	// Head returns the stored root and signed note (nil when the head was
-	// not signed) of the head at size.
+	// TreeHead returns the stored root and signed note (nil when the head
+	// was not signed) of the head at size.
 	TreeHead(ctx context.Context, size uint64) (root tlog.Hash, signed []byte, err error)
 }
 
-// CheckHeads compares the tree heads the log kept as it grew with the tree
-// the stored records build now. Run it after VerifyChain has succeeded: the
-// stored tree hashes (read through hr) then agree with the records, and
-// the tree hash at any size costs O(log n) reads.
-//
-// A head's root is taken from its signed note when it has one, checked
-// against known; a head with a bad signature is itself evidence of
-// tampering. Heads beyond the log's size mean records were removed from
-// the end. Otherwise a rewrite that starts at record k makes every head
-// with size > k differ and every other head match, so the last head
-// detects it and a binary search over the heads names the batch where it
-// starts: the record at the last matching size is the first that can
-// differ, exactly when batches were single appends.
-func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashReader, origin string, known note.Verifiers) (stored int, err error) {
-	sizes, err := hs.TreeHeadSizes(ctx)
-	if err != nil {
-		return 0, err
+// checkLatestHead compares the latest stored tree head (at size res.Size,
+// which CheckSnapshot established) with the tree the verified records
+// build. With the log key, the head must be signed by it: a log whose
+// latest head is missing, unsigned or signed by another key is not
+// covered by the key, whatever its records say. A mismatch is located by
+// locateRewrite.
+func checkLatestHead(ctx context.Context, hs HeadStore, latest *StoredHead, res VerifyResult, hr tlog.HashReader, origin string, key note.Verifier) (*Checkpoint, error) {
+	if res.Size == 0 {
+		return nil, nil
 	}
-	stored = len(sizes)
-	if n := len(sizes); n > 0 && sizes[n-1] > size {
-		return 0, &ChainError{Seq: size, Reason: fmt.Sprintf(
-			"missing: the log recorded a tree head at size %d but holds only %d records (records %d..%d were removed from the end)",
-			sizes[n-1], size, size, sizes[n-1]-1)}
+	root := latest.Root
+	if key != nil {
+		cp, err := OpenHead(*latest, origin, key)
+		if err != nil {
+			return nil, &ChainError{Seq: res.Size, Reason: err.Error() + " (the log key covers no tree head of the current log: the heads were deleted, replaced or rewritten)"}
+		}
+		root = cp.Root
+	}
+	if root == res.Root {
+		return &Checkpoint{Origin: origin, Size: res.Size, Root: res.Root}, nil
+	}
+	return nil, locateRewrite(ctx, hs, res.Size, hr, origin, key)
+}
+
+// locateRewrite names where a rewrite starts, given that the latest head
+// (at size) does not match the stored records. A rewrite that starts at
+// record k makes every head with size > k differ and every other head
+// match, so a binary search over the heads finds the batch where it
+// starts: the record at the last matching size is the first that can
+// differ, exactly when batches were single appends. Heads that are not
+// signed by the log key (when there is one) are not evidence and are
+// read for their stored root only.
+func locateRewrite(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashReader, origin string, key note.Verifier) error {
+	all, err := hs.TreeHeadSizes(ctx)
+	if err != nil {
+		return err
+	}
+	var sizes []uint64
+	for _, s := range all {
+		if s > 0 && s <= size {
+			sizes = append(sizes, s)
+		}
 	}
 	matches := func(s uint64) (bool, error) {
 		root, signed, err := hs.TreeHead(ctx, s)
 		if err != nil {
 			return false, err
 		}
-		if signed != nil && known != nil {
-			cp, _, err := OpenCheckpoint(signed, known)
-			if err != nil {
-				return false, &ChainError{Seq: s, Reason: fmt.Sprintf("the tree head stored at size %d does not check: %v (the heads were altered)", s, err)}
+		if signed != nil && key != nil {
+			if cp, err := OpenHead(StoredHead{Size: s, Root: root, Note: signed}, origin, key); err == nil {
+				root = cp.Root
 			}
-			if cp.Size != s || cp.Origin != origin {
-				return false, &ChainError{Seq: s, Reason: fmt.Sprintf("the tree head stored at size %d is signed for %q size %d (the heads were altered)", s, cp.Origin, cp.Size)}
-			}
-			root = cp.Root
 		}
 		cur, err := TreeRoot(s, hr)
 		if err != nil {
@@ -64,14 +79,6 @@ func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashRead
 		}
 		return cur == root, nil
 	}
-	if len(sizes) == 0 {
-		return 0, nil
-	}
-	ok, err := matches(sizes[len(sizes)-1])
-	if err != nil || ok {
-		return stored, err
-	}
-	// Find the first head that differs.
 	var searchErr error
 	i := sort.Search(len(sizes), func(i int) bool {
 		if searchErr != nil {
@@ -85,17 +92,20 @@ func CheckHeads(ctx context.Context, hs HeadStore, size uint64, hr tlog.HashRead
 		return !ok
 	})
 	if searchErr != nil {
-		return stored, searchErr
+		return searchErr
 	}
 	var good uint64
 	if i > 0 {
 		good = sizes[i-1]
 	}
-	bad := sizes[i]
+	bad := size
+	if i < len(sizes) {
+		bad = sizes[i]
+	}
 	if bad-good == 1 {
-		return stored, &ChainError{Seq: good, Reason: fmt.Sprintf(
+		return &ChainError{Seq: good, Reason: fmt.Sprintf(
 			"rewritten: the tree head the log signed at size %d does not match the stored records; record %d was changed and the hashes after it recomputed", bad, good)}
 	}
-	return stored, &ChainError{Seq: good, Reason: fmt.Sprintf(
+	return &ChainError{Seq: good, Reason: fmt.Sprintf(
 		"rewritten: the tree head the log signed at size %d does not match the stored records, the one at size %d does; the first changed record is one of %d..%d (appended in one batch), and the hashes after it were recomputed", bad, good, good, bad-1)}
 }

@@ -175,3 +175,18 @@ func BlobHashReader(blob func(leaf uint64) ([]byte, error)) tlog.HashReader {
 		return out, nil
 	})
 }
+
+// SignEntries calls sign with the record of each linked entry (its hash
+// known), so that the signatures it adds are stored with it. offset is the
+// position of entries[0] in the whole batch, for the error.
+func SignEntries(entries []Entry, sign func(*audit.Record) error, offset int) error {
+	if sign == nil {
+		return nil
+	}
+	for i := range entries {
+		if err := sign(entries[i].Record); err != nil {
+			return &BatchError{Index: offset + i, Err: fmt.Errorf("sign: %w", err)}
+		}
+	}
+	return nil
+}

@@ -60,9 +60,12 @@ var ErrTampered = errors.New("verification failed")
 
 // ChainError names the first record that fails verification and why.
 type ChainError struct {
-	Seq      uint64
-	RecordID string
-	Reason   string
+	Seq      uint64 `json:"seq"`
+	RecordID string `json:"record_id,omitempty"`
+	Reason   string `json:"reason"`
+	// Check names the check that failed, when the error comes from a
+	// verification of several: "rows", "chain" or "tree heads".
+	Check string `json:"check,omitempty"`
 }
 
 func (e *ChainError) Error() string {
@@ -119,6 +122,29 @@ func VerifyChain(ctx context.Context, s RawScanner, opt VerifyOptions) (VerifyRe
 			return verifyBlocks(ctx, s, head.Size, opt)
 		}
 	}
+	return verifySequential(ctx, s, ^uint64(0), opt)
+}
+
+// VerifyPrefix is VerifyChain over exactly the records with sequence
+// 0..n-1: rows beyond them (appended since n was read) are not read, and
+// a row missing among them is a failure.
+func VerifyPrefix(ctx context.Context, s RawScanner, n uint64, opt VerifyOptions) (VerifyResult, error) {
+	var res VerifyResult
+	var err error
+	if n > 2*blockRows {
+		res, err = verifyBlocks(ctx, s, n, opt)
+	} else {
+		res, err = verifySequential(ctx, s, n, opt)
+	}
+	if err == nil && res.Size != n {
+		return res, &ChainError{Seq: res.Size, Reason: fmt.Sprintf("missing: records %d..%d are gone (deleted from the end)", res.Size, n-1)}
+	}
+	return res, err
+}
+
+// verifySequential verifies rows [0, to) read by one goroutine while the
+// caller's goroutine checks the previous chunk.
+func verifySequential(ctx context.Context, s RawScanner, to uint64, opt VerifyOptions) (VerifyResult, error) {
 	v := newChainVerifier(opt)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -132,7 +158,7 @@ func VerifyChain(ctx context.Context, s RawScanner, opt VerifyOptions) (VerifyRe
 		defer close(full)
 		c := <-free
 		c.reset()
-		err := s.ScanRaw(ctx, 0, ^uint64(0), func(r *RawRecord) error {
+		err := s.ScanRaw(ctx, 0, to, func(r *RawRecord) error {
 			c.add(r)
 			if len(c.rows) < chunkRows && len(c.buf) < chunkBytes {
 				return nil

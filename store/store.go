@@ -7,10 +7,15 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -19,15 +24,71 @@ import (
 
 // Options are what every backend understands.
 type Options struct {
-	// Create the store (or its schema) when it does not exist yet.
+	// Create the store when it does not exist yet. Only the creation of a
+	// trail (ami-audit init, or the first collection where no trail
+	// exists at all) sets it: a store that should exist and does not is
+	// reported, never silently replaced by a new, empty one.
 	Create bool
+	// ReadOnly opens the store for reading only: nothing is written, not
+	// even a schema upgrade; appends fail. Verification, queries, proofs
+	// and exports need nothing more, so an auditor with read access to a
+	// copy can run them.
+	ReadOnly bool
 	// Origin names a new log in its checkpoints.
 	Origin string
+	// LogID is a new log's identity (random when empty). It is fixed at
+	// creation and kept by every copy of the log (migrate).
+	LogID string
+	// LogKey is a new log's public key (note verifier key text), recorded
+	// in its metadata; empty for a log whose tree heads are not signed.
+	LogKey string
 	// Difficulty is a new log's proof-of-work difficulty.
 	Difficulty int
 	// Signer, when set, signs the tree head of each committed batch.
-	Signer note.Signer
+	// Verifier, its public half, is then required: before a writer signs
+	// a tree it did not build itself, it checks that the tree extends the
+	// last head the log signed (ledger.GuardAppend).
+	Signer   note.Signer
+	Verifier note.Verifier
 }
+
+// Check reports contradictory options.
+func (o Options) Check() error {
+	switch {
+	case o.Signer != nil && o.Verifier == nil:
+		return errors.New("store options: a log signer needs its verifier")
+	case o.Signer != nil && o.Signer.Name() != o.Verifier.Name():
+		return fmt.Errorf("store options: the signer %q and the verifier %q are different keys", o.Signer.Name(), o.Verifier.Name())
+	case o.ReadOnly && (o.Create || o.Signer != nil):
+		return errors.New("store options: a read-only store is neither created nor appended to")
+	}
+	return nil
+}
+
+// Identity is what a store records about its log when it is created.
+type Identity struct {
+	Origin     string // the log's name in its checkpoints
+	LogID      string // the log's identity, shared by its copies
+	StoreID    string // this store's own identity (not copied by migrate)
+	LogKey     string // the log's public key text; empty when unsigned
+	Difficulty int
+	CreatedAt  string
+}
+
+// NewLogID returns a random log identity: 16 hex digits.
+func NewLogID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ErrNoLogKey is returned by appends to a log whose tree heads are signed
+// when the store was opened without the log's key: the heads of those
+// records could not be signed, and verification would rightly reject them.
+var ErrNoLogKey = errors.New("this log's tree heads are signed by its log key, which was not given")
+
+// ErrReadOnly is returned by writes to a store opened read-only.
+var ErrReadOnly = errors.New("the store was opened read-only")
 
 // OpenFunc opens the store at a location of the backend's scheme. loc is
 // the whole URL.
@@ -85,4 +146,72 @@ func Redact(loc string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// NewIdentity is the identity a store records when it is created with
+// opts: the given origin and log id (each made up when empty), a new
+// store id, the log key, the difficulty and the time.
+func NewIdentity(opts Options) Identity {
+	id := Identity{Origin: opts.Origin, LogID: opts.LogID, StoreID: NewLogID(), LogKey: opts.LogKey,
+		Difficulty: opts.Difficulty, CreatedAt: audit.FormatTime(time.Now())}
+	if id.LogID == "" {
+		id.LogID = NewLogID()
+	}
+	if id.Origin == "" {
+		id.Origin = "ami-audit/" + id.LogID
+	}
+	return id
+}
+
+// Meta is the identity as the key/value rows stores keep it.
+func (id Identity) Meta() map[string]string {
+	return map[string]string{
+		"origin":     id.Origin,
+		"log_id":     id.LogID,
+		"store_id":   id.StoreID,
+		"log_key":    id.LogKey,
+		"difficulty": strconv.Itoa(id.Difficulty),
+		"created_at": id.CreatedAt,
+	}
+}
+
+// ParseIdentity reads an identity from a store's key/value rows.
+func ParseIdentity(meta map[string]string) (Identity, error) {
+	id := Identity{Origin: meta["origin"], LogID: meta["log_id"], StoreID: meta["store_id"], LogKey: meta["log_key"], CreatedAt: meta["created_at"]}
+	if id.Origin == "" {
+		return id, errors.New("the store's metadata names no origin")
+	}
+	if id.LogID == "" {
+		return id, errors.New("the store's metadata holds no log id")
+	}
+	d, err := strconv.Atoi(meta["difficulty"])
+	if err != nil {
+		return id, fmt.Errorf("difficulty %q is not a number", meta["difficulty"])
+	}
+	id.Difficulty = d
+	return id, nil
+}
+
+// CheckKey checks that the key a store was opened with is the log's own:
+// named after the origin and, when the log recorded its public key at
+// creation, that key. Stores call it on open, before any append.
+func (id Identity) CheckKey(opts Options) error {
+	if opts.Verifier == nil {
+		return nil
+	}
+	if opts.Verifier.Name() != id.Origin {
+		return fmt.Errorf("the log key %q is not the key of this log (%q)", opts.Verifier.Name(), id.Origin)
+	}
+	if id.LogKey == "" {
+		return nil
+	}
+	v, err := note.NewVerifier(id.LogKey)
+	if err != nil {
+		return fmt.Errorf("the store's metadata holds a log key that does not parse: %w", err)
+	}
+	if v.Name() != opts.Verifier.Name() || v.KeyHash() != opts.Verifier.KeyHash() {
+		return fmt.Errorf("the log key given (%s+%08x) is not the key this log was created with (%s+%08x)",
+			opts.Verifier.Name(), opts.Verifier.KeyHash(), v.Name(), v.KeyHash())
+	}
+	return nil
 }

@@ -22,11 +22,7 @@ import (
 // (the command line's verify, checkpoint and prove use the same methods).
 type Verifiable interface {
 	audit.Store
-	ledger.RawScanner
-	ledger.HeadStore
-	HashReader(ctx context.Context) tlog.HashReader
-	Origin() string
-	Difficulty() int
+	ledger.Verifiable
 }
 
 // Streamer is implemented by stores that append a stream of records in one
@@ -88,4 +84,9 @@ type Tamperer interface {
 	PutHead(ctx context.Context, size uint64, root tlog.Hash, note []byte) error
 	// SetSchemaVersion writes the stored schema version.
 	SetSchemaVersion(ctx context.Context, v int) error
+	// AddStrayRow adds a record row at sequence seq (which may be
+	// negative: outside the log's sequence) holding a copy of the row at
+	// from under a new record id and record hash, with a signature row
+	// attached to it.
+	AddStrayRow(ctx context.Context, from uint64, seq int64) error
 }

@@ -16,11 +16,11 @@ import (
 // tamperLog is a signed log of single-record batches (so each record has
 // its own tree head) with a checkpoint saved before any tampering.
 type tamperLog struct {
-	inst  *Instance
-	v     Verifiable
-	recs  []*audit.Record
-	cp    ledger.Checkpoint
-	known note.Verifiers
+	inst *Instance
+	v    Verifiable
+	recs []*audit.Record
+	cp   ledger.Checkpoint
+	key  note.Verifier
 }
 
 const tamperSize = 12
@@ -28,8 +28,8 @@ const tamperSize = 12
 func newTamperLog(t *testing.T, h Harness) *tamperLog {
 	t.Helper()
 	opts := defaultOpts()
-	signer, known := newLogKey(t, opts.Origin)
-	opts.Signer = signer
+	signer, key := newLogKey(t, opts.Origin)
+	opts.Signer, opts.Verifier = signer, key
 	inst, v := open(t, h, opts)
 	if inst.Tamper == nil {
 		t.Skip("the harness has no Tamperer")
@@ -41,7 +41,7 @@ func newTamperLog(t *testing.T, h Harness) *tamperLog {
 		}
 	}
 	res := verify(t, v)
-	return &tamperLog{inst: inst, v: v, recs: recs, known: known,
+	return &tamperLog{inst: inst, v: v, recs: recs, key: key,
 		cp: ledger.Checkpoint{Origin: v.Origin(), Size: res.Size, Root: res.Root}}
 }
 
@@ -61,17 +61,56 @@ func wantChainError(t *testing.T, what string, err error, seq uint64, id, reason
 	}
 }
 
-// check runs the three checks verify runs: the chain, the stored tree
-// heads and the saved checkpoint.
-func (l *tamperLog) check(ctx context.Context) (chain, heads, cp error) {
-	res, chain := ledger.VerifyChain(ctx, l.v, ledger.VerifyOptions{Difficulty: l.v.Difficulty(), RootsAt: []uint64{l.cp.Size}})
-	if chain != nil {
-		return chain, nil, nil
+// check runs what verify runs: the whole store with the log key, then the
+// saved checkpoint (only when the store verified).
+func (l *tamperLog) check(ctx context.Context) (store, cp error) {
+	res, err := ledger.Verify(ctx, l.v, ledger.Options{Key: l.key, RootsAt: []uint64{l.cp.Size}})
+	if err != nil {
+		return err, nil
 	}
-	hr := l.v.HashReader(ctx)
-	_, heads = ledger.CheckHeads(ctx, l.v, res.Size, hr, l.v.Origin(), l.known)
-	cp = ledger.CheckCheckpoint(l.cp, res, hr)
-	return chain, heads, cp
+	return nil, ledger.CheckCheckpoint(l.cp, res.VerifyResult, l.v.HashReader(ctx))
+}
+
+// checkpointOnly checks the saved checkpoint against the chain alone, as
+// a verifier holding only the checkpoint would.
+func (l *tamperLog) checkpointOnly(ctx context.Context) error {
+	res, err := ledger.VerifyChain(ctx, l.v, ledger.VerifyOptions{Difficulty: l.v.Difficulty(), RootsAt: []uint64{l.cp.Size}})
+	if err != nil {
+		return err
+	}
+	return ledger.CheckCheckpoint(l.cp, res, l.v.HashReader(ctx))
+}
+
+// appendRefused checks that an append by the log key's holder, in a new
+// process (the store opened again), is refused as tampering and stores
+// nothing. (A process that built the tree itself extends its own tree,
+// which is the one it signed.)
+func (l *tamperLog) appendRefused(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if l.inst.Reopen == nil {
+		t.Skip("the harness cannot open the store again")
+	}
+	s, err := l.inst.Reopen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before, err := l.v.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Append(ctx, []*audit.Record{Sample(100)})
+	if !errors.Is(err, ledger.ErrTampered) {
+		t.Fatalf("append over a tampered log: %v, want a refusal wrapping ErrTampered", err)
+	}
+	after, err := l.v.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Records != before.Records || after.Heads != before.Heads {
+		t.Fatalf("the refused append stored something: %d→%d records, %d→%d heads", before.Records, after.Records, before.Heads, after.Heads)
+	}
 }
 
 // relink recomputes the hashes and tree hashes of the records from seq k
@@ -132,9 +171,13 @@ func testTamper(t *testing.T, h Harness) {
 	t.Run("untouched", func(t *testing.T) {
 		t.Parallel()
 		l := newTamperLog(t, h)
-		chain, heads, cp := l.check(ctx)
-		if chain != nil || heads != nil || cp != nil {
-			t.Fatalf("an untouched log fails: chain %v, heads %v, checkpoint %v", chain, heads, cp)
+		if st, cp := l.check(ctx); st != nil || cp != nil {
+			t.Fatalf("an untouched log fails: store %v, checkpoint %v", st, cp)
+		}
+		// The store still appends, and the log still verifies.
+		appendAll(t, l.inst.Store, samples(3))
+		if st, cp := l.check(ctx); st != nil || cp != nil {
+			t.Fatalf("after appending: store %v, checkpoint %v", st, cp)
 		}
 	})
 	t.Run("body field changed", func(t *testing.T) {
@@ -145,8 +188,8 @@ func testTamper(t *testing.T, h Harness) {
 		if err := l.inst.Tamper.PutRow(ctx, row); err != nil {
 			t.Fatal(err)
 		}
-		chain, _, _ := l.check(ctx)
-		wantChainError(t, "chain", chain, k, l.recs[k].RecordID, "record_hash mismatch")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, l.recs[k].RecordID, "record_hash mismatch")
 	})
 	for _, field := range []string{"actor", "action", "target", "target_type", "severity", "reason", "source"} {
 		t.Run("column "+field+" changed", func(t *testing.T) {
@@ -162,8 +205,8 @@ func testTamper(t *testing.T, h Harness) {
 			if err := l.inst.Tamper.SetColumn(ctx, k, field, value); err != nil {
 				t.Fatal(err)
 			}
-			chain, _, _ := l.check(ctx)
-			wantChainError(t, "chain", chain, k, l.recs[k].RecordID, "")
+			st, _ := l.check(ctx)
+			wantChainError(t, "verify", st, k, l.recs[k].RecordID, "")
 		})
 	}
 	t.Run("record hash changed", func(t *testing.T) {
@@ -174,8 +217,8 @@ func testTamper(t *testing.T, h Harness) {
 		if err := l.inst.Tamper.PutRow(ctx, row); err != nil {
 			t.Fatal(err)
 		}
-		chain, _, _ := l.check(ctx)
-		wantChainError(t, "chain", chain, k, l.recs[k].RecordID, "record_hash mismatch")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, l.recs[k].RecordID, "record_hash mismatch")
 	})
 	t.Run("tree hash changed", func(t *testing.T) {
 		t.Parallel()
@@ -185,8 +228,8 @@ func testTamper(t *testing.T, h Harness) {
 		if err := l.inst.Tamper.PutRow(ctx, row); err != nil {
 			t.Fatal(err)
 		}
-		chain, _, _ := l.check(ctx)
-		wantChainError(t, "chain", chain, k, l.recs[k].RecordID, "Merkle")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, l.recs[k].RecordID, "Merkle")
 	})
 	t.Run("middle record deleted", func(t *testing.T) {
 		t.Parallel()
@@ -194,8 +237,8 @@ func testTamper(t *testing.T, h Harness) {
 		if err := l.inst.Tamper.DeleteRows(ctx, k, k+1); err != nil {
 			t.Fatal(err)
 		}
-		chain, _, _ := l.check(ctx)
-		wantChainError(t, "chain", chain, k, "", "missing")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, "", "missing")
 	})
 	t.Run("two records swapped", func(t *testing.T) {
 		t.Parallel()
@@ -203,29 +246,52 @@ func testTamper(t *testing.T, h Harness) {
 		if err := l.inst.Tamper.SwapRows(ctx, k, k+2); err != nil {
 			t.Fatal(err)
 		}
-		chain, _, _ := l.check(ctx)
-		wantChainError(t, "chain", chain, k, l.recs[k+2].RecordID, "swapped")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, l.recs[k+2].RecordID, "swapped")
 	})
+	for name, seq := range map[string]int64{"a row with a negative sequence": -1, "a row beyond the tip": tamperSize + 3, "a row just after the tip": tamperSize} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			l := newTamperLog(t, h)
+			if err := l.inst.Tamper.AddStrayRow(ctx, 3, seq); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := l.check(ctx)
+			if !errors.Is(st, ledger.ErrTampered) {
+				t.Fatalf("verify with a stray row at sequence %d: %v, want a failure", seq, st)
+			}
+			// Reading the store never panics on such a row.
+			for _, err := range l.inst.Store.Query(ctx, audit.Filter{Limit: -1}) {
+				if err != nil {
+					t.Fatalf("query: %v", err)
+				}
+			}
+			for _, err := range l.inst.Store.Range(ctx, 0, ^uint64(0)) {
+				if err != nil {
+					t.Fatalf("range: %v", err)
+				}
+			}
+		})
+	}
 	t.Run("tail truncated", func(t *testing.T) {
 		t.Parallel()
 		l := newTamperLog(t, h)
 		if err := l.inst.Tamper.DeleteRows(ctx, k, tamperSize); err != nil {
 			t.Fatal(err)
 		}
-		chain, heads, cp := l.check(ctx)
-		if chain != nil {
-			t.Fatalf("chain of the remaining records: %v", chain)
-		}
-		wantChainError(t, "tree heads", heads, k, "", "removed from the end")
-		wantChainError(t, "checkpoint", cp, k, "", "removed from the end")
-		// The attacker also drops the heads: the saved checkpoint still
-		// catches it.
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, "", "removed from the end")
+		wantChainError(t, "checkpoint", l.checkpointOnly(ctx), k, "", "removed from the end")
+		l.appendRefused(t)
+		// The attacker also drops the heads after the new end: the store
+		// is then a shorter log that the key signed, and only the saved
+		// checkpoint (or a witness) can tell.
 		if err := l.inst.Tamper.DeleteHeads(ctx, k+1); err != nil {
 			t.Fatal(err)
 		}
-		chain, heads, cp = l.check(ctx)
-		if chain != nil || heads != nil {
-			t.Fatalf("chain %v, heads %v after dropping the heads too", chain, heads)
+		st, cp := l.check(ctx)
+		if st != nil {
+			t.Fatalf("a log truncated at a signed head: %v (only a checkpoint can catch this)", st)
 		}
 		wantChainError(t, "checkpoint", cp, k, "", "removed from the end")
 	})
@@ -233,32 +299,30 @@ func testTamper(t *testing.T, h Harness) {
 		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, k, func(r *audit.Record) { r.Reason = "nothing happened" })
-		chain, heads, cp := l.check(ctx)
-		if chain != nil {
-			t.Fatalf("a consistently rewritten chain should pass the chain check (only heads and checkpoints catch it): %v", chain)
+		if err := l.checkpointOnly(ctx); err == nil {
+			t.Fatal("a checkpoint of the original log accepts the rewrite")
 		}
-		wantChainError(t, "tree heads", heads, k, "", "record 5 was changed")
-		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, "", "record 5 was changed")
+		l.appendRefused(t)
 	})
 	t.Run("last record rewritten", func(t *testing.T) {
 		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, tamperSize-1, func(r *audit.Record) { r.Actor = "mallory" })
-		_, heads, cp := l.check(ctx)
-		wantChainError(t, "tree heads", heads, tamperSize-1, "", "record 11 was changed")
-		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, tamperSize-1, "", "record 11 was changed")
+		l.appendRefused(t)
 	})
-	t.Run("tail and heads rewritten", func(t *testing.T) {
+	t.Run("tail and heads rewritten, heads unsigned", func(t *testing.T) {
 		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, k, func(r *audit.Record) { r.Target = "svc/other" })
 		// Without the log key, the attacker stores unsigned heads.
 		l.rewriteHeads(t, k+1, nil)
-		chain, heads, cp := l.check(ctx)
-		if chain != nil || heads != nil {
-			t.Fatalf("chain %v, heads %v", chain, heads)
-		}
-		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, tamperSize, "", "not signed")
+		l.appendRefused(t)
 	})
 	t.Run("heads signed by another key", func(t *testing.T) {
 		t.Parallel()
@@ -266,30 +330,37 @@ func testTamper(t *testing.T, h Harness) {
 		l.relink(t, k, func(r *audit.Record) { r.Target = "svc/other" })
 		other, _ := newLogKey(t, l.v.Origin())
 		l.rewriteHeads(t, k+1, other)
-		_, heads, cp := l.check(ctx)
-		wantChainError(t, "tree heads", heads, tamperSize, "", "does not check")
-		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, tamperSize, "", "does not check")
+		l.appendRefused(t)
 	})
-	t.Run("tail rewritten and heads dropped", func(t *testing.T) {
+	t.Run("tail rewritten and its heads dropped", func(t *testing.T) {
 		t.Parallel()
 		l := newTamperLog(t, h)
 		l.relink(t, k, func(r *audit.Record) { r.Severity = audit.SeverityCritical })
 		if err := l.inst.Tamper.DeleteHeads(ctx, k+1); err != nil {
 			t.Fatal(err)
 		}
-		_, heads, cp := l.check(ctx)
-		if heads != nil {
-			t.Fatalf("heads: %v", heads)
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, k, "", "not covered by any tree head")
+		l.appendRefused(t)
+	})
+	t.Run("every head deleted", func(t *testing.T) {
+		t.Parallel()
+		l := newTamperLog(t, h)
+		if err := l.inst.Tamper.DeleteHeads(ctx, 0); err != nil {
+			t.Fatal(err)
 		}
-		wantChainError(t, "checkpoint", cp, 0, "", "rewritten")
+		st, _ := l.check(ctx)
+		wantChainError(t, "verify", st, 0, "", "no tree head")
+		l.appendRefused(t)
 	})
 	t.Run("appends after the checkpoint keep it valid", func(t *testing.T) {
 		t.Parallel()
 		l := newTamperLog(t, h)
 		appendAll(t, l.inst.Store, samples(9))
-		chain, heads, cp := l.check(ctx)
-		if chain != nil || heads != nil || cp != nil {
-			t.Fatalf("chain %v, heads %v, checkpoint %v", chain, heads, cp)
+		if st, cp := l.check(ctx); st != nil || cp != nil {
+			t.Fatalf("store %v, checkpoint %v", st, cp)
 		}
 	})
 }

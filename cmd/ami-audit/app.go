@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/store"
+	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
 // App holds what every command shares: the streams, the global flags and
@@ -26,8 +27,11 @@ type App struct {
 	quiet    bool   // --quiet
 	noColor  bool   // --no-color, or $NO_COLOR
 
-	registry *store.Registry
-	store    audit.Store
+	pubKey string // --key of the commands that check signed heads: the log's public key
+
+	registry      *store.Registry
+	trail         *trail.Trail // opened on first use, closed when the command ends
+	trailReadOnly bool
 }
 
 func newApp(registry *store.Registry, stdin io.Reader, stdout, stderr io.Writer) *App {
@@ -155,7 +159,10 @@ func (a *App) colour() bool { return !a.noColor && isTerminal(a.stdout) }
 func (a *App) progress() bool { return !a.quiet && isTerminal(a.stderr) }
 
 func (a *App) close() {
-	if a.store != nil {
-		a.store.Close()
+	if a.trail != nil {
+		if err := a.trail.Close(); err != nil {
+			fmt.Fprintf(a.stderr, "ami-audit: closing the trail: %v\n", err)
+		}
+		a.trail = nil
 	}
 }

@@ -1,14 +1,24 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
+	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/store"
 	"github.com/ami-orchestrator/ami-audit/store/migrate"
+	"github.com/ami-orchestrator/ami-audit/trail"
 )
+
+// migrateSource is a store migrate can copy from.
+type migrateSource interface {
+	migrate.Store
+	Identity() store.Identity
+}
 
 func (a *App) migrateCommand() *cobra.Command {
 	var from, to string
@@ -39,20 +49,38 @@ printed).`,
 			if from == to {
 				return usagef("--from and --to are the same store")
 			}
-			s, err := a.registry.Open(ctx, from, store.Options{})
+			s, err := a.registry.Open(ctx, from, store.Options{ReadOnly: true})
 			if err != nil {
 				return fmt.Errorf("source %s: %w", store.Redact(from), err)
 			}
 			defer s.Close()
-			src, ok := s.(migrate.Store)
+			src, ok := s.(migrateSource)
 			if !ok {
 				return fmt.Errorf("source %s cannot be verified, so it cannot be migrated", store.Redact(from))
 			}
-			opts := store.Options{Create: true, Origin: src.Origin(), Difficulty: src.Difficulty()}
-			// Sign the target's tree heads when this machine holds the
-			// log's key.
-			if signer, err := a.logSigner(); err == nil && signer != nil && signer.Name() == src.Origin() {
-				opts.Signer = signer
+			id := src.Identity()
+			opts := store.Options{Create: true, Origin: id.Origin, LogID: id.LogID, LogKey: id.LogKey, Difficulty: id.Difficulty}
+			// The copy is the same log: its tree heads are signed by the
+			// same key, which must be here when the log has one.
+			if k, err := keys.LoadKey(a.auditPath(trail.LogKeyFile)); err == nil && k.Signer.Name() == id.Origin {
+				opts.Signer, opts.Verifier = k.Signer, k.Verifier
+			} else if id.LogKey != "" {
+				return withHint(fmt.Errorf("the log's tree heads are signed by its log key, which is not at %s: a copy made without it could not be signed", a.auditPath(trail.LogKeyFile)),
+					"run migrate where the trail's log key is (or give --audit-dir)")
+			}
+			// Look at the target before anything is written to it: one
+			// holding another log is refused up front.
+			if p, err := a.registry.Open(ctx, to, store.Options{ReadOnly: true}); err == nil {
+				other := ""
+				if pi, ok := p.(interface{ Identity() store.Identity }); ok && pi.Identity().LogID != id.LogID {
+					other = pi.Identity().LogID
+				}
+				p.Close()
+				if other != "" {
+					return usagef("target %s holds another trail (log %s); the source is log %s: migrate copies a trail into an empty store or a copy of itself", store.Redact(to), other, id.LogID)
+				}
+			} else if !errors.Is(err, audit.ErrNotInitialized) {
+				return fmt.Errorf("target %s: %w", store.Redact(to), err)
 			}
 			d, err := a.registry.Open(ctx, to, opts)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -300,4 +301,55 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// registerSelection registers the filter flags that choose records
+// without limiting or ordering them (sign uses them).
+func (ff *filterFlags) registerSelection(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&ff.action, "action", "", "only records of this action")
+	f.StringVar(&ff.actor, "actor", "", "only records by this actor")
+	f.StringVar(&ff.user, "user", "", "same as --actor")
+	f.StringVar(&ff.target, "target", "", "only records about this target")
+	f.StringVar(&ff.module, "module", "", "only records about this module (target_type module)")
+	f.StringVar(&ff.targetType, "target-type", "", "only this target type: file, module, service, log, git, quality")
+	f.StringVar(&ff.severity, "severity", "", "only this severity and above: debug, info, warning, error, critical")
+	f.StringVar(&ff.since, "since", "", "from this time on: a date, RFC 3339, or e.g. \"7 days ago\"")
+	f.StringVar(&ff.until, "until", "", "before this time (same forms as --since)")
+}
+
+// narrowed reports whether any filter flag was given.
+func (ff *filterFlags) narrowed() bool {
+	return ff.action != "" || ff.actor != "" || ff.user != "" || ff.target != "" || ff.module != "" ||
+		ff.targetType != "" || ff.severity != "" || ff.since != "" || ff.until != ""
+}
+
+// parseRange reads "A..B" (B excluded; empty: no end) as sequence bounds.
+func parseRange(s string) (from, to uint64, err error) {
+	a, b, ok := strings.Cut(s, "..")
+	if !ok {
+		return 0, 0, fmt.Errorf("--range %q: want A..B, e.g. 0..1000 or 500..", s)
+	}
+	if a != "" {
+		if from, err = strconv.ParseUint(a, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("--range %q: %q is not a sequence number", s, a)
+		}
+	}
+	if b != "" {
+		if to, err = strconv.ParseUint(b, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("--range %q: %q is not a sequence number", s, b)
+		}
+		if to <= from {
+			return 0, 0, fmt.Errorf("--range %q: empty (B must be larger than A)", s)
+		}
+	}
+	return from, to, nil
+}
+
+// plural is "1 record", "2 records".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

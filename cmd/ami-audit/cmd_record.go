@@ -123,11 +123,13 @@ The record id(s) are printed on standard output, one per line.`,
 				return err
 			}
 			r := &rec
-			if err := s.Append(ctx, []*audit.Record{r}); err != nil {
-				return err
+			if len(signers) == 0 {
+				err = s.Append(ctx, []*audit.Record{r})
+			} else {
+				_, err = appendSigned(ctx, s, func(yield func(*audit.Record, error) bool) { yield(r, nil) }, signers)
 			}
-			if err := a.signAppended(ctx, []*audit.Record{r}, signers); err != nil {
-				return err
+			if err != nil {
+				return appendError(err)
 			}
 			if printJSON {
 				b, _ := r.AppendJSON(nil)
@@ -213,7 +215,9 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 		}
 	}
 	var n int
-	if sa, ok := s.(streamAppender); ok {
+	if len(signers) > 0 {
+		n, err = appendSigned(ctx, s, seq, signers)
+	} else if sa, ok := s.(streamAppender); ok {
 		n, err = sa.AppendStream(ctx, seq)
 	} else {
 		var batch []*audit.Record
@@ -236,56 +240,43 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 		switch {
 		case errors.As(err, &le):
 			return usageError{fmt.Errorf("%s: %w; nothing was appended", name, le)}
-		case errors.As(err, &be):
+		case errors.As(err, &be) && !errors.Is(err, ledger.ErrTampered):
 			return usageError{fmt.Errorf("%s: record %d: %w; nothing was appended", name, be.Index+1, be.Err)}
 		}
-		return fmt.Errorf("%s: %w; nothing was appended", name, err)
-	}
-	if len(signers) > 0 {
-		if !keepIDs {
-			return errors.New("--sign signs at most 100,000 records of a batch; sign the rest with 'ami-audit sign'")
-		}
-		var recs []*audit.Record
-		for _, id := range ids {
-			r, err := s.Get(ctx, id)
-			if err != nil {
-				return err
-			}
-			recs = append(recs, r)
-		}
-		if err := a.signAppended(ctx, recs, signers); err != nil {
-			return err
-		}
+		return appendError(fmt.Errorf("%s: %w; nothing was appended", name, err))
 	}
 	if keepIDs {
 		for _, id := range ids {
 			fmt.Fprintln(a.stdout, id)
 		}
 	}
-	a.notice("appended %d records from %s", n, name)
+	how := ""
+	if len(signers) > 0 {
+		how = fmt.Sprintf(", each signed by %d key(s) in the same transaction", len(signers))
+	}
+	a.notice("appended %d records from %s%s", n, name, how)
 	return nil
 }
 
-// signAppended adds each signer's signature to each appended record.
-func (a *App) signAppended(ctx context.Context, recs []*audit.Record, signers []note.Signer) error {
-	if len(signers) == 0 {
-		return nil
+// appendSigned appends a stream of records in one transaction, each signed
+// by signers in the same transaction: the records and their signatures are
+// stored together, or nothing is.
+func appendSigned(ctx context.Context, s audit.Store, seq iter.Seq2[*audit.Record, error], signers []note.Signer) (int, error) {
+	ss, ok := s.(interface {
+		AppendStreamSigned(context.Context, iter.Seq2[*audit.Record, error], func(*audit.Record) error) (int, error)
+	})
+	if !ok {
+		return 0, fmt.Errorf("this store cannot sign records as it appends them; append, then run 'ami-audit sign'")
 	}
-	s, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
+	now := time.Now()
+	return ss.AppendStreamSigned(ctx, seq, func(r *audit.Record) error {
 		for _, sg := range signers {
-			sig, err := ledger.SignRecord(sg, r.RecordHash, time.Now())
+			sig, err := ledger.SignRecord(sg, r.RecordHash, now)
 			if err != nil {
-				return err
-			}
-			if err := s.AddSignature(ctx, r.RecordID, sig); err != nil {
 				return err
 			}
 			r.Signatures = append(r.Signatures, sig)
 		}
-	}
-	return nil
+		return nil
+	})
 }

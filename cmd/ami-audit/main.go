@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/store/all"
 )
 
@@ -91,7 +92,7 @@ func (a *App) report(err error) int {
 	var u usageError
 	var v verifyError
 	switch {
-	case errors.As(err, &v):
+	case errors.As(err, &v), errors.Is(err, ledger.ErrTampered):
 		return exitVerifyFails
 	case errors.As(err, &u), isCobraUsage(err):
 		return exitUsage

@@ -18,9 +18,13 @@ import (
 type Request struct {
 	Recs   []*audit.Record                 // the records of an Append
 	Stream iter.Seq2[*audit.Record, error] // set instead for AppendStream
-	N      int                             // records a stream stored, set by the commit function
-	Err    error                           // the outcome, set by the commit function
-	done   chan struct{}
+	// Sign, when set for a stream, is called with each record once it is
+	// linked (its hash known) and before it is stored; the signatures it
+	// adds to the record are stored in the same transaction.
+	Sign func(*audit.Record) error
+	N    int   // records a stream stored, set by the commit function
+	Err  error // the outcome, set by the commit function
+	done chan struct{}
 }
 
 // ErrClosed is returned by appends after Close.
@@ -59,9 +63,10 @@ func (q *Queue) Append(ctx context.Context, recs []*audit.Record) error {
 	return q.enqueue(ctx, &Request{Recs: recs, done: make(chan struct{})})
 }
 
-// AppendStream queues a stream and waits for its outcome.
-func (q *Queue) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
-	r := &Request{Stream: seq, done: make(chan struct{})}
+// AppendStream queues a stream and waits for its outcome. sign may be nil
+// (see Request.Sign).
+func (q *Queue) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
+	r := &Request{Stream: seq, Sign: sign, done: make(chan struct{})}
 	if err := q.enqueue(ctx, r); err != nil {
 		return 0, err
 	}

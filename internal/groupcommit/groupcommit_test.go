@@ -61,7 +61,7 @@ func TestGroupsWaitingAppends(t *testing.T) {
 					return
 				}
 			}
-		})
+		}, nil)
 	}()
 	// Nine appends and the stream queue behind it.
 	deadline := time.Now().Add(10 * time.Second)

@@ -26,11 +26,13 @@ func openSQLite(ctx context.Context, loc string, opts store.Options) (audit.Stor
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: path, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer})
+	return sqlite.Open(ctx, sqlite.Config{Path: path, Create: opts.Create, ReadOnly: opts.ReadOnly, Origin: opts.Origin, LogID: opts.LogID,
+		LogKey: opts.LogKey, Difficulty: opts.Difficulty, Signer: opts.Signer, Verifier: opts.Verifier})
 }
 
 // openPostgres accepts postgres:// and postgresql:// URLs (libpq form,
 // plus schema=NAME).
 func openPostgres(ctx context.Context, loc string, opts store.Options) (audit.Store, error) {
-	return postgres.Open(ctx, postgres.Config{URL: loc, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer})
+	return postgres.Open(ctx, postgres.Config{URL: loc, Create: opts.Create, ReadOnly: opts.ReadOnly, Origin: opts.Origin, LogID: opts.LogID,
+		LogKey: opts.LogKey, Difficulty: opts.Difficulty, Signer: opts.Signer, Verifier: opts.Verifier})
 }

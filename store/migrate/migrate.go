@@ -24,6 +24,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/ledger"
+	"github.com/ami-orchestrator/ami-audit/store"
 )
 
 // Store is what migrate reads and writes: a store that can be verified.
@@ -77,6 +78,9 @@ func Copy(ctx context.Context, src, dst Store, opt Options) (Result, error) {
 		opt.Chunk = 2000
 	}
 	var res Result
+	if a, b := identityOf(src), identityOf(dst); a != "" && b != "" && a != b {
+		return res, fmt.Errorf("%w: the target holds log %s, the source is log %s (another trail: choose an empty target)", ErrDiverged, b, a)
+	}
 	if src.Origin() != dst.Origin() {
 		return res, fmt.Errorf("%w: the target is log %q, the source %q", ErrDiverged, dst.Origin(), src.Origin())
 	}
@@ -100,6 +104,14 @@ func Copy(ctx context.Context, src, dst Store, opt Options) (Result, error) {
 	}
 	res.Size = sHead.Size
 	return res, prove(ctx, src, dst, &res, opt)
+}
+
+// identityOf is a store's log id, empty when it keeps none.
+func identityOf(s Store) string {
+	if id, ok := s.(interface{ Identity() store.Identity }); ok {
+		return id.Identity().LogID
+	}
+	return ""
 }
 
 // checkPrefix makes sure the target's records are the source's first

@@ -2,6 +2,8 @@ package migrate_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -19,9 +21,16 @@ import (
 	"github.com/ami-orchestrator/ami-audit/storetest"
 )
 
+// logIDFor gives the stores of one origin one log id, as a copy of a log
+// has: the tests' targets are copies of their sources.
+func logIDFor(origin string) string {
+	sum := sha256.Sum256([]byte(origin))
+	return hex.EncodeToString(sum[:8])
+}
+
 func openSQLite(t *testing.T, origin string, difficulty int) migrate.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "a.db"), Create: true, Origin: origin, Difficulty: difficulty})
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "a.db"), Create: true, Origin: origin, LogID: logIDFor(origin), Difficulty: difficulty})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +89,7 @@ func exportAll(t *testing.T, s audit.Store) []string {
 func targets(t *testing.T) map[string]func(t *testing.T, origin string, difficulty int) migrate.Store {
 	m := map[string]func(t *testing.T, origin string, difficulty int) migrate.Store{"sqlite": openSQLite}
 	m["postgres"] = func(t *testing.T, origin string, difficulty int) migrate.Store {
-		inst := pgtest.Open(t, pgtest.URL(t), store.Options{Create: true, Origin: origin, Difficulty: difficulty})
+		inst := pgtest.Open(t, pgtest.URL(t), store.Options{Create: true, Origin: origin, LogID: logIDFor(origin), Difficulty: difficulty})
 		return inst.Store.(migrate.Store)
 	}
 	return m
@@ -172,7 +181,15 @@ func TestDiverged(t *testing.T) {
 			}
 			return dst
 		},
-		"other origin":     func() migrate.Store { return openSQLite(t, "example.org/other", 0) },
+		"other origin": func() migrate.Store { return openSQLite(t, "example.org/other", 0) },
+		"another log of the same origin": func() migrate.Store {
+			s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "b.db"), Create: true, Origin: "example.org/migrate"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
 		"other difficulty": func() migrate.Store { return openSQLite(t, "example.org/migrate", 1) },
 	}
 	for name, mk := range cases {

@@ -26,12 +26,21 @@ type Config struct {
 	// Create the tables when they do not exist yet; otherwise opening an
 	// empty database fails with audit.ErrNotInitialized.
 	Create bool
+	// ReadOnly opens the store for reading only (see store.Options): the
+	// session is read-only, nothing is created or upgraded.
+	ReadOnly bool
 	// Origin names a new log in its checkpoints. Used only at creation.
 	Origin string
+	// LogID is a new log's identity (random when empty).
+	LogID string
+	// LogKey is a new log's public key text, empty when unsigned.
+	LogKey string
 	// Difficulty is a new log's proof-of-work difficulty.
 	Difficulty int
-	// Signer, when set, signs the tree head after each committed batch.
-	Signer note.Signer
+	// Signer, when set, signs the tree head after each committed batch;
+	// Verifier, its public half, is then required (see store.Options).
+	Signer   note.Signer
+	Verifier note.Verifier
 	// ConnectTimeout bounds each connection attempt (default 5s), so an
 	// unreachable server is reported instead of waited for.
 	ConnectTimeout time.Duration
@@ -71,6 +80,9 @@ func (c *Config) Validate() error {
 	if c.Difficulty < 0 || c.Difficulty > ledger.MaxDifficulty {
 		return fmt.Errorf("postgres store: difficulty %d out of range 0..%d", c.Difficulty, ledger.MaxDifficulty)
 	}
+	if err := c.options().Check(); err != nil {
+		return err
+	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 5 * time.Second
 	}
@@ -90,4 +102,9 @@ func (c Config) String() string {
 		s += " schema " + c.Schema
 	}
 	return s
+}
+
+func (c *Config) options() store.Options {
+	return store.Options{Create: c.Create, ReadOnly: c.ReadOnly, Origin: c.Origin, LogID: c.LogID, LogKey: c.LogKey,
+		Difficulty: c.Difficulty, Signer: c.Signer, Verifier: c.Verifier}
 }

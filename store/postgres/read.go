@@ -14,11 +14,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/mod/sumdb/tlog"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
 	"github.com/ami-orchestrator/ami-audit/ledger"
+	"github.com/ami-orchestrator/ami-audit/store"
 )
 
 // selectRecord reads what a record is rebuilt from: the body, the status
@@ -197,6 +199,17 @@ func (s *Store) Range(ctx context.Context, from, to uint64) iter.Seq2[*audit.Rec
 
 // AddSignature implements audit.Store.
 func (s *Store) AddSignature(ctx context.Context, id string, sig audit.Signature) error {
+	if s.cfg.ReadOnly {
+		return store.ErrReadOnly
+	}
+	return addSignature(ctx, s.pool, id, sig)
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func addSignature(ctx context.Context, db execer, id string, sig audit.Signature) error {
 	if sig.Algorithm != audit.AlgorithmEd25519 {
 		return fmt.Errorf("signature algorithm %q: only Ed25519 is supported", sig.Algorithm)
 	}
@@ -204,7 +217,7 @@ func (s *Store) AddSignature(ctx context.Context, id string, sig audit.Signature
 	if !ok {
 		return fmt.Errorf("%s: %w", id, audit.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO audit_signatures (record_id, signer, algorithm, signature, timestamp)
+	tag, err := db.Exec(ctx, `INSERT INTO audit_signatures (record_id, signer, algorithm, signature, timestamp)
 SELECT record_id, $2, $3, $4, $5 FROM audit_records WHERE record_id = $1
 ON CONFLICT (record_id, signer) DO UPDATE SET algorithm = excluded.algorithm, signature = excluded.signature, timestamp = excluded.timestamp`,
 		uid, text(sig.Signer), sig.Algorithm, text(sig.Signature), audit.FormatTime(sig.Timestamp))
@@ -219,6 +232,9 @@ ON CONFLICT (record_id, signer) DO UPDATE SET algorithm = excluded.algorithm, si
 
 // SetStatus implements audit.Store.
 func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) error {
+	if s.cfg.ReadOnly {
+		return store.ErrReadOnly
+	}
 	if !status.Valid() {
 		return fmt.Errorf("unknown status %q", status)
 	}
@@ -398,4 +414,95 @@ func canonicalJSON(m map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	return jsonText(b), nil
+}
+
+// Snapshot implements ledger.Snapshotter in one statement, which
+// PostgreSQL runs in one snapshot.
+func (s *Store) Snapshot(ctx context.Context) (ledger.Snapshot, error) {
+	var snap ledger.Snapshot
+	var rows, heads, stray, tipSize int64
+	var minSeq, maxSeq, size *int64
+	var root []byte
+	var signed *string
+	var tipHash string
+	err := s.pool.QueryRow(ctx, `SELECT
+	(SELECT count(*) FROM audit_records), (SELECT min(sequence) FROM audit_records), (SELECT max(sequence) FROM audit_records),
+	(SELECT count(*) FROM audit_tree_heads),
+	h.size, h.root, h.note,
+	c.size, c.hash,
+	(SELECT count(*) FROM audit_signatures g WHERE NOT EXISTS (SELECT 1 FROM audit_records r WHERE r.record_id = g.record_id AND r.sequence >= 0))
+FROM audit_chain c LEFT JOIN (SELECT size, root, note FROM audit_tree_heads ORDER BY size DESC LIMIT 1) h ON true`).Scan(
+		&rows, &minSeq, &maxSeq, &heads, &size, &root, &signed, &tipSize, &tipHash, &stray)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return snap, &ledger.ChainError{Reason: "the store's chain tip row is gone (audit_chain was emptied)"}
+	}
+	if err != nil {
+		return snap, fmt.Errorf("read the store's snapshot: %w", err)
+	}
+	snap.Records, snap.Heads, snap.StraySignatures = uint64(rows), uint64(heads), uint64(stray)
+	if minSeq != nil {
+		snap.MinSeq, snap.MaxSeq = *minSeq, *maxSeq
+	}
+	if size != nil {
+		snap.Latest = storedHead(*size, root, signed)
+	}
+	snap.Tip = &audit.Head{Size: uint64(max(tipSize, 0)), Hash: tipHash}
+	return snap, nil
+}
+
+// AddSignatures implements audit.SignatureAdder in one transaction.
+func (s *Store) AddSignatures(ctx context.Context, sigs iter.Seq2[audit.RecordSignature, error]) (int, error) {
+	if s.cfg.ReadOnly {
+		return 0, store.ErrReadOnly
+	}
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for rs, err := range sigs {
+			if err != nil {
+				return err
+			}
+			if err := addSignature(ctx, tx, rs.RecordID, rs.Signature); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// AddCosignature stores a co-signature of the checkpoint at size.
+func (s *Store) AddCosignature(ctx context.Context, c ledger.Cosignature) error {
+	if s.cfg.ReadOnly {
+		return store.ErrReadOnly
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO audit_cosignatures (size, signer, note, timestamp) VALUES ($1, $2, $3, $4)
+ON CONFLICT (size, signer) DO UPDATE SET note = excluded.note, timestamp = excluded.timestamp`,
+		clamp(c.Size), text(c.Signer), text(string(c.Note)), audit.FormatTime(c.Timestamp))
+	return err
+}
+
+// Cosignatures lists the stored co-signatures, by size then signer.
+func (s *Store) Cosignatures(ctx context.Context) ([]ledger.Cosignature, error) {
+	rows, err := s.pool.Query(ctx, `SELECT size, signer, note, timestamp FROM audit_cosignatures ORDER BY size, signer`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ledger.Cosignature
+	for rows.Next() {
+		var c ledger.Cosignature
+		var size int64
+		var n, ts string
+		if err := rows.Scan(&size, &c.Signer, &n, &ts); err != nil {
+			return nil, err
+		}
+		c.Size, c.Note = uint64(max(size, 0)), []byte(n)
+		c.Timestamp, _ = time.Parse(time.RFC3339Nano, ts)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -3,7 +3,7 @@ package postgres
 // SchemaVersion is the version of the tables this package writes. A
 // database with a higher version was written by a newer ami-audit and is
 // refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] takes a database from version i to i+1.
 var migrations = []string{
@@ -102,6 +102,17 @@ CREATE TABLE audit_tree_heads (
 	size bigint PRIMARY KEY,
 	root bytea NOT NULL,
 	note text
+);
+`,
+	// 1 → 2: co-signatures of checkpoints; the log's identity (log_id,
+	// store_id, log_key) lives in audit_meta.
+	`
+CREATE TABLE audit_cosignatures (
+	size      bigint NOT NULL,
+	signer    text NOT NULL,
+	note      text NOT NULL,
+	timestamp text NOT NULL,
+	PRIMARY KEY (size, signer)
 );
 `,
 }

@@ -37,7 +37,6 @@ import (
 	"iter"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -52,11 +51,11 @@ import (
 // Store is a PostgreSQL-backed audit.Store. It also implements
 // ledger.RawScanner and ledger.HeadStore and serves tree hashes for proofs.
 type Store struct {
-	cfg        Config
-	pool       *pgxpool.Pool
-	origin     string
-	difficulty int
-	signer     note.Signer
+	cfg      Config
+	pool     *pgxpool.Pool
+	id       store.Identity
+	signer   note.Signer
+	verifier note.Verifier
 
 	queue     *groupcommit.Queue
 	closeOnce sync.Once
@@ -91,13 +90,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "ami-audit"
 	}
+	if cfg.ReadOnly {
+		pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	pcfg.MaxConns = cfg.MaxConns
 	pcfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store %s: %w", cfg, redactErr(err, cfg.URL))
 	}
-	s := &Store{cfg: cfg, pool: pool, signer: cfg.Signer}
+	s := &Store{cfg: cfg, pool: pool, signer: cfg.Signer, verifier: cfg.Verifier}
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	err = pool.Ping(pctx)
 	cancel()
@@ -109,6 +111,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres store %s: %w", cfg, redactErr(err, cfg.URL))
 	}
 	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres store %s: %w", cfg, err)
+	}
+	if err := s.id.CheckKey(cfg.options()); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store %s: %w", cfg, err)
 	}
@@ -134,16 +140,19 @@ func replaceAll(s, old, repl string) string {
 	return s
 }
 
-// migrate creates or upgrades the schema and loads the log's settings.
+// migrate creates or upgrades the schema and loads the log's identity. A
+// read-only store only reads it.
 func (s *Store) migrate(ctx context.Context) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.Background())
-	// Two processes creating the same store wait for each other.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7460143371)`); err != nil {
-		return err
+	if !s.cfg.ReadOnly {
+		// Two processes creating the same store wait for each other.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7460143371)`); err != nil {
+			return err
+		}
 	}
 	if s.cfg.Schema != "" {
 		var exists bool
@@ -187,47 +196,64 @@ func (s *Store) migrate(ctx context.Context) error {
 	if version > SchemaVersion {
 		return fmt.Errorf("%w: it has schema version %d and this ami-audit knows up to version %d; upgrade ami-audit", audit.ErrSchemaNewer, version, SchemaVersion)
 	}
+	if version < SchemaVersion && s.cfg.ReadOnly {
+		return fmt.Errorf("the store was written by an older ami-audit (schema version %d, this one writes %d): open it once with write access ('ami-audit init') to upgrade it", version, SchemaVersion)
+	}
 	for v := version; v < SchemaVersion; v++ {
 		if _, err := tx.Exec(ctx, migrations[v]); err != nil {
 			return fmt.Errorf("migrate schema %d→%d: %w", v, v+1, err)
 		}
 	}
 	if version == 0 {
-		origin := s.cfg.Origin
-		if origin == "" {
-			origin = "ami-audit/" + audit.NewID()
-		}
-		for k, v := range map[string]string{
-			"origin":     origin,
-			"difficulty": strconv.Itoa(s.cfg.Difficulty),
-			"created_at": audit.FormatTime(time.Now()),
-		} {
+		for k, v := range store.NewIdentity(s.cfg.options()).Meta() {
 			if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ($1, $2)`, k, v); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.Itoa(SchemaVersion)); err != nil {
+	if version < 2 {
+		// Stores made before logs had identities get theirs now.
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ('log_id', $1), ('store_id', $2), ('log_key', '') ON CONFLICT (key) DO NOTHING`,
+			store.NewLogID(), store.NewLogID()); err != nil {
+			return err
+		}
+	}
+	if version < SchemaVersion {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.Itoa(SchemaVersion)); err != nil {
+			return err
+		}
+	}
+	meta := map[string]string{}
+	rows, err := tx.Query(ctx, `SELECT key, value FROM audit_meta`)
+	if err != nil {
 		return err
 	}
-	var diff string
-	if err := tx.QueryRow(ctx, `SELECT value FROM audit_meta WHERE key = 'origin'`).Scan(&s.origin); err != nil {
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return err
+		}
+		meta[k] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return err
 	}
-	if err := tx.QueryRow(ctx, `SELECT value FROM audit_meta WHERE key = 'difficulty'`).Scan(&diff); err != nil {
+	if s.id, err = store.ParseIdentity(meta); err != nil {
 		return err
-	}
-	if s.difficulty, err = strconv.Atoi(diff); err != nil {
-		return fmt.Errorf("difficulty %q is not a number", diff)
 	}
 	return tx.Commit(ctx)
 }
 
 // Origin is the log's name in its checkpoints.
-func (s *Store) Origin() string { return s.origin }
+func (s *Store) Origin() string { return s.id.Origin }
 
 // Difficulty is the log's proof-of-work difficulty.
-func (s *Store) Difficulty() int { return s.difficulty }
+func (s *Store) Difficulty() int { return s.id.Difficulty }
+
+// Identity is what the store recorded about its log at creation.
+func (s *Store) Identity() store.Identity { return s.id }
 
 // Pool is the connection pool, for tools that need SQL beside the store.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -244,7 +270,14 @@ func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
 // record is invalid, none. Memory stays flat whatever the count. It
 // returns the number of records stored.
 func (s *Store) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
-	return s.queue.AppendStream(ctx, seq)
+	return s.queue.AppendStream(ctx, seq, nil)
+}
+
+// AppendStreamSigned is AppendStream with sign called on each record once
+// it is linked and before it is stored: the signatures it adds are stored
+// in the same transaction as the records.
+func (s *Store) AppendStreamSigned(ctx context.Context, seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
+	return s.queue.AppendStream(ctx, seq, sign)
 }
 
 // Head implements audit.Store.

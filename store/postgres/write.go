@@ -17,6 +17,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/ledger"
+	"github.com/ami-orchestrator/ami-audit/store"
 )
 
 // ErrOutcomeUnknown is wrapped when the connection failed during COMMIT
@@ -27,8 +28,14 @@ var ErrOutcomeUnknown = errors.New("append outcome unknown")
 // commit stores a group of requests, or one stream, and tells each
 // request its outcome.
 func (s *Store) commit(batch []*appendReq) {
+	if err := s.writable(); err != nil {
+		for _, r := range batch {
+			r.Err = err
+		}
+		return
+	}
 	if len(batch) == 1 && batch[0].Stream != nil {
-		batch[0].N, batch[0].Err = s.commitStream(batch[0].Stream)
+		batch[0].N, batch[0].Err = s.commitStream(batch[0].Stream, batch[0].Sign)
 		return
 	}
 	err := s.commitGroup(batch)
@@ -76,11 +83,54 @@ func (s *Store) begin(ctx context.Context) (pgx.Tx, audit.Head, *ledger.Accumula
 	var edge *ledger.Accumulator
 	if s.edge != nil && s.edge.Size() == tip.Size && s.edgeHash == tip.Hash {
 		edge = s.edge
-	} else if edge, err = ledger.Frontier(tip.Size, hashReader(ctx, tx)); err != nil {
+	} else if edge, err = s.guardedFrontier(ctx, tx, tip); err != nil {
 		tx.Rollback(context.Background())
 		return nil, tip, nil, fmt.Errorf("append: %w", err)
 	}
 	return tx, tip, edge, nil
+}
+
+// guardedFrontier rebuilds the tree's frontier at tip from the stored tree
+// hashes and checks, before anything is signed over it, that it is the
+// tree the log last signed (ledger.GuardAppend).
+func (s *Store) guardedFrontier(ctx context.Context, tx pgx.Tx, tip audit.Head) (*ledger.Accumulator, error) {
+	edge, err := ledger.Frontier(tip.Size, hashReader(ctx, tx))
+	if err != nil {
+		return nil, err
+	}
+	latest, err := latestHead(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := ledger.GuardAppend(latest, tip.Size, edge.Root(), s.id.Origin, s.verifier); err != nil {
+		return nil, err
+	}
+	return edge, nil
+}
+
+// latestHead reads the stored tree head of the largest size, nil when
+// there is none.
+func latestHead(ctx context.Context, q querier) (*ledger.StoredHead, error) {
+	var size int64
+	var root []byte
+	var signed *string
+	err := q.QueryRow(ctx, `SELECT size, root, note FROM audit_tree_heads ORDER BY size DESC LIMIT 1`).Scan(&size, &root, &signed)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the latest tree head: %w", err)
+	}
+	return storedHead(size, root, signed), nil
+}
+
+func storedHead(size int64, root []byte, signed *string) *ledger.StoredHead {
+	h := &ledger.StoredHead{Size: uint64(max(size, 0))}
+	copy(h.Root[:], root)
+	if signed != nil {
+		h.Note = []byte(*signed)
+	}
+	return h
 }
 
 // finish stores the tree head and the new tip and commits.
@@ -167,7 +217,7 @@ func (s *Store) commitPipelined(batch []*appendReq) error {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, edge)
 		if err != nil {
 			r.Err = err
 			continue
@@ -246,7 +296,7 @@ func (s *Store) signHead(size uint64, root tlog.Hash) (*string, error) {
 	if s.signer == nil {
 		return nil, nil
 	}
-	msg, err := ledger.Checkpoint{Origin: s.origin, Size: size, Root: root}.Sign(s.signer)
+	msg, err := ledger.Checkpoint{Origin: s.id.Origin, Size: size, Root: root}.Sign(s.signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign tree head: %w", err)
 	}
@@ -267,7 +317,7 @@ func (s *Store) commitCopy(batch []*appendReq) error {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, edge)
 		if err != nil {
 			r.Err = err
 			continue
@@ -318,7 +368,7 @@ const copyChunk = 50000
 // linkChunk is how many records of a stream are linked at a time.
 const linkChunk = 512
 
-func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
+func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
 	ctx := context.Background()
 	next, stop := iter.Pull2(seq)
 	defer stop()
@@ -327,7 +377,7 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback(context.Background())
-	src := &linkSource{s: s, next: next, tip: tip, edge: edge}
+	src := &linkSource{s: s, next: next, tip: tip, edge: edge, sign: sign}
 	firstID := ""
 	for !src.eof {
 		src.limit = src.total + copyChunk
@@ -373,6 +423,7 @@ type linkSource struct {
 	side    sideRows
 	firstID string
 	recs    []*audit.Record
+	sign    func(*audit.Record) error
 }
 
 func (l *linkSource) Next() bool {
@@ -403,12 +454,16 @@ func (l *linkSource) Next() bool {
 	if len(l.recs) == 0 {
 		return false
 	}
-	entries, tip, edge, err := ledger.LinkWith(l.tip, l.recs, l.s.difficulty, l.edge)
+	entries, tip, edge, err := ledger.LinkWith(l.tip, l.recs, l.s.id.Difficulty, l.edge)
 	if err != nil {
 		var be *ledger.BatchError
 		if errors.As(err, &be) {
 			be.Index += l.total
 		}
+		l.err = err
+		return false
+	}
+	if err := ledger.SignEntries(entries, l.sign, l.total); err != nil {
 		l.err = err
 		return false
 	}
@@ -549,4 +604,15 @@ func hashReader(ctx context.Context, q querier) tlog.HashReader {
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// writable says why this store may not append, nil when it may.
+func (s *Store) writable() error {
+	switch {
+	case s.cfg.ReadOnly:
+		return store.ErrReadOnly
+	case s.signer == nil && s.id.LogKey != "":
+		return fmt.Errorf("append: %w", store.ErrNoLogKey)
+	}
+	return nil
 }

@@ -26,7 +26,7 @@ func benchGet(b *testing.B, localTTL time.Duration) {
 	ctx := context.Background()
 	inst := pgtest.Open(b, pgtest.URL(b), store.Options{Create: true})
 	pg := inst.Store
-	c := wrapConfig(b, pg, rediscache.Config{URL: redisURL(b), LocalTTL: localTTL})
+	c := wrapConfig(b, pg, rediscache.Config{Key: testKey, URL: redisURL(b), LocalTTL: localTTL})
 	recs := make([]*audit.Record, 1000)
 	for i := range recs {
 		recs[i] = storetest.Sample(i)

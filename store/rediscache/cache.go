@@ -21,6 +21,7 @@ package rediscache
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -46,9 +47,20 @@ type Config struct {
 	// URL is redis://[user:password@]host:port/db (or rediss:// for TLS).
 	URL string
 	// Prefix starts every key and the channel name. Trails sharing a
-	// Redis need different prefixes; the default is "ami-audit:" and the
-	// log's origin.
+	// Redis need different prefixes; the default is "ami-audit:", the
+	// log's id and the store's id, so that two logs — or two copies of
+	// one log — never read each other's entries.
 	Prefix string
+	// Key authenticates cache entries (HMAC-SHA-256). Redis is not
+	// trusted: whoever can write to it could otherwise make the cache
+	// answer with records the store does not hold or hide records it
+	// does. Every entry is written with a tag under Key and read only
+	// when the tag checks; a record is also checked against its own
+	// hash and id. Without a Key (a process that does not hold the log
+	// key, from which the command line derives it) nothing is read from
+	// Redis: every read goes to the store, and the cache only carries
+	// announcements.
+	Key []byte
 	// RecordTTL is how long a record stays cached (default 5 minutes).
 	RecordTTL time.Duration
 	// QueryTTL is how long a query result stays cached (default 30s).
@@ -126,6 +138,7 @@ type Cache struct {
 	dirty     bool // an invalidation may have been missed
 
 	hits, misses atomic.Int64
+	rejected     atomic.Int64 // entries read from Redis whose tag or content did not check
 
 	local      local
 	subscribed atomic.Bool
@@ -212,11 +225,13 @@ func New(ctx context.Context, inner audit.Store, cfg Config) (*Cache, error) {
 	opt.MaxRetries = -1
 	opt.ContextTimeoutEnabled = true
 	if cfg.Prefix == "" {
-		origin := ""
-		if o, ok := inner.(interface{ Origin() string }); ok {
-			origin = o.Origin()
+		cfg.Prefix = "ami-audit:"
+		if o, ok := inner.(interface{ Identity() store.Identity }); ok {
+			id := o.Identity()
+			cfg.Prefix += id.LogID + ":" + id.StoreID + ":"
+		} else if o, ok := inner.(interface{ Origin() string }); ok {
+			cfg.Prefix += o.Origin() + ":"
 		}
-		cfg.Prefix = "ami-audit:" + origin + ":"
 	}
 	c := &Cache{inner: inner, rdb: redis.NewClient(opt), cfg: cfg, prefix: cfg.Prefix,
 		local: local{m: map[string]localEntry{}, ttl: cfg.LocalTTL, max: cfg.LocalMax}, done: make(chan struct{})}
@@ -363,13 +378,52 @@ func (c *Cache) flush(ctx context.Context) error {
 	return c.rdb.Publish(ctx, c.invalidationChannel(), "*").Err()
 }
 
+// sealed returns payload with an authentication tag under the cache's
+// key in front (tag || payload), bound to what the entry is (kind) and
+// where it is stored (name), so that an entry cannot be replayed under
+// another name.
+func (c *Cache) sealed(kind, name string, payload []byte) []byte {
+	m := hmac.New(sha256.New, c.cfg.Key)
+	m.Write([]byte(c.prefix + kind + "\x00" + name + "\x00"))
+	m.Write(payload)
+	return append(m.Sum(make([]byte, 0, sha256.Size+len(payload))), payload...)
+}
+
+// open checks an entry read from Redis and returns its payload, or false
+// when the tag does not check (a forged or corrupted entry, or one
+// written under another key).
+func (c *Cache) open(kind, name string, entry []byte) ([]byte, bool) {
+	if len(c.cfg.Key) == 0 || len(entry) < sha256.Size {
+		return nil, false
+	}
+	m := hmac.New(sha256.New, c.cfg.Key)
+	m.Write([]byte(c.prefix + kind + "\x00" + name + "\x00"))
+	m.Write(entry[sha256.Size:])
+	if !hmac.Equal(m.Sum(nil), entry[:sha256.Size]) {
+		c.rejected.Add(1)
+		return nil, false
+	}
+	return entry[sha256.Size:], true
+}
+
+// trusted reports whether entries may be read from Redis at all.
+func (c *Cache) trusted() bool { return len(c.cfg.Key) > 0 }
+
 // encode is the cached form of a record: its export JSON.
 func encode(r *audit.Record) ([]byte, error) { return r.AppendJSON(nil) }
 
-func decode(b []byte) (*audit.Record, error) {
+// decode reads a cached record and checks it is the record asked for and
+// that its content hashes to its record_hash.
+func decode(b []byte, id string) (*audit.Record, error) {
 	r := new(audit.Record)
 	if err := json.Unmarshal(b, r); err != nil {
 		return nil, err
+	}
+	if id != "" && r.RecordID != id {
+		return nil, fmt.Errorf("cached entry for %s holds record %s", id, r.RecordID)
+	}
+	if h, err := r.Hash(); err != nil || h != r.RecordHash {
+		return nil, fmt.Errorf("cached record %s does not match its record_hash", r.RecordID)
 	}
 	return r, nil
 }
@@ -387,13 +441,13 @@ func (c *Cache) Append(ctx context.Context, recs []*audit.Record) error {
 func (c *Cache) appended(ctx context.Context, recs []*audit.Record) {
 	c.call(ctx, func(ctx context.Context) error {
 		p := c.rdb.Pipeline()
-		if len(recs) <= c.cfg.MaxAppendCache {
+		if len(recs) <= c.cfg.MaxAppendCache && c.trusted() {
 			for _, r := range recs {
 				b, err := encode(r)
 				if err != nil {
 					continue
 				}
-				p.Set(ctx, c.recordKey(r.RecordID), b, c.cfg.RecordTTL)
+				p.Set(ctx, c.recordKey(r.RecordID), c.sealed("rec", r.RecordID, b), c.cfg.RecordTTL)
 				c.local.put(r)
 			}
 		}
@@ -409,13 +463,30 @@ func (c *Cache) appended(ctx context.Context, recs []*audit.Record) {
 
 // AppendStream forwards to the store and announces the new head.
 func (c *Cache) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
-	st, ok := c.inner.(interface {
-		AppendStream(context.Context, iter.Seq2[*audit.Record, error]) (int, error)
-	})
-	if !ok {
-		return 0, fmt.Errorf("%T cannot append streams", c.inner)
+	return c.AppendStreamSigned(ctx, seq, nil)
+}
+
+// AppendStreamSigned forwards to the store and announces the new head.
+func (c *Cache) AppendStreamSigned(ctx context.Context, seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
+	var n int
+	var err error
+	if sign == nil {
+		st, ok := c.inner.(interface {
+			AppendStream(context.Context, iter.Seq2[*audit.Record, error]) (int, error)
+		})
+		if !ok {
+			return 0, fmt.Errorf("%T cannot append streams", c.inner)
+		}
+		n, err = st.AppendStream(ctx, seq)
+	} else {
+		st, ok := c.inner.(interface {
+			AppendStreamSigned(context.Context, iter.Seq2[*audit.Record, error], func(*audit.Record) error) (int, error)
+		})
+		if !ok {
+			return 0, fmt.Errorf("%T cannot sign records as it appends them", c.inner)
+		}
+		n, err = st.AppendStreamSigned(ctx, seq, sign)
 	}
-	n, err := st.AppendStream(ctx, seq)
 	if err == nil && n > 0 {
 		if h, herr := c.inner.Head(ctx); herr == nil {
 			msg, _ := json.Marshal(h)
@@ -430,6 +501,9 @@ func (c *Cache) Head(ctx context.Context) (audit.Head, error) { return c.inner.H
 
 // Get implements audit.Store.
 func (c *Cache) Get(ctx context.Context, id string) (*audit.Record, error) {
+	if !c.trusted() {
+		return c.inner.Get(ctx, id)
+	}
 	if r := c.local.get(id); r != nil {
 		c.hits.Add(1)
 		return r, nil
@@ -440,10 +514,13 @@ func (c *Cache) Get(ctx context.Context, id string) (*audit.Record, error) {
 		b, err = c.rdb.Get(ctx, c.recordKey(id)).Bytes()
 		return err
 	}) && b != nil {
-		if r, err := decode(b); err == nil {
-			c.hits.Add(1)
-			c.local.put(r)
-			return r, nil
+		if payload, ok := c.open("rec", id, b); ok {
+			if r, err := decode(payload, id); err == nil {
+				c.hits.Add(1)
+				c.local.put(r)
+				return r, nil
+			}
+			c.rejected.Add(1)
 		}
 	}
 	c.misses.Add(1)
@@ -454,7 +531,7 @@ func (c *Cache) Get(ctx context.Context, id string) (*audit.Record, error) {
 	c.local.put(r)
 	if enc, err := encode(r); err == nil {
 		c.call(ctx, func(ctx context.Context) error {
-			return c.rdb.Set(ctx, c.recordKey(id), enc, c.cfg.RecordTTL).Err()
+			return c.rdb.Set(ctx, c.recordKey(id), c.sealed("rec", id, enc), c.cfg.RecordTTL).Err()
 		})
 	}
 	return r, nil
@@ -475,7 +552,7 @@ func queryField(f audit.Filter, size uint64) string {
 // records are cached under the filter and the current size of the log.
 func (c *Cache) Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Record, error] {
 	limit := f.EffectiveLimit()
-	if limit < 0 || limit > c.cfg.MaxQueryRecords || f.Validate() != nil {
+	if limit < 0 || limit > c.cfg.MaxQueryRecords || f.Validate() != nil || !c.trusted() {
 		return c.inner.Query(ctx, f)
 	}
 	return func(yield func(*audit.Record, error) bool) {
@@ -491,12 +568,10 @@ func (c *Cache) Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Reco
 			cached, err = c.rdb.HGet(ctx, c.queriesKey(), field).Bytes()
 			return err
 		}) && cached != nil {
-			var list []json.RawMessage
-			if json.Unmarshal(cached, &list) == nil {
+			if recs, ok := c.cachedList(field, cached); ok {
 				c.hits.Add(1)
-				for _, raw := range list {
-					r, err := decode(raw)
-					if !yield(r, err) || err != nil {
+				for _, r := range recs {
+					if !yield(r, nil) {
 						return
 					}
 				}
@@ -528,13 +603,41 @@ func (c *Cache) Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Reco
 		b, _ := json.Marshal(list)
 		c.call(ctx, func(ctx context.Context) error {
 			p := c.rdb.Pipeline()
-			p.HSet(ctx, c.queriesKey(), field, b)
+			p.HSet(ctx, c.queriesKey(), field, c.sealed("query", field, b))
 			p.Expire(ctx, c.queriesKey(), c.cfg.QueryTTL)
 			_, err := p.Exec(ctx)
 			return err
 		})
 	}
 }
+
+// cachedList opens a cached query result: every record in it must check,
+// or none is used.
+func (c *Cache) cachedList(field string, entry []byte) ([]*audit.Record, bool) {
+	payload, ok := c.open("query", field, entry)
+	if !ok {
+		return nil, false
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(payload, &list) != nil {
+		c.rejected.Add(1)
+		return nil, false
+	}
+	recs := make([]*audit.Record, 0, len(list))
+	for _, raw := range list {
+		r, err := decode(raw, "")
+		if err != nil {
+			c.rejected.Add(1)
+			return nil, false
+		}
+		recs = append(recs, r)
+	}
+	return recs, true
+}
+
+// Rejected counts entries read from Redis that were not used because
+// their authentication tag or their content did not check.
+func (c *Cache) Rejected() int64 { return c.rejected.Load() }
 
 // Range implements audit.Store; always the store's.
 func (c *Cache) Range(ctx context.Context, from, to uint64) iter.Seq2[*audit.Record, error] {
@@ -680,4 +783,58 @@ func (c *Cache) Difficulty() int {
 		return d.Difficulty()
 	}
 	return 0
+}
+
+// Snapshot implements ledger.Snapshotter from the store of record.
+func (c *Cache) Snapshot(ctx context.Context) (ledger.Snapshot, error) {
+	sn, ok := c.inner.(ledger.Snapshotter)
+	if !ok {
+		return ledger.Snapshot{}, fmt.Errorf("%T cannot describe itself in one snapshot", c.inner)
+	}
+	return sn.Snapshot(ctx)
+}
+
+// Identity is the store's identity.
+func (c *Cache) Identity() store.Identity {
+	if o, ok := c.inner.(interface{ Identity() store.Identity }); ok {
+		return o.Identity()
+	}
+	return store.Identity{Origin: c.Origin(), Difficulty: c.Difficulty()}
+}
+
+// AddSignatures implements audit.SignatureAdder: the store, then the
+// cached copies are invalidated (all of them: the records signed are not
+// kept).
+func (c *Cache) AddSignatures(ctx context.Context, sigs iter.Seq2[audit.RecordSignature, error]) (int, error) {
+	sa, ok := c.inner.(audit.SignatureAdder)
+	if !ok {
+		return 0, fmt.Errorf("%T cannot add signatures in one transaction", c.inner)
+	}
+	n, err := sa.AddSignatures(ctx, sigs)
+	c.local.drop("*")
+	if !c.call(ctx, c.flush) {
+		c.local.enable(false)
+		c.mu.Lock()
+		c.dirty = true
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// AddCosignature implements ledger.CosignatureStore on the store of record.
+func (c *Cache) AddCosignature(ctx context.Context, cs ledger.Cosignature) error {
+	st, ok := c.inner.(ledger.CosignatureStore)
+	if !ok {
+		return fmt.Errorf("%T keeps no co-signatures", c.inner)
+	}
+	return st.AddCosignature(ctx, cs)
+}
+
+// Cosignatures implements ledger.CosignatureStore from the store of record.
+func (c *Cache) Cosignatures(ctx context.Context) ([]ledger.Cosignature, error) {
+	st, ok := c.inner.(ledger.CosignatureStore)
+	if !ok {
+		return nil, fmt.Errorf("%T keeps no co-signatures", c.inner)
+	}
+	return st.Cosignatures(ctx)
 }

@@ -34,7 +34,7 @@ func TestConformance(t *testing.T) {
 // are deleted when the test ends.
 func wrap(t testing.TB, s audit.Store, url string) *rediscache.Cache {
 	t.Helper()
-	return wrapConfig(t, s, rediscache.Config{URL: url})
+	return wrapConfig(t, s, rediscache.Config{Key: testKey, URL: url})
 }
 
 func wrapConfig(t testing.TB, s audit.Store, cfg rediscache.Config) *rediscache.Cache {

@@ -120,7 +120,7 @@ func TestRedisKilled(t *testing.T) {
 	ctx := context.Background()
 	r := startRedis(t)
 	var logs logBuffer
-	c, err := rediscache.New(ctx, openSQLite(t), rediscache.Config{URL: r.url(), Prefix: "fault:", RetryAfter: 100 * time.Millisecond,
+	c, err := rediscache.New(ctx, openSQLite(t), rediscache.Config{Key: testKey, URL: r.url(), Prefix: "fault:", RetryAfter: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestRedisUnresponsive(t *testing.T) {
 	ctx := context.Background()
 	r := startRedis(t)
 	var logs logBuffer
-	c, err := rediscache.New(ctx, openSQLite(t), rediscache.Config{URL: r.url(), Prefix: "pause:", RetryAfter: 100 * time.Millisecond,
+	c, err := rediscache.New(ctx, openSQLite(t), rediscache.Config{Key: testKey, URL: r.url(), Prefix: "pause:", RetryAfter: 100 * time.Millisecond,
 		Timeout: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ func TestRedisSilent(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
 	var logs logBuffer
-	c, err := rediscache.New(ctx, openSQLite(t), rediscache.Config{URL: "redis://" + l.Addr().String() + "/0", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c, err := rediscache.New(ctx, openSQLite(t), rediscache.Config{Key: testKey, URL: "redis://" + l.Addr().String() + "/0", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestTwoProcessesInvalidate(t *testing.T) {
 	s := openSQLite(t)
 	prefix := storetest.RandomName("two:") + ":"
 	open := func() *rediscache.Cache {
-		c, err := rediscache.New(ctx, s, rediscache.Config{URL: url, Prefix: prefix})
+		c, err := rediscache.New(ctx, s, rediscache.Config{Key: testKey, URL: url, Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
 
 	audit "github.com/ami-orchestrator/ami-audit"
@@ -25,7 +26,7 @@ func TestConformance(t *testing.T) {
 
 func openHarness(t *testing.T, opts store.Options) *storetest.Instance {
 	path := filepath.Join(t.TempDir(), "audit.db")
-	cfg := sqlite.Config{Path: path, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer}
+	cfg := sqlite.Config{Path: path, Create: opts.Create, Origin: opts.Origin, LogID: opts.LogID, LogKey: opts.LogKey, Difficulty: opts.Difficulty, Signer: opts.Signer, Verifier: opts.Verifier}
 	s, err := sqlite.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -157,4 +158,13 @@ func (tm tamperer) PutHead(ctx context.Context, size uint64, root tlog.Hash, not
 
 func (tm tamperer) SetSchemaVersion(ctx context.Context, v int) error {
 	return tm.exec(ctx, `UPDATE meta SET value = ? WHERE key = 'schema_version'`, strconv.Itoa(v))
+}
+
+func (tm tamperer) AddStrayRow(ctx context.Context, from uint64, seq int64) error {
+	id := uuid.NewString()
+	if err := tm.exec(ctx, `INSERT INTO records (seq, record_id, record_hash, body, tree, status, timestamp, actor, action, target, target_type, severity)
+SELECT ?, ?, zeroblob(32), body, tree, status, timestamp, actor, action, target, target_type, severity FROM records WHERE seq = ?`, seq, id, from); err != nil {
+		return err
+	}
+	return tm.exec(ctx, `INSERT INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, 'mallory', 'Ed25519', 'AAAA', '2025-01-01T00:00:00Z')`, seq)
 }

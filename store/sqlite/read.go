@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/ledger"
-	"golang.org/x/mod/sumdb/tlog"
+	"github.com/ami-orchestrator/ami-audit/store"
 )
 
 // recordColumns are read by every record query, joined with signatures
@@ -24,7 +26,7 @@ const recordColumns = `r.seq, r.record_hash, r.body, r.status, s.signer, s.algor
 func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
 	defer rows.Close()
 	var cur *audit.Record
-	var curSeq int64 = -1
+	var curSeq int64
 	for rows.Next() {
 		var seq int64
 		var hash, body []byte
@@ -34,7 +36,7 @@ func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
 			yield(nil, err)
 			return
 		}
-		if seq != curSeq {
+		if cur == nil || seq != curSeq {
 			if cur != nil && !yield(cur, nil) {
 				return
 			}
@@ -223,13 +225,26 @@ func clamp(u uint64) int64 {
 
 // AddSignature implements audit.Store.
 func (s *Store) AddSignature(ctx context.Context, id string, sig audit.Signature) error {
+	if s.wdb == nil {
+		return store.ErrReadOnly
+	}
+	stmt, err := s.wdb.PrepareContext(ctx, insertSignature)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	return execSignature(ctx, stmt, id, sig)
+}
+
+const insertSignature = `INSERT INTO signatures (seq, signer, algorithm, signature, timestamp)
+SELECT seq, ?, ?, ?, ? FROM records WHERE record_id = ?
+ON CONFLICT (seq, signer) DO UPDATE SET algorithm = excluded.algorithm, signature = excluded.signature, timestamp = excluded.timestamp`
+
+func execSignature(ctx context.Context, stmt *sql.Stmt, id string, sig audit.Signature) error {
 	if sig.Algorithm != audit.AlgorithmEd25519 {
 		return fmt.Errorf("signature algorithm %q: only Ed25519 is supported", sig.Algorithm)
 	}
-	res, err := s.wdb.ExecContext(ctx, `INSERT INTO signatures (seq, signer, algorithm, signature, timestamp)
-SELECT seq, ?, ?, ?, ? FROM records WHERE record_id = ?
-ON CONFLICT (seq, signer) DO UPDATE SET algorithm = excluded.algorithm, signature = excluded.signature, timestamp = excluded.timestamp`,
-		sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp), id)
+	res, err := stmt.ExecContext(ctx, sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp), id)
 	if err != nil {
 		return err
 	}
@@ -241,6 +256,9 @@ ON CONFLICT (seq, signer) DO UPDATE SET algorithm = excluded.algorithm, signatur
 
 // SetStatus implements audit.Store.
 func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) error {
+	if s.wdb == nil {
+		return store.ErrReadOnly
+	}
 	if !status.Valid() {
 		return fmt.Errorf("unknown status %q", status)
 	}
@@ -322,4 +340,92 @@ func (s *Store) TreeHead(ctx context.Context, size uint64) (tlog.Hash, []byte, e
 
 func isConstraint(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "constraint failed")
+}
+
+// Snapshot implements ledger.Snapshotter in one statement: one read
+// transaction, so appends committed meanwhile are either wholly in it or
+// not at all.
+func (s *Store) Snapshot(ctx context.Context) (ledger.Snapshot, error) {
+	var snap ledger.Snapshot
+	var rows, heads, stray int64
+	var minSeq, maxSeq, size sql.NullInt64
+	var root []byte
+	var signed sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT
+	(SELECT count(*) FROM records), (SELECT min(seq) FROM records), (SELECT max(seq) FROM records),
+	(SELECT count(*) FROM heads),
+	h.size, h.root, h.note,
+	(SELECT count(*) FROM signatures WHERE seq NOT IN (SELECT seq FROM records WHERE seq >= 0))
+FROM (SELECT 1) LEFT JOIN (SELECT size, root, note FROM heads ORDER BY size DESC LIMIT 1) h`).Scan(
+		&rows, &minSeq, &maxSeq, &heads, &size, &root, &signed, &stray)
+	if err != nil {
+		return snap, fmt.Errorf("read the store's snapshot: %w", err)
+	}
+	snap.Records, snap.MinSeq, snap.MaxSeq = uint64(rows), minSeq.Int64, maxSeq.Int64
+	snap.Heads, snap.StraySignatures = uint64(heads), uint64(stray)
+	if size.Valid {
+		snap.Latest = storedHead(size.Int64, root, signed)
+	}
+	return snap, nil
+}
+
+// AddSignatures implements audit.SignatureAdder in one transaction.
+func (s *Store) AddSignatures(ctx context.Context, sigs iter.Seq2[audit.RecordSignature, error]) (int, error) {
+	if s.wdb == nil {
+		return 0, store.ErrReadOnly
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, insertSignature)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	n := 0
+	for rs, err := range sigs {
+		if err != nil {
+			return 0, err
+		}
+		if err := execSignature(ctx, stmt, rs.RecordID, rs.Signature); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, tx.Commit()
+}
+
+// AddCosignature stores a co-signature of the checkpoint at size.
+func (s *Store) AddCosignature(ctx context.Context, c ledger.Cosignature) error {
+	if s.wdb == nil {
+		return store.ErrReadOnly
+	}
+	_, err := s.wdb.ExecContext(ctx, `INSERT INTO cosignatures (size, signer, note, timestamp) VALUES (?, ?, ?, ?)
+ON CONFLICT (size, signer) DO UPDATE SET note = excluded.note, timestamp = excluded.timestamp`,
+		clamp(c.Size), c.Signer, string(c.Note), audit.FormatTime(c.Timestamp))
+	return err
+}
+
+// Cosignatures lists the stored co-signatures, by size then signer.
+func (s *Store) Cosignatures(ctx context.Context) ([]ledger.Cosignature, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT size, signer, note, timestamp FROM cosignatures ORDER BY size, signer`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ledger.Cosignature
+	for rows.Next() {
+		var c ledger.Cosignature
+		var size int64
+		var n, ts string
+		if err := rows.Scan(&size, &c.Signer, &n, &ts); err != nil {
+			return nil, err
+		}
+		c.Size, c.Note = uint64(max(size, 0)), []byte(n)
+		c.Timestamp, _ = time.Parse(time.RFC3339Nano, ts)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -2,7 +2,7 @@ package sqlite
 
 // SchemaVersion is the version of the tables this package writes. A store
 // with a higher version was written by a newer ami-audit and is refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] takes a store from version i to i+1.
 var migrations = []string{
@@ -55,6 +55,19 @@ CREATE TABLE heads (
 	size INTEGER PRIMARY KEY,
 	root BLOB NOT NULL,
 	note TEXT
+) STRICT;
+`,
+	// 1 → 2: co-signatures of checkpoints; the log's identity (log_id,
+	// store_id, log_key) lives in meta.
+	`
+-- A co-signature is a signer's signed note over a checkpoint of this log:
+-- it vouches for every record of the checkpoint's tree at once.
+CREATE TABLE cosignatures (
+	size      INTEGER NOT NULL,
+	signer    TEXT NOT NULL,
+	note      TEXT NOT NULL,
+	timestamp TEXT NOT NULL,
+	PRIMARY KEY (size, signer)
 ) STRICT;
 `,
 }

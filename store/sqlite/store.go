@@ -42,21 +42,33 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/groupcommit"
 	"github.com/ami-orchestrator/ami-audit/ledger"
+	"github.com/ami-orchestrator/ami-audit/store"
 )
 
 // Config says which file to open and how.
 type Config struct {
 	// Path of the database file.
 	Path string
-	// Create the store when the file does not exist; otherwise opening a
-	// missing store fails with audit.ErrNotInitialized.
+	// Create the store when the file does not exist or is empty;
+	// otherwise opening a missing or empty store fails with
+	// audit.ErrNotInitialized.
 	Create bool
+	// ReadOnly opens the file for reading only (see store.Options).
+	ReadOnly bool
 	// Origin names the log in its checkpoints. Used only at creation.
 	Origin string
+	// LogID is the log's identity, random when empty. Used only at
+	// creation.
+	LogID string
+	// LogKey is the log's public key text, empty for an unsigned log.
+	// Used only at creation.
+	LogKey string
 	// Difficulty is the proof-of-work difficulty. Used only at creation.
 	Difficulty int
-	// Signer, when set, signs the tree head after each committed batch.
-	Signer note.Signer
+	// Signer, when set, signs the tree head after each committed batch;
+	// Verifier, its public half, is then required (see store.Options).
+	Signer   note.Signer
+	Verifier note.Verifier
 	// BusyTimeout bounds how long an append waits for another process's
 	// write lock (default one minute).
 	BusyTimeout time.Duration
@@ -73,19 +85,25 @@ func (c *Config) Validate() error {
 	if c.Difficulty < 0 || c.Difficulty > ledger.MaxDifficulty {
 		return fmt.Errorf("sqlite store: difficulty %d out of range 0..%d", c.Difficulty, ledger.MaxDifficulty)
 	}
-	return nil
+	return c.options().Check()
+}
+
+func (c *Config) options() store.Options {
+	return store.Options{Create: c.Create, ReadOnly: c.ReadOnly, Origin: c.Origin, LogID: c.LogID, LogKey: c.LogKey,
+		Difficulty: c.Difficulty, Signer: c.Signer, Verifier: c.Verifier}
 }
 
 // Store is an SQLite-backed audit.Store. It also implements
 // ledger.RawScanner and serves tree hashes for proofs.
 type Store struct {
-	path       string
-	db         *sql.DB // readers
-	wdb        *sql.DB // the one writer connection
-	origin     string
-	difficulty int
-	signer     note.Signer
-	maxBatch   int
+	path      string
+	db        *sql.DB // readers
+	wdb       *sql.DB // the one writer connection; nil when read-only
+	id        store.Identity
+	signer    note.Signer
+	verifier  note.Verifier
+	maxBatch  int
+	immutable bool // opened as an immutable snapshot (read-only, no WAL access)
 
 	// The tree's frontier at frontierTip, kept by the writer goroutine
 	// between commits so that linking needs no reads of stored hashes.
@@ -116,45 +134,71 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = 10000
 	}
-	if _, err := os.Stat(cfg.Path); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
+	fi, err := os.Stat(cfg.Path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		if !cfg.Create {
 			return nil, fmt.Errorf("%s: %w", cfg.Path, audit.ErrNotInitialized)
 		}
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 			return nil, err
 		}
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not an audit store", cfg.Path)
+	case fi.Size() == 0 && !cfg.Create:
+		return nil, fmt.Errorf("%s: the file is empty: %w", cfg.Path, audit.ErrNotInitialized)
 	}
 	// The writer keeps more index pages cached than each reader, which
 	// mostly streams rows once (this keeps verification under 100 MB).
-	dsn := func(txlock string, cacheKiB int) string {
+	dsn := func(txlock string, cacheKiB int, mode string) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
+		if mode == "" {
+			q.Add("_pragma", "journal_mode(WAL)")
+			q.Add("_pragma", "synchronous(FULL)")
+		}
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "cache_size(-"+strconv.Itoa(cacheKiB)+")")
 		if txlock != "" {
 			q.Add("_txlock", txlock)
 		}
+		switch mode {
+		case "ro":
+			q.Add("mode", "ro")
+		case "immutable":
+			q.Add("mode", "ro")
+			q.Add("immutable", "1")
+		}
 		return "file:" + cfg.Path + "?" + q.Encode()
 	}
-	wdb, err := sql.Open("sqlite", dsn("immediate", 8192))
+	s := &Store{path: cfg.Path, signer: cfg.Signer, verifier: cfg.Verifier, maxBatch: cfg.MaxBatch}
+	if cfg.ReadOnly {
+		if err := s.openReadOnly(ctx, dsn); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+		return s, nil
+	}
+	wdb, err := sql.Open("sqlite", dsn("immediate", 8192, ""))
 	if err != nil {
 		return nil, err
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxIdleTime(0)
-	db, err := sql.Open("sqlite", dsn("", 2048))
+	db, err := sql.Open("sqlite", dsn("", 2048, ""))
 	if err != nil {
 		wdb.Close()
 		return nil, err
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{path: cfg.Path, db: db, wdb: wdb, signer: cfg.Signer, maxBatch: cfg.MaxBatch}
+	s.db, s.wdb = db, wdb
 	if err := s.migrate(ctx, cfg); err != nil {
+		db.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	if err := s.id.CheckKey(cfg.options()); err != nil {
 		db.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
@@ -163,37 +207,121 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// migrate creates or upgrades the schema and loads the log's settings.
+// openReadOnly opens the file without ever writing to it. A WAL database
+// whose directory the reader cannot write (a read-only copy, another
+// user's trail) cannot set up its shared-memory index; it is then read as
+// an immutable snapshot, which is what a copy is.
+func (s *Store) openReadOnly(ctx context.Context, dsn func(string, int, string) string) error {
+	var lastErr error
+	for _, mode := range []string{"ro", "immutable"} {
+		db, err := sql.Open("sqlite", dsn("", 2048, mode))
+		if err != nil {
+			return err
+		}
+		db.SetMaxOpenConns(8)
+		s.db = db
+		if lastErr = s.loadMeta(ctx, db); lastErr == nil {
+			s.immutable = mode == "immutable"
+			s.queue = groupcommit.New(1, func(batch []*appendReq) {
+				for _, r := range batch {
+					r.Err = store.ErrReadOnly
+				}
+			})
+			return nil
+		}
+		db.Close()
+		if errors.Is(lastErr, audit.ErrNotInitialized) || errors.Is(lastErr, audit.ErrSchemaNewer) || errors.Is(lastErr, errSchemaOlder) {
+			break
+		}
+	}
+	return lastErr
+}
+
+// Immutable reports that the store was opened as an immutable snapshot
+// (read-only, without the write-ahead log's shared index).
+func (s *Store) Immutable() bool { return s.immutable }
+
+var errSchemaOlder = errors.New("the store was written by an older ami-audit")
+
+// schemaVersion reads the schema version, 0 for a file without tables.
+func schemaVersion(ctx context.Context, q queryer) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'meta'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("not an audit store (or not an SQLite file): %w", err)
+	}
+	if n == 0 {
+		var tables int
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
+			return 0, err
+		}
+		if tables > 0 {
+			return 0, errors.New("the file is an SQLite database but not an audit store; choose another path")
+		}
+		return 0, nil
+	}
+	var v string
+	if err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("no schema version: %w", err)
+	}
+	version, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("schema version %q is not a number", v)
+	}
+	if version > SchemaVersion {
+		return 0, fmt.Errorf("%w: it has schema version %d and this ami-audit knows up to version %d; upgrade ami-audit", audit.ErrSchemaNewer, version, SchemaVersion)
+	}
+	return version, nil
+}
+
+// loadMeta reads the log's identity without writing anything.
+func (s *Store) loadMeta(ctx context.Context, q queryer) error {
+	version, err := schemaVersion(ctx, q)
+	if err != nil {
+		return err
+	}
+	switch {
+	case version == 0:
+		return fmt.Errorf("the file holds no audit trail: %w", audit.ErrNotInitialized)
+	case version < SchemaVersion:
+		return fmt.Errorf("%w (schema version %d, this one writes %d): open it once with write access ('ami-audit init') to upgrade it", errSchemaOlder, version, SchemaVersion)
+	}
+	meta := map[string]string{}
+	rows, err := q.QueryContext(ctx, `SELECT key, value FROM meta`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		meta[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	id, err := store.ParseIdentity(meta)
+	if err != nil {
+		return err
+	}
+	s.id = id
+	return nil
+}
+
+// migrate creates or upgrades the schema and loads the log's identity.
 func (s *Store) migrate(ctx context.Context, cfg Config) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
 	defer tx.Rollback()
-	version := 0
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'meta'`).Scan(&n); err != nil {
-		return fmt.Errorf("not an audit store (or not an SQLite file): %w", err)
+	version, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return err
 	}
-	if n > 0 {
-		var v string
-		if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
-			return fmt.Errorf("no schema version: %w", err)
-		}
-		if version, err = strconv.Atoi(v); err != nil {
-			return fmt.Errorf("schema version %q is not a number", v)
-		}
-	} else {
-		var tables int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
-			return err
-		}
-		if tables > 0 {
-			return errors.New("the file is an SQLite database but not an audit store; choose another path")
-		}
-	}
-	if version > SchemaVersion {
-		return fmt.Errorf("%w: it has schema version %d and this ami-audit knows up to version %d; upgrade ami-audit", audit.ErrSchemaNewer, version, SchemaVersion)
+	if version == 0 && !cfg.Create {
+		return fmt.Errorf("the file holds no audit trail: %w", audit.ErrNotInitialized)
 	}
 	for v := version; v < SchemaVersion; v++ {
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
@@ -201,41 +329,43 @@ func (s *Store) migrate(ctx context.Context, cfg Config) error {
 		}
 	}
 	if version == 0 {
-		origin := cfg.Origin
-		if origin == "" {
-			origin = "ami-audit/" + audit.NewID()
+		if err := insertMeta(ctx, tx, store.NewIdentity(cfg.options())); err != nil {
+			return err
 		}
-		for k, v := range map[string]string{
-			"origin":     origin,
-			"difficulty": strconv.Itoa(cfg.Difficulty),
-			"created_at": audit.FormatTime(time.Now()),
-		} {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, k, v); err != nil {
-				return err
-			}
+	}
+	if version < 2 {
+		// Stores made before logs had identities get theirs now.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('log_id', ?), ('store_id', ?), ('log_key', '') ON CONFLICT (key) DO NOTHING`,
+			store.NewLogID(), store.NewLogID()); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.Itoa(SchemaVersion)); err != nil {
 		return err
 	}
-	var diff string
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'origin'`).Scan(&s.origin); err != nil {
+	if err := s.loadMeta(ctx, tx); err != nil {
 		return err
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'difficulty'`).Scan(&diff); err != nil {
-		return err
-	}
-	if s.difficulty, err = strconv.Atoi(diff); err != nil {
-		return fmt.Errorf("difficulty %q is not a number", diff)
 	}
 	return tx.Commit()
 }
 
+func insertMeta(ctx context.Context, tx *sql.Tx, id store.Identity) error {
+	for k, v := range id.Meta() {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Origin is the log's name in its checkpoints.
-func (s *Store) Origin() string { return s.origin }
+func (s *Store) Origin() string { return s.id.Origin }
 
 // Difficulty is the log's proof-of-work difficulty.
-func (s *Store) Difficulty() int { return s.difficulty }
+func (s *Store) Difficulty() int { return s.id.Difficulty }
+
+// Identity is what the store recorded about its log at creation.
+func (s *Store) Identity() store.Identity { return s.id }
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
@@ -253,7 +383,14 @@ func (s *Store) Append(ctx context.Context, recs []*audit.Record) error {
 // flat whatever the count; other appenders wait until it commits. It
 // returns the number of records stored.
 func (s *Store) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error) {
-	return s.queue.AppendStream(ctx, seq)
+	return s.queue.AppendStream(ctx, seq, nil)
+}
+
+// AppendStreamSigned is AppendStream with sign called on each record once
+// it is linked and before it is stored: the signatures it adds are stored
+// in the same transaction as the records.
+func (s *Store) AppendStreamSigned(ctx context.Context, seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
+	return s.queue.AppendStream(ctx, seq, sign)
 }
 
 // commit links and stores a group of requests in one transaction. A request
@@ -262,8 +399,10 @@ func (s *Store) commit(batch []*appendReq) {
 	err := s.prepareWriter()
 	switch {
 	case err != nil:
+	case s.signer == nil && s.id.LogKey != "":
+		err = fmt.Errorf("append: %w", store.ErrNoLogKey)
 	case len(batch) == 1 && batch[0].Stream != nil:
-		batch[0].N, err = s.commitStream(batch[0].Stream)
+		batch[0].N, err = s.commitStream(batch[0].Stream, batch[0].Sign)
 	default:
 		err = s.commitTx(batch)
 	}
@@ -307,7 +446,7 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 	var all []ledger.Entry
 	committed := 0
 	for _, r := range batch {
-		entries, next, nextAcc, err := ledger.LinkWith(tip, r.Recs, s.difficulty, acc)
+		entries, next, nextAcc, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, acc)
 		if err != nil {
 			r.Err = err // invalid records: this request fails alone
 			continue
@@ -453,13 +592,47 @@ func (s *Store) tipAndFrontier(ctx context.Context, tx *sql.Tx) (audit.Head, *le
 	if err != nil {
 		return tip, nil, err
 	}
+	// A tree this process did not build: it must be the one the log last
+	// signed before a new head is signed over it.
+	latest, err := latestHead(ctx, tx)
+	if err != nil {
+		return tip, nil, err
+	}
+	if err := ledger.GuardAppend(latest, tip.Size, acc.Root(), s.id.Origin, s.verifier); err != nil {
+		return tip, nil, err
+	}
 	return tip, acc, nil
+}
+
+// latestHead reads the stored tree head of the largest size, nil when
+// there is none.
+func latestHead(ctx context.Context, q queryer) (*ledger.StoredHead, error) {
+	var size int64
+	var root []byte
+	var signed sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT size, root, note FROM heads ORDER BY size DESC LIMIT 1`).Scan(&size, &root, &signed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the latest tree head: %w", err)
+	}
+	return storedHead(size, root, signed), nil
+}
+
+func storedHead(size int64, root []byte, signed sql.NullString) *ledger.StoredHead {
+	h := &ledger.StoredHead{Size: uint64(max(size, 0))}
+	copy(h.Root[:], root)
+	if signed.Valid {
+		h.Note = []byte(signed.String)
+	}
+	return h
 }
 
 // streamChunk is how many records of a stream are linked at a time.
 const streamChunk = 1000
 
-func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
+func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -477,12 +650,15 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error]) (int, error) {
 		if len(chunk) == 0 {
 			return nil
 		}
-		entries, next, nextAcc, err := ledger.LinkWith(tip, chunk, s.difficulty, acc)
+		entries, next, nextAcc, err := ledger.LinkWith(tip, chunk, s.id.Difficulty, acc)
 		if err != nil {
 			var be *ledger.BatchError
 			if errors.As(err, &be) {
 				be.Index += total
 			}
+			return err
+		}
+		if err := ledger.SignEntries(entries, sign, total); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT chunk`); err != nil {
@@ -586,7 +762,7 @@ func describeInsert(err error, r *audit.Record) error {
 func (s *Store) writeHead(ctx context.Context, tx *sql.Tx, size uint64, root tlog.Hash) error {
 	var signed any
 	if s.signer != nil {
-		msg, err := ledger.Checkpoint{Origin: s.origin, Size: size, Root: root}.Sign(s.signer)
+		msg, err := ledger.Checkpoint{Origin: s.id.Origin, Size: size, Root: root}.Sign(s.signer)
 		if err != nil {
 			return fmt.Errorf("sign tree head: %w", err)
 		}
@@ -652,7 +828,10 @@ func (s *Store) Head(ctx context.Context) (audit.Head, error) { return readTip(c
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.queue.Close()
-		s.closeErr = errors.Join(s.wdb.Close(), s.db.Close())
+		if s.wdb != nil {
+			s.closeErr = s.wdb.Close()
+		}
+		s.closeErr = errors.Join(s.closeErr, s.db.Close())
 	})
 	return s.closeErr
 }

@@ -32,7 +32,7 @@ func URL(t testing.TB) string { return storetest.ServerURL(t, storetest.EnvPostg
 func Open(t testing.TB, url string, opts store.Options) *storetest.Instance {
 	t.Helper()
 	schema := storetest.RandomName("t_")
-	cfg := postgres.Config{URL: url, Schema: schema, Create: opts.Create, Origin: opts.Origin, Difficulty: opts.Difficulty, Signer: opts.Signer}
+	cfg := postgres.Config{URL: url, Schema: schema, Create: opts.Create, Origin: opts.Origin, LogID: opts.LogID, LogKey: opts.LogKey, Difficulty: opts.Difficulty, Signer: opts.Signer, Verifier: opts.Verifier}
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, cfg)
 	if err != nil {
@@ -166,4 +166,16 @@ func (tm tamperer) PutHead(ctx context.Context, size uint64, root tlog.Hash, not
 
 func (tm tamperer) SetSchemaVersion(ctx context.Context, v int) error {
 	return tm.exec(ctx, `UPDATE audit_meta SET value = $1 WHERE key = 'schema_version'`, strconv.Itoa(v))
+}
+
+func (tm tamperer) AddStrayRow(ctx context.Context, from uint64, seq int64) error {
+	id := uuid.New()
+	if err := tm.exec(ctx, `INSERT INTO audit_records (record_id, record_hash, timestamp, actor, action, target, target_type, source, reason,
+	context, metadata, previous_hash, nonce, severity, classification, status, sequence, timestamp_ns, body, tree)
+SELECT $1, md5(record_hash), timestamp, actor, action, target, target_type, source, reason,
+	context, metadata, previous_hash, nonce, severity, classification, status, $2, timestamp_ns, body, tree
+FROM audit_records WHERE sequence = $3`, [16]byte(id), seq, int64(from)); err != nil {
+		return err
+	}
+	return tm.exec(ctx, `INSERT INTO audit_signatures (record_id, signer, algorithm, signature, timestamp) VALUES ($1, 'mallory', 'Ed25519', 'AAAA', '2025-01-01T00:00:00Z')`, [16]byte(id))
 }

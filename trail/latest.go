@@ -1,0 +1,114 @@
+package trail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/ami-orchestrator/ami-audit/ledger"
+)
+
+// readLatest reads the last signed tree head this machine saw, nil when it
+// has seen none (or the trail is unsigned).
+func (t *Trail) readLatest() (*ledger.Checkpoint, error) {
+	if !t.hasDir || t.pub == nil {
+		return nil, nil
+	}
+	path := t.path(LatestFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cp, _, err := ledger.OpenCheckpoint(b, note.VerifierList(t.pub))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s, the last tree head this machine saw, does not check: %v (it was altered)", ledger.ErrTampered, path, err)
+	}
+	if cp.Origin != t.id.Origin {
+		return nil, fmt.Errorf("%w: %s is a checkpoint of log %q, not of this log (%q)", ErrOtherLog, path, cp.Origin, t.id.Origin)
+	}
+	return &cp, nil
+}
+
+// checkLatest checks that the store still holds the tree this machine last
+// saw signed: at least as many records, and the same tree hash at that
+// size (from the stored tree hashes; full verification checks them
+// against the records).
+func (t *Trail) checkLatest(ctx context.Context) error {
+	seen, err := t.readLatest()
+	if err != nil || seen == nil {
+		return err
+	}
+	return t.extends(ctx, *seen, t.startTip)
+}
+
+// extends checks that the store's tree of size size extends cp.
+func (t *Trail) extends(ctx context.Context, cp ledger.Checkpoint, size uint64) error {
+	if size < cp.Size {
+		return &ledger.ChainError{Seq: size, Reason: fmt.Sprintf(
+			"missing: this machine saw the log signed at size %d, and the store holds %d records (records %d..%d were removed, or the store was replaced by an older copy)",
+			cp.Size, size, size, cp.Size-1)}
+	}
+	root, err := ledger.TreeRoot(cp.Size, t.hashReader(ctx))
+	if err != nil {
+		return &ledger.ChainError{Seq: cp.Size, Reason: fmt.Sprintf("the store cannot show the tree this machine saw signed at size %d: %v", cp.Size, err)}
+	}
+	if root != cp.Root {
+		return &ledger.ChainError{Seq: 0, Reason: fmt.Sprintf(
+			"rewritten: the store's first %d records are not the ones this machine saw signed (the log was rewritten or replaced)", cp.Size)}
+	}
+	return nil
+}
+
+// rememberLatest keeps the store's latest signed head as what this machine
+// saw, after checking that it extends what it saw before (a consistency
+// proof between the two signed trees; the stored hashes serve only as the
+// proof's material, so a store cannot fool it).
+func (t *Trail) rememberLatest(ctx context.Context) error {
+	snap, err := t.raw.Snapshot(ctx)
+	if err != nil || snap.Latest == nil || snap.Latest.Note == nil {
+		return err
+	}
+	latest, err := ledger.OpenHead(*snap.Latest, t.id.Origin, t.pub)
+	if err != nil {
+		return nil // not evidence of anything this machine can keep
+	}
+	seen, err := t.readLatest()
+	if err != nil {
+		return err
+	}
+	if seen != nil {
+		if latest.Size < seen.Size {
+			return nil // another process remembered a later one
+		}
+		if err := consistent(*seen, latest, t.hashReader(ctx)); err != nil {
+			return fmt.Errorf("%w: the log's latest signed head (size %d) does not extend the one this machine saw (size %d): %v", ledger.ErrTampered, latest.Size, seen.Size, err)
+		}
+	}
+	return writeFileAtomic(t.path(LatestFile), snap.Latest.Note, 0o644)
+}
+
+// consistent checks that the tree of newer extends the tree of older.
+func consistent(older, newer ledger.Checkpoint, hr tlog.HashReader) error {
+	if older.Size == newer.Size {
+		if older.Root != newer.Root {
+			return errors.New("two different trees of the same size")
+		}
+		return nil
+	}
+	if older.Size == 0 {
+		return nil
+	}
+	proof, err := tlog.ProveTree(int64(newer.Size), int64(older.Size), hr)
+	if err != nil {
+		return err
+	}
+	return tlog.CheckTree(proof, int64(newer.Size), newer.Root, int64(older.Size), older.Root)
+}

@@ -1,0 +1,170 @@
+package trail
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/ledger"
+)
+
+// Checkpoint verifies the whole trail and returns its latest tree head as
+// a signed checkpoint: the head the log key signed when the records were
+// appended. Nothing new is signed, so nothing can be signed that the log
+// did not sign when it grew; a trail that does not verify, or whose latest
+// head is not signed by its key, gets no checkpoint (the error wraps
+// ledger.ErrTampered).
+func (t *Trail) Checkpoint(ctx context.Context) ([]byte, ledger.Checkpoint, error) {
+	if t.pub == nil {
+		return nil, ledger.Checkpoint{}, fmt.Errorf("%w: this trail was created without a log key, so it has no signed checkpoints", ErrNeedPublicKey)
+	}
+	rep, err := t.Verify(ctx, VerifyOptions{Chain: true})
+	if err != nil {
+		return nil, ledger.Checkpoint{}, fmt.Errorf("refusing to give a checkpoint of a log that does not verify: %w", err)
+	}
+	in := rep.Integrity
+	if in == nil || in.Size == 0 {
+		return nil, ledger.Checkpoint{}, errors.New("the log is empty: there is nothing to checkpoint yet")
+	}
+	cp, _, err := ledger.OpenCheckpoint([]byte(in.Checkpoint), note.VerifierList(t.pub))
+	if err != nil {
+		return nil, cp, fmt.Errorf("%w: the latest tree head: %v", ledger.ErrTampered, err)
+	}
+	return []byte(in.Checkpoint), cp, nil
+}
+
+// InclusionProof is the file 'prove' writes: everything a stranger needs,
+// with the log's public key, to check that a record is in the log.
+type InclusionProof struct {
+	Format     string          `json:"format"`
+	Checkpoint string          `json:"checkpoint"`
+	LeafIndex  uint64          `json:"leaf_index"`
+	TreeSize   uint64          `json:"tree_size"`
+	Record     json.RawMessage `json:"record"`
+	Proof      []string        `json:"inclusion_proof"`
+}
+
+// ProofFormat names the format of InclusionProof.
+const ProofFormat = "ami-audit-inclusion-proof/v1"
+
+// Prove builds an inclusion proof of the record with id in the tree of a
+// signed checkpoint: cpNote, or the trail's latest signed head (after a
+// full verification) when cpNote is nil. The proof is built from the
+// store's tree hashes and checked against the checkpoint's signed root
+// before it is returned, so a store cannot make it prove anything the log
+// key did not sign.
+func (t *Trail) Prove(ctx context.Context, id string, cpNote []byte) (*InclusionProof, error) {
+	var cp ledger.Checkpoint
+	var err error
+	if cpNote == nil {
+		if cpNote, cp, err = t.Checkpoint(ctx); err != nil {
+			return nil, err
+		}
+	} else if cp, err = t.openCheckpoint(cpNote); err != nil {
+		return nil, err
+	}
+	r, err := t.raw.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Sequence >= cp.Size {
+		return nil, fmt.Errorf("record %s (sequence %d) was appended after the checkpoint (size %d); prove it against a newer checkpoint", id, r.Sequence, cp.Size)
+	}
+	h, err := r.Hash()
+	if err != nil || h != r.RecordHash {
+		return nil, fmt.Errorf("%w: record %d (%s) does not match its record_hash", ledger.ErrTampered, r.Sequence, id)
+	}
+	proof, err := tlog.ProveRecord(int64(cp.Size), int64(r.Sequence), t.hashReader(ctx))
+	if err != nil {
+		return nil, err
+	}
+	sum, _ := hex.DecodeString(r.RecordHash)
+	if err := tlog.CheckRecord(proof, int64(cp.Size), cp.Root, int64(r.Sequence), ledger.LeafHash([32]byte(sum))); err != nil {
+		return nil, fmt.Errorf("%w: the stored tree does not prove the record is in the checkpoint (%v); run 'ami-audit verify'", ledger.ErrTampered, err)
+	}
+	body, err := r.AppendJSON(nil)
+	if err != nil {
+		return nil, err
+	}
+	out := &InclusionProof{Format: ProofFormat, Checkpoint: string(cpNote), LeafIndex: r.Sequence, TreeSize: cp.Size, Record: body}
+	for _, h := range proof {
+		out.Proof = append(out.Proof, base64.StdEncoding.EncodeToString(h[:]))
+	}
+	return out, nil
+}
+
+// ErrNotAProof: the file is not an inclusion proof.
+var ErrNotAProof = errors.New("not an inclusion proof written by 'ami-audit prove'")
+
+// VerifyProof checks an inclusion proof offline, with nothing but the
+// log's public key: the checkpoint's signature, the record's hash, and
+// the path from its leaf to the signed root. The error wraps
+// ledger.ErrTampered when the proof does not check, ErrNotAProof when b is
+// not a proof.
+func VerifyProof(b []byte, key note.Verifier) (Check, error) {
+	var p InclusionProof
+	if err := json.Unmarshal(b, &p); err != nil || p.Format != ProofFormat {
+		return Check{}, ErrNotAProof
+	}
+	fail := func(err error) (Check, error) {
+		err = fmt.Errorf("%w: %v", ledger.ErrTampered, err)
+		return Check{Name: "proof", Detail: err.Error()}, err
+	}
+	cp, _, err := ledger.OpenCheckpoint([]byte(p.Checkpoint), note.VerifierList(key))
+	if err != nil {
+		return fail(err)
+	}
+	if cp.Size != p.TreeSize {
+		return fail(fmt.Errorf("tree_size %d differs from the checkpoint's size %d", p.TreeSize, cp.Size))
+	}
+	sum, claimed, err := RecordHashOf(p.Record)
+	if err != nil {
+		return fail(err)
+	}
+	if hex.EncodeToString(sum[:]) != claimed {
+		return fail(errors.New("the record does not hash to its record_hash (it was changed)"))
+	}
+	var hashes tlog.RecordProof
+	for _, s := range p.Proof {
+		h, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(h) != 32 {
+			return fail(fmt.Errorf("proof hash %q is not 32 bytes of base64", s))
+		}
+		hashes = append(hashes, tlog.Hash(h))
+	}
+	if err := tlog.CheckRecord(hashes, int64(cp.Size), cp.Root, int64(p.LeafIndex), ledger.LeafHash(sum)); err != nil {
+		return fail(fmt.Errorf("the record is not in the checkpointed tree: %v", err))
+	}
+	return Check{Name: "proof", OK: true, Detail: fmt.Sprintf("record %d is in %s of size %d (checkpoint signature valid, %d proof hashes)", p.LeafIndex, cp.Origin, cp.Size, len(hashes))}, nil
+}
+
+// RecordHashOf recomputes a record's hash from its exported JSON the way
+// any RFC 8785 implementation would: drop record_hash, signatures and
+// status, canonicalize, SHA-256.
+func RecordHashOf(raw []byte) (sum [32]byte, claimed string, err error) {
+	v, err := canonical.Decode(raw)
+	if err != nil {
+		return sum, "", fmt.Errorf("record: %w", err)
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return sum, "", errors.New("record is not a JSON object")
+	}
+	claimed, _ = obj["record_hash"].(string)
+	delete(obj, "record_hash")
+	delete(obj, "signatures")
+	delete(obj, "status")
+	b, err := canonical.Marshal(obj)
+	if err != nil {
+		return sum, "", err
+	}
+	return sha256.Sum256(b), claimed, nil
+}
