@@ -1,0 +1,189 @@
+package secrets
+
+import (
+	"regexp"
+
+	"github.com/zricethezav/gitleaks/v8/config"
+)
+
+// ownRule is a detection rule gitleaks' default set lacks. Each carries
+// examples that must and must not be found; a test checks them.
+type ownRule struct {
+	ID          string
+	Description string
+	Regex       string
+	// SecretGroup is the capture group holding the secret; 0 means the
+	// whole match.
+	SecretGroup int
+	Keywords    []string
+	// Allow lists regular expressions of secrets that are not secrets
+	// (placeholders, plain words).
+	Allow []string
+	// Entropy is the least Shannon entropy of a secret (0: any).
+	Entropy float64
+
+	// True are texts holding a secret, with the secret each must find.
+	True []example
+	// False are texts holding no secret of this kind.
+	False []string
+}
+
+type example struct {
+	Text, Secret string
+}
+
+// placeholders are values that stand for a secret without being one.
+const placeholders = `^(?:\*+|x{3,}|X{3,}|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^>]*>|\{\{[^}]*\}\}|%\(?[A-Za-z_]*\)?s|\.\.\.|…)$`
+
+// ownRules are ami-audit's additions to gitleaks' rules.
+var ownRules = []ownRule{
+	{
+		ID:          "url-credentials",
+		Description: "A password in the user information of a URL (scheme://user:password@host).",
+		// The password may hold percent-escapes; '/' is excluded so that
+		// "http://host:8080/@scope/pkg" (a port, then a path) is no match.
+		Regex:       `(?i)\b[a-z][a-z0-9+.\-]{1,30}://[^\s:@/?#'"<>\\]*:([^\s@/?#'"<>\\]+)@[^\s@/?#'"<>\\]`,
+		SecretGroup: 1,
+		Keywords:    []string{"://"},
+		Allow:       []string{placeholders},
+		True: []example{
+			{"connect postgres://admin:S3cret@db.example.com:5432/app", "S3cret"},
+			{"redis://:hunter2@cache:6379/0", "hunter2"},
+			{"url=https://ci:p%40ss%2Fw0rd@git.example.com/repo.git", "p%40ss%2Fw0rd"},
+			{`"dsn": "mysql://root:r00tpw@tcp(127.0.0.1:3306)/db"`, "r00tpw"},
+			{"AMQP_URL=amqps://guest:G7x!q@rabbit/vhost", "G7x!q"},
+		},
+		False: []string{
+			"postgres://admin@db.example.com:5432/app",
+			"http://localhost:4873/@babel/core",
+			"postgres://u:${PGPASSWORD}@db/app",
+			"postgres://u:****@db/app",
+			"see https://example.com/a:b@c for details",
+			"time 12:30 @home",
+		},
+	},
+	{
+		ID:          "url-password-parameter",
+		Description: "A password, token or key given as a URL query parameter (?password=…).",
+		Regex:       `(?i)[?&;](?:password|passwd|pwd|pass|secret|client_secret|token|access_token|auth_token|api_key|apikey|sslpassword)=([^\s&#'"<>]{3,})`,
+		SecretGroup: 1,
+		Keywords:    []string{"password=", "passwd=", "pwd=", "pass=", "secret=", "token=", "key=", "sslpassword="},
+		Allow:       []string{placeholders},
+		True: []example{
+			{"postgres://u@db/app?sslmode=disable&password=TopSecretPW", "TopSecretPW"},
+			{"https://api.example.com/v1/items?api_key=9f8e7d6c5b4a", "9f8e7d6c5b4a"},
+			{"GET /login?user=bob&pwd=p%40ssw0rd HTTP/1.1", "p%40ssw0rd"},
+			{"redis://cache:6379/0?password=hunter22", "hunter22"},
+		},
+		False: []string{
+			"GET /search?q=password&page=2",
+			"https://example.com/reset?token=",
+			"postgres://u@db/app?password=${PGPASSWORD}",
+			"a?b=c&d=e",
+		},
+	},
+	{
+		ID:          "authorization-header",
+		Description: "A bearer or basic credential in an Authorization header.",
+		Regex:       `(?i)\b(?:bearer|basic)\s+([A-Za-z0-9\-._~+/]{8,}=*)`,
+		SecretGroup: 1,
+		Keywords:    []string{"bearer", "basic"},
+		// a plain word after "bearer" is prose, not a token
+		Allow: []string{`^[A-Za-z]+$`, placeholders},
+		True: []example{
+			{"Authorization: Bearer abcdef0123456789abcdefXYZ", "abcdef0123456789abcdefXYZ"},
+			{`curl -H "authorization: basic dXNlcjpwYXNzd29yZDEyMw==" https://x`, "dXNlcjpwYXNzd29yZDEyMw=="},
+			{"sent header bearer 4f3c2b1a-99aa-4d2e-8f00-123456789abc", "4f3c2b1a-99aa-4d2e-8f00-123456789abc"},
+		},
+		False: []string{
+			"the bearer of this message",
+			"Bearer instrument",
+			"basic authentication failed",
+			"Authorization: Bearer <token>",
+		},
+	},
+	{
+		ID:          "password-assignment",
+		Description: "A value given to a password, secret or token setting (password=…, \"secret\": \"…\").",
+		Regex:       `(?i)(?:^|[^A-Za-z0-9])(?:password|passwd|passphrase|pwd|secret|client_secret|secret_key|api_key|apikey|access_token|auth_token|refresh_token|private_key)["']?\s*(?:=|:)\s*(?:"([^"\s]{4,})"|'([^'\s]{4,})'|([^\s"',;&}\]]{4,}))`,
+		// the value is the first group that matched: double-quoted,
+		// single-quoted or bare
+		Keywords: []string{"pass", "pwd", "secret", "api_key", "apikey", "token", "private_key"},
+		// a word alone is more often prose ("password: reset") than a
+		// password; the gitleaks rules judge long values by entropy
+		Allow: []string{`^[A-Za-z_.-]+$`, placeholders, `^[0-9]{1,3}$`},
+		True: []example{
+			{"login failed password=hunter2", "hunter2"},
+			{`{"user":"bob","password":"Tr0ub4dor&3"}`, "Tr0ub4dor&3"},
+			{"DB_PASSWORD: s3cr3t!", "s3cr3t!"},
+			{"client_secret = 8f7e6d5c4b", "8f7e6d5c4b"},
+		},
+		False: []string{
+			"password: reset",
+			"password=changeme",
+			"password=${DB_PASSWORD}",
+			"password: ****",
+			"reset your password: see docs",
+			"passwordless login enabled",
+		},
+	},
+	{
+		ID:          "note-private-key",
+		Description: "A C2SP signed-note private key (PRIVATE+KEY+name+hash+key).",
+		Regex:       `PRIVATE\+KEY\+[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]+=*`,
+		Keywords:    []string{"private+key+"},
+		True: []example{
+			{"key PRIVATE+KEY+ami-audit.local/x+1a2b3c4d+AYH0E7p7sGdrZf9sIbbPw5Eq9UXbqB0HWc8HX2y8WuQS here",
+				"PRIVATE+KEY+ami-audit.local/x+1a2b3c4d+AYH0E7p7sGdrZf9sIbbPw5Eq9UXbqB0HWc8HX2y8WuQS"},
+		},
+		False: []string{
+			"ami-audit.local/x+1a2b3c4d+AYH0E7p7sGdrZf9sIbbPw5Eq9UXbqB0HWc8HX2y8WuQS",
+			"PRIVATE+KEY+ files are written 0600",
+		},
+	},
+	{
+		ID:          "private-key-block",
+		Description: "A PEM private key block, also one cut short before its END line.",
+		Regex:       `-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)`,
+		Keywords:    []string{"private key"},
+		True: []example{
+			{"key: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun…",
+				"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun…"},
+			{"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\ntrailer",
+				"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----"},
+		},
+		False: []string{
+			"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
+			"a private key must never be committed",
+		},
+	},
+}
+
+// compile turns r into a gitleaks rule.
+func (r ownRule) compile() (config.Rule, error) {
+	re, err := regexp.Compile(r.Regex)
+	if err != nil {
+		return config.Rule{}, err
+	}
+	cr := config.Rule{
+		RuleID:      r.ID,
+		Description: r.Description,
+		Regex:       re,
+		SecretGroup: r.SecretGroup,
+		Entropy:     r.Entropy,
+		Keywords:    r.Keywords,
+		Tags:        []string{"ami-audit"},
+	}
+	if len(r.Allow) > 0 {
+		al := &config.Allowlist{Description: r.ID + " placeholders", MatchCondition: config.AllowlistMatchOr}
+		for _, a := range r.Allow {
+			are, err := regexp.Compile(a)
+			if err != nil {
+				return config.Rule{}, err
+			}
+			al.Regexes = append(al.Regexes, are)
+		}
+		cr.Allowlists = []*config.Allowlist{al}
+	}
+	return cr, cr.Validate()
+}
