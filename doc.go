@@ -8,6 +8,8 @@
 //   - canonical    RFC 8785 canonical JSON, the byte form a record hash covers
 //   - ledger       hash chain, proof of work, Merkle tree, checkpoints, verification
 //   - keys         Ed25519 signing keys on disk
+//   - trail        a trail as a user has it: directory, identity, keys and
+//     store; opening, creating, verifying, checkpointing, proving, signing
 //   - store/...    durable storage of the chain: SQLite (default), PostgreSQL,
 //     a Redis cache decorator, migration between them; storetest is the
 //     conformance suite every backend passes

@@ -114,6 +114,7 @@ type Trail struct {
 	id       store.Identity
 	pub      note.Verifier // the log key to check heads with; nil for an unsigned trail
 	key      *keys.Key     // the log's private key; nil when not held or read-only
+	cacheKey *keys.Key     // the key cache entries are authenticated with (key, or for a reader the log key when readable)
 	loc      string        // the store URL, for messages (redacted)
 	startTip uint64        // the store's size when opened
 	notices  []string
@@ -195,13 +196,23 @@ func (t *Trail) loadKeys() error {
 	default:
 		return fmt.Errorf("log public key: %w", err)
 	}
-	if t.cfg.ReadOnly || !t.hasDir {
+	if !t.hasDir {
+		return nil
+	}
+	if t.cfg.ReadOnly {
+		// A reader signs nothing; it may still use the cache when it can
+		// read the key the cache's entries are authenticated with.
+		if t.cfg.Cache != "" {
+			if k, err := keys.LoadKey(t.path(LogKeyFile)); err == nil {
+				t.cacheKey = k
+			}
+		}
 		return nil
 	}
 	k, err := keys.LoadKey(t.path(LogKeyFile))
 	switch {
 	case err == nil:
-		t.key = k
+		t.key, t.cacheKey = k, k
 	case errors.Is(err, fs.ErrNotExist):
 	default:
 		return fmt.Errorf("log private key: %w", err)
@@ -251,8 +262,8 @@ func (t *Trail) openStore(ctx context.Context, create bool, opts store.Options) 
 	t.startTip = head.Size
 	if t.cfg.Cache != "" {
 		ccfg := rediscache.Config{URL: t.cfg.Cache, Logger: t.cfg.Logger}
-		if t.key != nil {
-			ccfg.Key = t.key.Derive("cache entries v1 " + t.id.LogID)
+		if k := t.cacheKey; k != nil && k.Signer.Name() == t.id.Origin {
+			ccfg.Key = k.Derive("cache entries v1 " + t.id.LogID)
 		}
 		if ccfg.Logger == nil {
 			ccfg.Logger = slog.New(slog.DiscardHandler)
