@@ -18,6 +18,9 @@ type HeadStore interface {
 	// TreeHead returns the stored root and signed note (nil when the head
 	// was not signed) of the head at size.
 	TreeHead(ctx context.Context, size uint64) (root tlog.Hash, signed []byte, err error)
+	// LatestTreeHead returns the stored head of the largest size, nil when
+	// there is none.
+	LatestTreeHead(ctx context.Context) (*StoredHead, error)
 }
 
 // checkLatestHead compares the latest stored tree head (at size res.Size,

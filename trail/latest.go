@@ -72,11 +72,11 @@ func (t *Trail) extends(ctx context.Context, cp ledger.Checkpoint, size uint64) 
 // proof between the two signed trees; the stored hashes serve only as the
 // proof's material, so a store cannot fool it).
 func (t *Trail) rememberLatest(ctx context.Context) error {
-	snap, err := t.raw.Snapshot(ctx)
-	if err != nil || snap.Latest == nil || snap.Latest.Note == nil {
+	head, err := t.raw.LatestTreeHead(ctx)
+	if err != nil || head == nil || head.Note == nil {
 		return err
 	}
-	latest, err := ledger.OpenHead(*snap.Latest, t.id.Origin, t.pub)
+	latest, err := ledger.OpenHead(*head, t.id.Origin, t.pub)
 	if err != nil {
 		return nil // not evidence of anything this machine can keep
 	}
@@ -92,7 +92,7 @@ func (t *Trail) rememberLatest(ctx context.Context) error {
 			return fmt.Errorf("%w: the log's latest signed head (size %d) does not extend the one this machine saw (size %d): %v", ledger.ErrTampered, latest.Size, seen.Size, err)
 		}
 	}
-	return writeFileAtomic(t.path(LatestFile), snap.Latest.Note, 0o644)
+	return writeFileAtomic(t.path(LatestFile), head.Note, 0o644)
 }
 
 // consistent checks that the tree of newer extends the tree of older.

@@ -297,14 +297,14 @@ func (t *Trail) verifyRecord(ctx context.Context, id string, rep *Report) error 
 	} else if r.PreviousHash != "0" {
 		return fail(`the first record must have previous_hash "0"`)
 	}
-	snap, err := t.raw.Snapshot(ctx)
+	latest, err := t.raw.LatestTreeHead(ctx)
 	if err != nil {
 		return err
 	}
-	if snap.Latest == nil || snap.Latest.Size <= r.Sequence {
+	if latest == nil || latest.Size <= r.Sequence {
 		return fail("no tree head covers the record (the heads were deleted)")
 	}
-	head := *snap.Latest
+	head := *latest
 	root, how := head.Root, "unsigned"
 	if t.pub != nil {
 		cp, err := ledger.OpenHead(head, t.id.Origin, t.pub)

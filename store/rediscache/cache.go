@@ -757,6 +757,15 @@ func (c *Cache) TreeHead(ctx context.Context, size uint64) (tlog.Hash, []byte, e
 	return hs.TreeHead(ctx, size)
 }
 
+// LatestTreeHead implements ledger.HeadStore from the store of record.
+func (c *Cache) LatestTreeHead(ctx context.Context) (*ledger.StoredHead, error) {
+	hs, ok := c.inner.(ledger.HeadStore)
+	if !ok {
+		return nil, fmt.Errorf("%T keeps no tree heads", c.inner)
+	}
+	return hs.LatestTreeHead(ctx)
+}
+
 // HashReader serves tree hashes from the store of record.
 func (c *Cache) HashReader(ctx context.Context) tlog.HashReader {
 	if hr, ok := c.inner.(interface {

@@ -429,3 +429,8 @@ func (s *Store) Cosignatures(ctx context.Context) ([]ledger.Cosignature, error) 
 	}
 	return out, rows.Err()
 }
+
+// LatestTreeHead implements ledger.HeadStore.
+func (s *Store) LatestTreeHead(ctx context.Context) (*ledger.StoredHead, error) {
+	return latestHead(ctx, s.db)
+}
