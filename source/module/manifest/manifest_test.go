@@ -317,6 +317,42 @@ func TestParseModuleLists(t *testing.T) {
 	}
 }
 
+// YAML ends lines at a lone CR and at U+0085/U+2028/U+2029 too; errors
+// name the line as counted by '\n', like every other parser's.
+func TestModulesYAMLErrorLines(t *testing.T) {
+	line := func(data string) int {
+		t.Helper()
+		_, err := ParseModulesYAML("modules.yaml", []byte(data))
+		var pe *ParseError
+		if !errors.As(err, &pe) {
+			t.Fatalf("%q: error %v, want a *ParseError", data, err)
+		}
+		return pe.Line
+	}
+	for _, doc := range []string{
+		"a: 1\nb: [\n",
+		"main_modules:\n  - a\n  b: [\n",
+		"main_modules:\n  - a\n\n\nextended_modules: {x\n",
+		"a: 1\nb: \"x\n",
+		"\"\n",
+	} {
+		want := line(doc)
+		if want < 1 || want > strings.Count(doc, "\n")+1 {
+			t.Errorf("%q: line %d outside the document", doc, want)
+		}
+		if got := line(strings.ReplaceAll(doc, "\n", "\r\n")); got != want {
+			t.Errorf("%q with CRLF: line %d, want %d", doc, got, want)
+		}
+		if got := line(strings.ReplaceAll(doc, "\n", "\r")); got != 1 {
+			t.Errorf("%q with lone CRs (one line by LF): line %d, want 1", doc, got)
+		}
+	}
+	// Unicode line separators are line ends to YAML, not to people.
+	if got := line("a: 1\u2028b: [\n"); got != 1 {
+		t.Errorf("error after U+2028 on line %d, want 1", got)
+	}
+}
+
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://user:s3cret@example.com/a.git": "https://user:REDACTED@example.com/a.git",

@@ -28,7 +28,7 @@ func ParseModulesYAML(file string, data []byte) (*ModuleList, error) {
 		msg = strings.ReplaceAll(msg, "\n", "; ")
 		line := lineInMessage(msg)
 		msg = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(msg, "unmarshal errors:;")), fmt.Sprintf("line %d: ", line))
-		return nil, &ParseError{File: file, Line: line, Msg: clean(msg, 300)}
+		return nil, &ParseError{File: file, Line: yamlLineToLine(data, line), Msg: clean(msg, 300)}
 	}
 	l := &ModuleList{}
 	for _, n := range doc.Main {
@@ -42,6 +42,45 @@ func ParseModulesYAML(file string, data []byte) (*ModuleList, error) {
 		}
 	}
 	return l, nil
+}
+
+// yamlLineToLine turns a line number of a YAML parser error into a line of
+// data as every other error counts them (lines end at '\n'). YAML also ends
+// lines at a lone '\r' and at U+0085, U+2028 and U+2029, and reports the end
+// of the stream one line past the last: a line outside the file is clamped
+// to its last line.
+func yamlLineToLine(data []byte, yline int) int {
+	if yline <= 1 {
+		return yline
+	}
+	line, y := 1, 1
+	for i := 0; i < len(data); i++ {
+		brk := 0
+		switch {
+		case data[i] == '\n':
+			brk = 1
+		case data[i] == '\r':
+			brk = 1
+			if i+1 < len(data) && data[i+1] == '\n' {
+				brk = 2
+			}
+		case bytes.HasPrefix(data[i:], []byte("\u0085")):
+			brk = 2
+		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			brk = 3
+		}
+		if brk == 0 {
+			continue
+		}
+		if bytes.IndexByte(data[i:i+brk], '\n') >= 0 {
+			line++
+		}
+		i += brk - 1
+		if y++; y == yline {
+			return line
+		}
+	}
+	return line
 }
 
 // Submodule is one [submodule "name"] entry of a .gitmodules file.
