@@ -12,8 +12,10 @@ wrote it.
   python3 verify_export.py --proof proof.json [--proof proof2.json]
   python3 verify_export.py --vectors testdata/vectors/canonical.json
 
-Exit status: 0 every check passed, 1 a check failed (the first failing record
-is named by sequence and id), 2 usage error (bad arguments, unreadable file).
+Exit status, the same table as ami-audit's: 0 every check passed, 1 a file
+could not be read, 2 usage error (bad arguments, a file that is not what the
+option wants), 3 verification failed (the first failing record is named by
+sequence and id).
 
 What it cannot check: Ed25519 signatures (record signatures and the signed
 note around a checkpoint), because the standard library has no Ed25519. Use
@@ -41,6 +43,14 @@ class Failure(Exception):
 
 class Usage(Exception):
     """A mistake in how the script was called."""
+
+
+class Unreadable(Exception):
+    """A file that could not be read (an operational error)."""
+
+
+# Exit codes: the table of ami-audit's README and cmd/ami-audit/main.go.
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_VERIFY_FAILED = 0, 1, 2, 3
 
 
 # --- RFC 8785 canonical JSON -------------------------------------------------
@@ -226,8 +236,10 @@ def read_text(path):
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise Usage("%s: %s" % (path, e))
+    except OSError as e:
+        raise Unreadable("%s: %s" % (path, e))
+    except UnicodeDecodeError as e:
+        raise Usage("%s: not UTF-8 text: %s" % (path, e))
 
 
 # --- Checks ------------------------------------------------------------------
@@ -242,7 +254,7 @@ def read_export(path):
     try:
         f = open(path, "rb")
     except OSError as e:
-        raise Usage("%s: %s" % (path, e))
+        raise Unreadable("%s: %s" % (path, e))
     with f:
         for lineno, raw in enumerate(f, 1):
             try:
@@ -377,7 +389,7 @@ def check_vectors(path):
 def main(argv):
     p = argparse.ArgumentParser(
         description="Verify an ami-audit export (jsonl or json) with the Python standard library.",
-        epilog="Exit status: 0 all checks passed, 1 a check failed, 2 usage error.",
+        epilog="Exit status: 0 all checks passed, 1 a file could not be read, 2 usage error, 3 verification failed.",
     )
     p.add_argument("export", nargs="?", help="file written by 'ami-audit export --format jsonl' or '--format json'")
     p.add_argument("--difficulty", type=int, default=0, metavar="N", help="require N leading zero hex digits in every record_hash")
@@ -415,13 +427,16 @@ def main(argv):
         if args.proof or args.checkpoint:
             print("note  signatures   the checkpoint's Ed25519 signature is NOT checked (no Ed25519 in the Python standard"
                   " library); check it with 'ami-audit verify --checkpoint FILE' or a C2SP signed-note verifier")
+    except Unreadable as e:
+        print("verify_export.py: %s" % e, file=sys.stderr)
+        return EXIT_ERROR
     except Usage as e:
         print("verify_export.py: %s" % e, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except Failure as e:
         print("FAIL  %s" % e)
-        return 1
-    return 0
+        return EXIT_VERIFY_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -247,8 +247,8 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 					t.Fatal(err)
 				}
 				code, out := pyVerify(t, append([]string{f}, tt.args...)...)
-				if code != 1 {
-					t.Fatalf("exit %d, want 1:\n%s", code, out)
+				if code != exitVerifyFails {
+					t.Fatalf("exit %d, want %d (verification failed):\n%s", code, exitVerifyFails, out)
 				}
 				for _, w := range tt.want {
 					if !strings.Contains(out, w) {
@@ -345,8 +345,13 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 				if err := os.WriteFile(f, nb, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				if code, out := pyVerify(t, "--proof", f); code != 1 || !strings.Contains(out, m.want) {
-					t.Errorf("exit %d, want 1 and %q:\n%s", code, m.want, out)
+				if code, out := pyVerify(t, "--proof", f); code != exitVerifyFails || !strings.Contains(out, m.want) {
+					t.Errorf("exit %d, want %d and %q:\n%s", code, exitVerifyFails, m.want, out)
+				}
+				// The same file fails the same way in the CLI.
+				var stdout, stderr bytes.Buffer
+				if code := run(context.Background(), []string{"--audit-dir", dir, "verify", "--proof", f}, strings.NewReader(""), &stdout, &stderr); code != exitVerifyFails {
+					t.Errorf("ami-audit verify --proof: exit %d, want %d:\n%s%s", code, exitVerifyFails, stdout.String(), stderr.String())
 				}
 			})
 		}
@@ -429,23 +434,46 @@ func TestPythonVerifierVectors(t *testing.T) {
 			if err := os.WriteFile(f, nb, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if code, out := pyVerify(t, "--vectors", f); code != 1 || !strings.Contains(out, tc.want) {
-				t.Errorf("exit %d, want 1 and %q:\n%s", code, tc.want, out)
+			if code, out := pyVerify(t, "--vectors", f); code != exitVerifyFails || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want %d and %q:\n%s", code, exitVerifyFails, tc.want, out)
 			}
 		})
 	}
 }
 
-func TestPythonVerifierUsage(t *testing.T) {
+// The script's exit codes are the CLI's table: 1 a file could not be read,
+// 2 usage error, 3 verification failed.
+func TestPythonVerifierExitCodes(t *testing.T) {
 	needPython(t)
-	for _, args := range [][]string{
-		nil,
-		{"--difficulty", "x", "trail.jsonl"},
-		{filepath.Join(t.TempDir(), "missing.jsonl")},
-		{"--checkpoint", "cp.txt"},
+	dir := t.TempDir()
+	notProof := filepath.Join(dir, "not-a-proof.json")
+	if err := os.WriteFile(notProof, []byte(`{"format":"something else"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, exitUsage},
+		{[]string{"--difficulty", "x", "trail.jsonl"}, exitUsage},
+		{[]string{"--checkpoint", "cp.txt"}, exitUsage},
+		{[]string{"--proof", notProof}, exitUsage},
+		{[]string{filepath.Join(dir, "missing.jsonl")}, exitError},
+		{[]string{"--proof", filepath.Join(dir, "missing.json")}, exitError},
 	} {
-		if code, out := pyVerify(t, args...); code != 2 {
-			t.Errorf("%q: exit %d, want 2:\n%s", args, code, out)
+		if code, out := pyVerify(t, tc.args...); code != tc.want {
+			t.Errorf("%q: exit %d, want %d:\n%s", tc.args, code, tc.want, out)
+		}
+	}
+	// The CLI answers the same proof files with the same codes.
+	for _, tc := range []struct {
+		proof string
+		want  int
+	}{{notProof, exitUsage}, {filepath.Join(dir, "missing.json"), exitError}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{"--audit-dir", filepath.Join(dir, ".audit"), "verify", "--proof", tc.proof},
+			strings.NewReader(""), &stdout, &stderr); code != tc.want {
+			t.Errorf("ami-audit verify --proof %s: exit %d, want %d:\n%s", tc.proof, code, tc.want, stderr.String())
 		}
 	}
 }
