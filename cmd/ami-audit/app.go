@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ami-orchestrator/ami-audit/internal/version"
 	"github.com/ami-orchestrator/ami-audit/store"
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
@@ -51,14 +52,16 @@ Start with "ami-audit init" in a repository; the trail lives in .audit/.
 
 Exit codes: 0 success, 1 operational error, 2 usage error,
 3 verification failed.`,
+		Version:       version.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.resolveGlobals()
 		},
 	}
+	root.SetVersionTemplate("ami-audit {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return withHint(usageError{err}, "see 'ami-audit "+commandPath(c)+" --help'")
+		return withHint(usageError{err}, "see '"+strings.TrimSpace("ami-audit "+commandPath(c))+" --help'")
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.auditDir, "audit-dir", "", "directory of the trail's files (default: the nearest .audit/ above the current directory, else ./.audit)")
@@ -66,6 +69,7 @@ Exit codes: 0 success, 1 operational error, 2 usage error,
 	pf.StringVar(&a.cacheURL, "cache", "", "optional cache URL, redis://host:port/db (env AMI_AUDIT_CACHE)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress and no notices")
 	pf.BoolVar(&a.noColor, "no-color", false, "no colour in terminal output (also when NO_COLOR is set)")
+	root.Flags().Bool("version", false, "print the version (module version, the commit it was built from) and exit")
 	for _, c := range a.commands() {
 		root.AddCommand(c)
 	}
