@@ -42,6 +42,13 @@ func ValidName(name string) bool {
 	return true
 }
 
+// ValidFileName reports whether name can also name a key's files (NAME.key
+// and NAME.pub) inside a directory: a ValidName without path separators
+// ('/' or '\\') and without "..", so the files cannot land anywhere else.
+func ValidFileName(name string) bool {
+	return ValidName(name) && !strings.ContainsAny(name, `/\`) && !strings.Contains(name, "..")
+}
+
 // Generate creates a key pair named name and writes the private key to
 // privPath (mode 0600) and the public key to pubPath (mode 0644). It never
 // overwrites an existing file.

@@ -110,3 +110,15 @@ func TestLoadKeyHalvesAndDerive(t *testing.T) {
 		}
 	}
 }
+
+func TestValidFileName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"alice": true, "ci-bot.prod": true, "a_b": true,
+		"../evil": false, "..": false, "a..b": false, "dir/alice": false, `dir\alice`: false, "/etc/x": false,
+		"": false, "a b": false, "a+b": false,
+	} {
+		if got := ValidFileName(name); got != want {
+			t.Errorf("ValidFileName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -89,6 +89,10 @@ func Create(ctx context.Context, cfg Config, opts CreateOptions) (*Trail, Create
 	if cfg.ReadOnly {
 		return nil, Existed, errors.New("a read-only trail cannot be created")
 	}
+	dirNotice, err := checkDir(cfg.Dir)
+	if err != nil {
+		return nil, Existed, err
+	}
 	settings, hasDir, err := loadSettings(cfg.Dir)
 	if err != nil {
 		return nil, Existed, err
@@ -116,6 +120,9 @@ func Create(ctx context.Context, cfg Config, opts CreateOptions) (*Trail, Create
 		return nil, Existed, err
 	}
 	t := &Trail{cfg: cfg, hasDir: false}
+	if dirNotice != "" {
+		t.notices = append(t.notices, dirNotice)
+	}
 	undo := []string{}
 	fail := func(err error) (*Trail, Created, error) {
 		if t.store != nil {

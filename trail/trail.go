@@ -134,6 +134,10 @@ type Store interface {
 // exist but whose store is gone, or holds another log, is an error
 // wrapping ledger.ErrTampered.
 func Open(ctx context.Context, cfg Config) (*Trail, error) {
+	dirNotice, err := checkDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	settings, hasDir, err := loadSettings(cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -142,6 +146,9 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		return nil, fmt.Errorf("%w: no %s in %s", ErrNoTrail, ConfigFile, cfg.Dir)
 	}
 	t := &Trail{cfg: cfg, settings: settings, hasDir: hasDir}
+	if dirNotice != "" {
+		t.notices = append(t.notices, dirNotice)
+	}
 	if err := t.loadKeys(); err != nil {
 		return nil, err
 	}

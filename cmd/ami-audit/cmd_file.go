@@ -87,7 +87,7 @@ quote it so that the shell does not expand it.`,
 
 func (a *App) runFile(cmd *cobra.Command, target string, f fileFlags) error {
 	ctx := cmd.Context()
-	if err := f.out.check(); err != nil {
+	if err := a.checkOutputFlags(f.out); err != nil {
 		return err
 	}
 	if f.allowOutside && !f.followSymlinks {

@@ -76,7 +76,7 @@ Dates are ISO dates (2024-01-31), RFC 3339 times, "now", "today",
 
 func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 	ctx := cmd.Context()
-	if err := f.out.check(); err != nil {
+	if err := a.checkOutputFlags(f.out); err != nil {
 		return err
 	}
 	now := time.Now()

@@ -29,12 +29,15 @@ func (a *App) exportGraph(ctx context.Context, ff *filterFlags, format, output, 
 	if format != "dgraph-rdf" && schemaPath != "" {
 		return usagef("--schema goes with --format=dgraph-rdf")
 	}
+	if err := a.checkOutput(schemaPath); err != nil {
+		return err
+	}
 	s, err := a.openExisting(ctx)
 	if err != nil {
 		return err
 	}
 	n := 0
-	err = a.writeRecords(output, func(w io.Writer) error {
+	err = a.writeOutput(output, func(w io.Writer) error {
 		var gw graph.Writer
 		recs := s.Query(ctx, f)
 		switch format {
@@ -71,7 +74,7 @@ func (a *App) exportGraph(ctx context.Context, ff *filterFlags, format, output, 
 		return err
 	}
 	if schemaPath != "" {
-		if err := a.writeRecords(schemaPath, func(w io.Writer) error { _, err := io.WriteString(w, graph.DgraphSchema); return err }); err != nil {
+		if err := a.writeOutput(schemaPath, func(w io.Writer) error { _, err := io.WriteString(w, graph.DgraphSchema); return err }); err != nil {
 			return err
 		}
 	}
@@ -93,7 +96,7 @@ func (a *App) printNeighbourhood(ctx context.Context, s audit.Store, target, for
 	if err != nil {
 		return err
 	}
-	return a.writeRecords(output, func(w io.Writer) error {
+	return a.writeOutput(output, func(w io.Writer) error {
 		switch format {
 		case "json":
 			b, err := json.MarshalIndent(nb, "", "  ")

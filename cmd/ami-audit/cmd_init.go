@@ -100,7 +100,16 @@ current directory or --dir. Give NAME.pub to whoever verifies signatures
 			if !keys.ValidName(name) {
 				return usagef("--name %q: use letters, digits and punctuation other than '+', no spaces", name)
 			}
+			if !keys.ValidFileName(name) {
+				return withHint(usagef("--name %q: a key name names files in --dir and may hold no '/', '\\' or '..'", name),
+					"choose the directory with --dir and a plain name, e.g. --dir keys --name alice")
+			}
 			priv, pub := filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
+			for _, p := range []string{priv, pub} {
+				if err := a.checkOutput(p); err != nil {
+					return err
+				}
+			}
 			if _, err := keys.Generate(name, priv, pub); err != nil {
 				return err
 			}

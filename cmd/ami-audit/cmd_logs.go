@@ -142,7 +142,7 @@ func logsConfig(f logsFlags, now time.Time) (logsource.Config, string, error) {
 
 func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 	ctx := cmd.Context()
-	if err := f.out.check(); err != nil {
+	if err := a.checkOutputFlags(f.out); err != nil {
 		return err
 	}
 	now := time.Now()

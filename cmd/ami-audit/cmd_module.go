@@ -84,7 +84,7 @@ a warning that names the file and line.`,
 
 func (a *App) runModule(cmd *cobra.Command, name string, f moduleFlags) error {
 	ctx := cmd.Context()
-	if err := f.out.check(); err != nil {
+	if err := a.checkOutputFlags(f.out); err != nil {
 		return err
 	}
 	root := f.repo

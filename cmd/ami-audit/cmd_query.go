@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -122,6 +120,9 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 			if format != "table" && !export.Valid(format) {
 				return usagef("--format %q: want table, %s", format, strings.Join(export.Formats, ", "))
 			}
+			if err := a.checkOutput(output); err != nil {
+				return err
+			}
 			s, err := a.openExisting(cmd.Context())
 			if err != nil {
 				return err
@@ -135,7 +136,7 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 				}
 				return a.printNeighbourhood(cmd.Context(), s, provenance, format, output, provenanceLimit(ff.limit))
 			}
-			return a.writeRecords(output, func(w io.Writer) error {
+			return a.writeOutput(output, func(w io.Writer) error {
 				var rw export.Writer
 				if format == "table" {
 					rw = newTableWriter(w)
@@ -189,6 +190,9 @@ records that refer to it.`,
   ami-audit export --format=dot --target=svc/api | dot -Tsvg > svc-api.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(output); err != nil {
+				return err
+			}
 			if graph.Valid(format) {
 				return a.exportGraph(cmd.Context(), &ff, format, output, schemaPath)
 			}
@@ -204,7 +208,7 @@ records that refer to it.`,
 				return err
 			}
 			n := 0
-			err = a.writeRecords(output, func(w io.Writer) error {
+			err = a.writeOutput(output, func(w io.Writer) error {
 				rw, err := export.New(w, format)
 				if err != nil {
 					return err
@@ -231,31 +235,6 @@ records that refer to it.`,
 	cmd.Flags().StringVar(&schemaPath, "schema", "", "with --format=dgraph-rdf: write the Dgraph schema to FILE (default: beside --output)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE (replaced atomically) instead of stdout")
 	return cmd
-}
-
-// writeRecords runs write against stdout, or against a temporary file that
-// replaces path only when write succeeds.
-func (a *App) writeRecords(path string, write func(io.Writer) error) error {
-	if path == "" || path == "-" {
-		return write(a.stdout)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // tableWriter prints records as an aligned table for people.

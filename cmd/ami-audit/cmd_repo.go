@@ -71,7 +71,7 @@ and the command exits with status 1.`,
 
 func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	ctx := cmd.Context()
-	if err := f.out.check(); err != nil {
+	if err := a.checkOutputFlags(f.out); err != nil {
 		return err
 	}
 	if f.baseline != "" {

@@ -175,6 +175,9 @@ proves the log still extends them, which a hash chain alone cannot.`,
   ami-audit verify --checkpoint cp-0001.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(output); err != nil {
+				return err
+			}
 			t, err := a.openTrail(cmd.Context(), true)
 			if err != nil {
 				return err
@@ -183,7 +186,7 @@ proves the log still extends them, which a hash chain alone cannot.`,
 			if err != nil {
 				return a.trailError(err)
 			}
-			if err := a.writeRecords(output, func(w io.Writer) error { _, err := w.Write(msg); return err }); err != nil {
+			if err := a.writeOutput(output, func(w io.Writer) error { _, err := w.Write(msg); return err }); err != nil {
 				return err
 			}
 			if output != "" && output != "-" {
@@ -217,6 +220,9 @@ checkpoint's signed root before it is written.`,
 			if recordID == "" {
 				return usagef("--record is required")
 			}
+			if err := a.checkOutput(output); err != nil {
+				return err
+			}
 			var cpNote []byte
 			if cpPath != "" {
 				var err error
@@ -236,7 +242,7 @@ checkpoint's signed root before it is written.`,
 				return a.trailError(err)
 			}
 			b, _ := json.MarshalIndent(p, "", "  ")
-			return a.writeRecords(output, func(w io.Writer) error { _, err := fmt.Fprintf(w, "%s\n", b); return err })
+			return a.writeOutput(output, func(w io.Writer) error { _, err := fmt.Fprintf(w, "%s\n", b); return err })
 		},
 	}
 	cmd.Flags().StringVar(&recordID, "record", "", "id of the record to prove (required)")

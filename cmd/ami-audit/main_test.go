@@ -69,6 +69,25 @@ func TestScripts(t *testing.T) {
 			"setenv-stdout": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
 			},
+			// mode MODE FILE...: require each file's permission bits to be MODE.
+			"mode": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: mode MODE FILE...")
+				}
+				want, err := strconv.ParseUint(args[0], 8, 32)
+				if err != nil {
+					ts.Fatalf("mode: %v", err)
+				}
+				for _, f := range args[1:] {
+					fi, err := os.Stat(ts.MkAbs(f))
+					if err != nil {
+						ts.Fatalf("mode: %v", err)
+					}
+					if got := fi.Mode().Perm(); (got == os.FileMode(want)) == neg {
+						ts.Fatalf("%s has mode %04o, want %s%04o", f, got, map[bool]string{true: "not ", false: ""}[neg], want)
+					}
+				}
+			},
 			// chmod MODE FILE
 			"chmod": func(ts *testscript.TestScript, neg bool, args []string) {
 				mode, err := strconv.ParseUint(args[0], 8, 32)

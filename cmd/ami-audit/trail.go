@@ -59,6 +59,8 @@ func (a *App) trailError(err error) error {
 	switch {
 	case errors.Is(err, trail.ErrNoTrail):
 		return withHint(err, "run 'ami-audit init' in the repository, or give --audit-dir or --store")
+	case errors.Is(err, trail.ErrUnsafeDir):
+		return withHint(err, "make "+a.auditDir+" a real directory (or point it at one only you can write), or give --audit-dir")
 	case errors.Is(err, trail.ErrNeedPublicKey):
 		return withHint(err, "give the log's public key with --key FILE")
 	case errors.Is(err, ledger.ErrTampered):

@@ -19,13 +19,25 @@ func Registry() *store.Registry {
 	return r
 }
 
-// openSQLite accepts sqlite:PATH, sqlite://PATH and file:PATH.
-func openSQLite(ctx context.Context, loc string, opts store.Options) (audit.Store, error) {
-	path := loc[strings.Index(loc, ":")+1:]
+// SQLitePath returns the file of an embedded store location (sqlite:PATH,
+// sqlite://PATH or file:PATH); ok is false for any other kind of store.
+func SQLitePath(loc string) (path string, ok bool) {
+	switch store.Scheme(loc) {
+	case "sqlite", "file":
+	default:
+		return "", false
+	}
+	path = loc[strings.Index(loc, ":")+1:]
 	path = strings.TrimPrefix(path, "//")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
+	return path, true
+}
+
+// openSQLite accepts sqlite:PATH, sqlite://PATH and file:PATH.
+func openSQLite(ctx context.Context, loc string, opts store.Options) (audit.Store, error) {
+	path, _ := SQLitePath(loc)
 	return sqlite.Open(ctx, sqlite.Config{Path: path, Create: opts.Create, ReadOnly: opts.ReadOnly, Origin: opts.Origin, LogID: opts.LogID,
 		LogKey: opts.LogKey, Difficulty: opts.Difficulty, Signer: opts.Signer, Verifier: opts.Verifier})
 }
