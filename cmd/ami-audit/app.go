@@ -33,6 +33,9 @@ type App struct {
 	registry      *store.Registry
 	trail         *trail.Trail // opened on first use, closed when the command ends
 	trailReadOnly bool
+
+	// a trail created by this command (openTrail), until finishNewTrail
+	createdTrail *createdTrail
 }
 
 func newApp(registry *store.Registry, stdin io.Reader, stdout, stderr io.Writer) *App {

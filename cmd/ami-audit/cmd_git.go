@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -74,6 +75,16 @@ Dates are ISO dates (2024-01-31), RFC 3339 times, "now", "today",
 	return cmd
 }
 
+// gitToplevel returns the root of the git repository holding dir; the
+// error wraps git.ErrNotRepository when there is none.
+func gitToplevel(ctx context.Context, dir string) (string, error) {
+	src, err := git.New(git.Config{})
+	if err != nil {
+		return "", err
+	}
+	return src.Toplevel(ctx, dir)
+}
+
 func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 	ctx := cmd.Context()
 	if err := a.checkOutputFlags(f.out); err != nil {
@@ -111,6 +122,12 @@ func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
+	}
+	// Before the trail is opened (and perhaps created): is there history?
+	if _, err := gitToplevel(ctx, dir); errors.Is(err, git.ErrNotRepository) {
+		return withHint(err, "run it inside a git repository, or name one: ami-audit git PATH")
+	} else if err != nil {
+		return err
 	}
 
 	store, err := a.openStore(ctx)

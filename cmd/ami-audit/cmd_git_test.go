@@ -198,7 +198,7 @@ func TestGitCommandErrors(t *testing.T) {
 		{"since after until", []string{"git", "--since=2024-02-01", "--until=2024-01-01", tmp}, exitUsage, "before until"},
 		{"bad format", []string{"git", "--format=pdf", tmp}, exitUsage, "pdf"},
 		{"two repositories", []string{"git", "--repo", tmp, tmp}, exitUsage, "either"},
-		{"not a repository", []string{"git", tmp}, exitError, "not inside a git repository"},
+		{"not a repository", []string{"git", tmp}, exitError, "is not a git repository (nor inside one)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +207,13 @@ func TestGitCommandErrors(t *testing.T) {
 			if code != tt.code || !strings.Contains(errOut, tt.msg) {
 				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", code, errOut, tt.code, tt.msg)
 			}
+			if n := strings.Count(errOut, "not a git repository"); n > 1 {
+				t.Errorf("stderr says %d times that it is not a git repository:\n%s", n, errOut)
+			}
 		})
+	}
+	// A command that fails creates no trail.
+	if _, err := os.Stat(filepath.Join(tmp, ".audit")); err == nil {
+		t.Errorf("a failing git command created %s", filepath.Join(tmp, ".audit"))
 	}
 }

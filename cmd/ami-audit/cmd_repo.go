@@ -16,6 +16,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/report"
+	"github.com/ami-orchestrator/ami-audit/source/git"
 )
 
 // repoFlags are the flags of "ami-audit repo".
@@ -91,6 +92,24 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	} else if !fi.IsDir() {
 		return usagef("repository %s: not a directory", dir)
 	}
+	// Outside a git repository the sources that need one cannot run:
+	// asked for by name, that is an error; by default, the others run.
+	// Either way this is known before the trail is opened or created.
+	noGit := false
+	if slices.ContainsFunc(names, needsGit) {
+		if _, err := gitToplevel(ctx, root); errors.Is(err, git.ErrNotRepository) {
+			others := slices.DeleteFunc(slices.Clone(names), needsGit)
+			if f.sources != "" || len(others) == 0 {
+				if len(others) == 0 {
+					others = slices.DeleteFunc(availableSources(reg), needsGit)
+				}
+				return withHint(fmt.Errorf("%w; the git source needs one", err), "ami-audit repo --sources="+strings.Join(others, ","))
+			}
+			names, noGit = others, true
+			a.notice("note: %s is not a git repository: running %s without the git source (no history, authors or blame)",
+				root, strings.Join(names, ", "))
+		}
+	}
 
 	store, err := a.openStore(ctx)
 	if err != nil {
@@ -139,7 +158,11 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 		a.notice("interrupted: %d records were appended before the interruption; run again to continue", sum.Records())
 		return runErr
 	}
-	if err := a.render(f.out, repoReport(root, runs, sum, now)); err != nil {
+	rep := repoReport(root, runs, sum, now)
+	if noGit {
+		rep.Summary = slices.Insert(rep.Summary, 1, report.Item{Label: "Git", Value: "not a git repository: the git source did not run"})
+	}
+	if err := a.render(f.out, rep); err != nil {
 		return err
 	}
 	var failed []string

@@ -220,13 +220,13 @@ func TestRepoCommand(t *testing.T) {
 	}
 }
 
-// A source that fails does not stop the other: in a directory that is not
-// a git repository the git source fails, the file source records, the
-// report says which failed and the exit status is 1.
+// A source that fails does not stop the other: in a repository whose
+// branch points to a missing commit the git source fails, the file source
+// records, the report says which failed and the exit status is 1.
 func TestRepoCommandFailingSource(t *testing.T) {
 	needGit(t)
 	tmp := t.TempDir()
-	dir := filepath.Join(tmp, "plain")
+	dir := filepath.Join(tmp, "broken")
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +235,15 @@ func TestRepoCommandFailingSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"-c", "user.name=a", "-c", "user.email=a@example.com", "commit", "-qm", "one"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".git", "refs", "heads", "main"), []byte(strings.Repeat("12", 20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	auditDir := filepath.Join(tmp, "trail")
-	t.Setenv("GIT_CEILING_DIRECTORIES", tmp)
 	code, out, errOut := runCLI(t, "--audit-dir", auditDir, "repo", "--format=json", dir)
 	if code != exitError {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitError, errOut)

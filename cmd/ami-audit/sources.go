@@ -44,6 +44,10 @@ func (a *App) sourceRegistry() map[string]sourceFactory {
 	}
 }
 
+// needsGit reports whether the named source needs a git repository;
+// outside one, "repo" runs the others.
+func needsGit(name string) bool { return name == "git" }
+
 // reportPart is one source's part of a run's report.
 type reportPart struct {
 	Summary  []report.Item

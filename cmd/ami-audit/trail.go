@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	audit "github.com/ami-orchestrator/ami-audit"
@@ -36,10 +38,11 @@ func (a *App) openTrail(ctx context.Context, readOnly bool) (*trail.Trail, error
 	t, err := trail.Open(ctx, cfg)
 	if errors.Is(err, trail.ErrNoTrail) && !readOnly {
 		var created trail.Created
+		nt := a.beforeCreate()
 		t, created, err = trail.Create(ctx, cfg, trail.CreateOptions{})
 		switch created {
 		case trail.New:
-			a.notice("created a new audit trail in %s", a.auditDir)
+			a.createdTrail = nt // announced when the command succeeds (finishNewTrail)
 		case trail.Joined:
 			a.notice("joined the audit trail at %s (log %s)", t.Location(), t.Identity().LogID)
 		}
@@ -101,6 +104,64 @@ func mustAbs(p string) string {
 		return abs
 	}
 	return p
+}
+
+// createdTrail is what this command created when it opened the trail.
+type createdTrail struct {
+	dirCreated bool     // the audit directory did not exist
+	files      []string // files of the directory that did not exist before
+	embedded   bool     // the store is the SQLite file in the directory
+}
+
+// beforeCreate notes what the directory holds before trail.Create, so that
+// finishNewTrail can take back exactly what was created.
+func (a *App) beforeCreate() *createdTrail {
+	nt := &createdTrail{embedded: a.storeURL == ""}
+	if _, err := os.Lstat(a.auditDir); errors.Is(err, fs.ErrNotExist) {
+		nt.dirCreated = true
+		return nt
+	}
+	for _, name := range []string{".gitignore", trail.ConfigFile, trail.LogKeyFile, trail.LogPubFile, trail.LatestFile,
+		trail.DBFile, trail.DBFile + "-wal", trail.DBFile + "-shm", trail.DBFile + "-journal"} {
+		p := filepath.Join(a.auditDir, name)
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			nt.files = append(nt.files, p)
+		}
+	}
+	return nt
+}
+
+// finishNewTrail ends the life of a trail this command created: after
+// success it is announced; after a failure with nothing recorded in it,
+// what was created is removed, so that a failing command has no side
+// effect. A trail kept in another store (PostgreSQL) is left alone.
+func (a *App) finishNewTrail(cmdErr error) {
+	nt := a.createdTrail
+	if nt == nil {
+		return
+	}
+	a.createdTrail = nil
+	if cmdErr == nil {
+		a.notice("created a new audit trail in %s", a.auditDir)
+		return
+	}
+	if !nt.embedded {
+		return
+	}
+	if a.trail != nil {
+		if h, err := a.trail.Store().Head(context.Background()); err != nil || h.Size > 0 {
+			return // something was recorded (or cannot be known): keep it
+		}
+		a.trail.Close()
+		a.trail = nil
+	}
+	if nt.dirCreated {
+		os.RemoveAll(a.auditDir)
+		return
+	}
+	for _, f := range nt.files {
+		os.Remove(f)
+	}
 }
 
 // notice prints a line on stderr unless --quiet.

@@ -128,6 +128,17 @@ func unwrapEmit(err error) error {
 	return err
 }
 
+// ErrNotRepository is wrapped by the error for a directory that is not in
+// a git repository.
+var ErrNotRepository = errors.New("not a git repository (nor inside one)")
+
+// Toplevel returns the root of the git repository holding dir. The error
+// wraps ErrNotRepository when there is none.
+func (s *Source) Toplevel(ctx context.Context, dir string) (string, error) {
+	top, _, err := s.toplevel(ctx, dir)
+	return top, err
+}
+
 // toplevel returns the repository's root and the path of dir inside it
 // ("" or "sub/dir/").
 func (s *Source) toplevel(ctx context.Context, dir string) (top, prefix string, err error) {
@@ -139,8 +150,11 @@ func (s *Source) toplevel(ctx context.Context, dir string) (top, prefix string, 
 		return "", "", fmt.Errorf("git source: %s is not a directory", dir)
 	}
 	out, err := s.output(ctx, dir, "rev-parse", "--show-toplevel", "--show-prefix")
-	if err != nil {
-		return "", "", fmt.Errorf("%s is not inside a git repository: %w", dir, err)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "not a git repository"):
+		return "", "", fmt.Errorf("%s is %w", dir, ErrNotRepository)
+	case err != nil:
+		return "", "", fmt.Errorf("%s: cannot find its git repository: %w", dir, err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 	if len(lines) < 1 || lines[0] == "" {

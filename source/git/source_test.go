@@ -634,7 +634,7 @@ func TestHostileRepositories(t *testing.T) {
 	t.Run("not a repository", func(t *testing.T) {
 		src, _ := New(Config{})
 		err := src.Collect(ctx, t.TempDir(), func(*audit.Record) error { return nil })
-		if err == nil || !strings.Contains(err.Error(), "not inside a git repository") {
+		if !errors.Is(err, ErrNotRepository) || strings.Count(err.Error(), "not a git repository") != 1 {
 			t.Fatalf("err = %v", err)
 		}
 	})
