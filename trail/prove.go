@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -143,7 +144,7 @@ func VerifyProof(b []byte, key note.Verifier) (Check, error) {
 	if err := tlog.CheckRecord(hashes, int64(cp.Size), cp.Root, int64(p.LeafIndex), ledger.LeafHash(sum)); err != nil {
 		return fail(fmt.Errorf("the record is not in the checkpointed tree: %v", err))
 	}
-	return Check{Name: "proof", OK: true, Detail: fmt.Sprintf("record %d is in %s of size %d (checkpoint signature valid, %d proof hashes)", p.LeafIndex, cp.Origin, cp.Size, len(hashes))}, nil
+	return Check{Name: "proof", OK: true, Detail: fmt.Sprintf("record %d is in %s of size %d (checkpoint signature valid, %s)", p.LeafIndex, cp.Origin, cp.Size, plural.Count(len(hashes), "proof hash"))}, nil
 }
 
 // RecordHashOf recomputes a record's hash from its exported JSON the way

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
@@ -175,8 +176,8 @@ func (t *Trail) verify(ctx context.Context, o VerifyOptions, rep *Report) error 
 		}
 		return rep.fail(name, err)
 	}
-	rep.add("chain", true, "%d records, hashes and links intact, Merkle root %s; no row outside the log",
-		res.Size, base64.StdEncoding.EncodeToString(res.Root[:]))
+	rep.add("chain", true, "%s, hashes and links intact, Merkle root %s; no row outside the log",
+		plural.Count(res.Size, "record"), base64.StdEncoding.EncodeToString(res.Root[:]))
 	switch {
 	case res.Size == 0:
 		rep.add("tree heads", true, "the log is empty")
@@ -321,7 +322,7 @@ func (t *Trail) verifyRecord(ctx context.Context, id string, rep *Report) error 
 	if err := tlog.CheckRecord(proof, int64(head.Size), root, int64(r.Sequence), ledger.LeafHash(sum)); err != nil {
 		return fail("not included in the tree of the latest tree head: " + err.Error())
 	}
-	rep.add("record", true, "%d (%s): hash, link and inclusion in the %s tree head of %d records", r.Sequence, r.RecordID, how, head.Size)
+	rep.add("record", true, "%d (%s): hash, link and inclusion in the %s tree head of %s", r.Sequence, r.RecordID, how, plural.Count(head.Size, "record"))
 	return nil
 }
 
@@ -387,19 +388,19 @@ func (t *Trail) verifySignatures(ctx context.Context, res ledger.Result, trusted
 			}
 			if len(signers) < q.K {
 				slices.Sort(signers)
-				return fail(fmt.Sprintf("quorum %s not met: %d trusted signer(s) %v, by their own signature or a co-signed checkpoint covering it", q, len(signers), signers))
+				return fail(fmt.Sprintf("quorum %s not met: %s %v, by their own signature or a co-signed checkpoint covering it", q, plural.Count(len(signers), "trusted signer"), signers))
 			}
 		}
 	}
-	detail := fmt.Sprintf("%d records checked, %d signed, every signature by a trusted key valid", checked, signed)
+	detail := fmt.Sprintf("%s checked, %d signed, every signature by a trusted key valid", plural.Count(checked, "record"), signed)
 	if cosigned > 0 {
-		detail += fmt.Sprintf("; %d trusted signer(s) co-signed checkpoints of this log", cosigned)
+		detail += fmt.Sprintf("; %s co-signed checkpoints of this log", plural.Count(cosigned, "trusted signer"))
 	}
 	if q.K > 0 {
 		detail += fmt.Sprintf("; quorum %s met by every record", q)
 	}
 	if unknown > 0 {
-		detail += fmt.Sprintf(" (%d signatures by keys not trusted were not counted)", unknown)
+		detail += fmt.Sprintf(" (%s by keys not trusted not counted)", plural.Count(unknown, "signature"))
 	}
 	rep.add("signatures", true, "%s", detail)
 	return nil
@@ -453,9 +454,9 @@ func (t *Trail) verifyRecordSignatures(ctx context.Context, id string, trusted [
 	}
 	slices.Sort(signers)
 	if q.K > 0 && len(signers) < q.K {
-		return fail(fmt.Sprintf("quorum %s not met: %d trusted signer(s) %v, by their own signature or a co-signed checkpoint covering it", q, len(signers), signers))
+		return fail(fmt.Sprintf("quorum %s not met: %s %v, by their own signature or a co-signed checkpoint covering it", q, plural.Count(len(signers), "trusted signer"), signers))
 	}
-	detail := fmt.Sprintf("%d (%s): %d trusted signer(s) %v, every signature valid", r.Sequence, r.RecordID, len(signers), signers)
+	detail := fmt.Sprintf("%d (%s): %s %v, every signature valid", r.Sequence, r.RecordID, plural.Count(len(signers), "trusted signer"), signers)
 	if q.K > 0 {
 		detail += fmt.Sprintf("; quorum %s met", q)
 	}

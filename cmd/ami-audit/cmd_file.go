@@ -13,6 +13,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/file"
@@ -136,9 +137,7 @@ func (a *App) runFile(cmd *cobra.Command, target string, f fileFlags) error {
 	_, err = col.Run(ctx, target, []audit.Source{src})
 	meter.Done()
 	if err != nil {
-		if appended > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %d records were appended before the failure\n", appended)
-		}
+		a.appendedBeforeFailure(appended)
 		switch {
 		case errors.Is(err, file.ErrBadPattern):
 			return withHint(usageError{err}, `"*" matches within a directory, "**" across, "[abc]" one of a set, "{a,b}" either`)
@@ -176,7 +175,7 @@ func fileReport(target string, f fileFlags, t *file.Tally, appended int, now tim
 		Warnings: t.Warnings,
 	}
 	if t.WarningCount > int64(len(t.Warnings)) {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%d more warnings are in the trail (query --action=%s, or severity warning)", t.WarningCount-int64(len(t.Warnings)), file.ActionSkipped))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s more in the trail (query --action=%s, or severity warning)", plural.Count(t.WarningCount-int64(len(t.Warnings)), "warning"), file.ActionSkipped))
 	}
 
 	files := report.Section{Title: "Files", Columns: []string{"Path", "Change", "Type", "Size", "SHA-256"}}

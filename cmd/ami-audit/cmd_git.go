@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -169,9 +168,7 @@ func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 		if sum != nil {
 			n = sum.Records()
 		}
-		if n > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %d records were appended before the failure\n", n)
-		}
+		a.appendedBeforeFailure(n)
 		return err
 	}
 	return a.render(f.out, gitReport(dir, cfg, stats, blame, appended, warnings, now))

@@ -11,6 +11,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/graph"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
 // exportGraph writes the records matching ff as Dgraph RDF (with the
@@ -79,7 +80,7 @@ func (a *App) exportGraph(ctx context.Context, ff *filterFlags, format, output, 
 		}
 	}
 	if output != "" && output != "-" {
-		a.notice("exported %d records to %s", n, output)
+		a.notice("exported %s to %s", plural.Count(n, "record"), output)
 		if schemaPath != "" {
 			a.notice("Dgraph schema written to %s (load it first: dgraph live --schema %s --files %s)", schemaPath, schemaPath, output)
 		}
@@ -106,9 +107,10 @@ func (a *App) printNeighbourhood(ctx context.Context, s audit.Store, target, for
 			_, err = fmt.Fprintf(w, "%s\n", b)
 			return err
 		case "table":
-			fmt.Fprintf(w, "provenance of %s: %d records, %d actors, %d records referring to it\n\n", target, len(nb.Records), len(nb.Actors), len(nb.References))
+			fmt.Fprintf(w, "provenance of %s: %s, %s, %s referring to it\n\n", target, plural.Count(len(nb.Records), "record"),
+				plural.Count(len(nb.Actors), "actor"), plural.Count(len(nb.References), "record"))
 			for _, ac := range nb.Actors {
-				fmt.Fprintf(w, "actor %s: %d records (%s), %s .. %s\n", oneLine(ac.Actor), ac.Records, strings.Join(ac.Actions, ", "),
+				fmt.Fprintf(w, "actor %s: %s (%s), %s .. %s\n", oneLine(ac.Actor), plural.Count(ac.Records, "record"), strings.Join(ac.Actions, ", "),
 					ac.First.UTC().Format(time.DateTime), ac.Last.UTC().Format(time.DateTime))
 			}
 			for _, part := range []struct {

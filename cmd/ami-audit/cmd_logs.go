@@ -15,6 +15,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/report"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
@@ -173,9 +174,7 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 	_, err = col.Run(ctx, dir, []audit.Source{run})
 	meter.Done()
 	if err != nil {
-		if appended > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %d records were appended before the failure\n", appended)
-		}
+		a.appendedBeforeFailure(appended)
 		switch {
 		case errors.Is(err, logsource.ErrUnknownService), errors.Is(err, logsource.ErrNoManifest):
 			return withHint(usageError{err}, "services are listed in the services manifest")
@@ -231,7 +230,7 @@ func (r *logRun) RunReport() reportPart {
 		return reportPart{}
 	}
 	rep := logsReport(r.sum.Target, logsource.Config{}, r.sum, 0, 10, time.Now())
-	p := reportPart{Sections: rep.Sections}
+	p := reportPart{Sections: rep.Sections, WarningCount: int(r.sum.WarningCount)}
 	for _, it := range rep.Summary {
 		if it.Label != "Records appended" {
 			p.Summary = append(p.Summary, it)
@@ -290,14 +289,14 @@ func logsReport(dir string, cfg logsource.Config, sum *logsource.Summary, append
 		report.Item{Label: "Bursts", Value: strconv.Itoa(len(sum.Bursts))},
 	)
 	if sum.EvictedPatterns > 0 {
-		r.Summary = append(r.Summary, report.Item{Label: "Patterns evicted", Value: fmt.Sprintf("%d (%d lines; recorded when evicted)", sum.EvictedPatterns, sum.EvictedLines)})
+		r.Summary = append(r.Summary, report.Item{Label: "Patterns evicted", Value: fmt.Sprintf("%d (%s; recorded when evicted)", sum.EvictedPatterns, plural.Count(sum.EvictedLines, "line"))})
 	}
 	r.Summary = append(r.Summary, report.Item{Label: "Records appended", Value: strconv.Itoa(appended)})
 
 	// top patterns
 	pats := report.Section{
 		Title:   "Top patterns",
-		Text:    fmt.Sprintf("Entries at level %s or above, grouped into %d patterns; <*> marks a parameter.", sum.Level, len(sum.Patterns)),
+		Text:    fmt.Sprintf("Entries at level %s or above, grouped into %s; <*> marks a parameter.", sum.Level, plural.Count(len(sum.Patterns), "pattern")),
 		Columns: []string{"Count", "Level", "Pattern", "First seen", "Last seen", "Files"},
 	}
 	for i, p := range sum.Patterns {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/store"
@@ -101,11 +102,11 @@ printed).`,
 			meter.Done()
 			if err != nil {
 				if res.Copied > 0 {
-					a.notice("%d records were copied and committed before the error; run the command again to continue", res.Copied)
+					a.notice("%s copied and committed before the error; run the command again to continue", wasWere(res.Copied, "record"))
 				}
 				return err
 			}
-			a.notice("migrated %s to %s: %d records already there, %d copied", store.Redact(from), store.Redact(to), res.Resumed, res.Copied)
+			a.notice("migrated %s to %s: %s already there, %d copied", store.Redact(from), store.Redact(to), plural.Count(res.Resumed, "record"), res.Copied)
 			how := "both stores verified"
 			if skipVerify {
 				how = "from the stored tree hashes"

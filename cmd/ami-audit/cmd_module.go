@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -141,8 +140,8 @@ func (a *App) runModule(cmd *cobra.Command, name string, f moduleFlags) error {
 		if errors.Is(err, module.ErrNoModule) {
 			return withHint(usageError{err}, "ami-audit module --all audits every module")
 		}
-		if sum != nil && sum.Records() > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %d records were appended before the failure\n", sum.Records())
+		if sum != nil {
+			a.appendedBeforeFailure(sum.Records())
 		}
 		return err
 	}
@@ -234,7 +233,7 @@ func (r *moduleRun) Collect(ctx context.Context, target string, emit func(*audit
 func (r *moduleRun) RunReport() reportPart {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := reportPart{Summary: module.Summary(r.results), Sections: module.Sections(r.results)}
+	p := reportPart{Summary: module.Summary(r.results), Sections: module.Sections(r.results), WarningCount: module.WarningCount(r.results)}
 	for _, w := range module.Warnings(r.results) {
 		if len(p.Warnings) == maxReportWarnings {
 			break

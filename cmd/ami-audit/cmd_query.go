@@ -14,6 +14,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/export"
 	"github.com/ami-orchestrator/ami-audit/graph"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
 // filterFlags are the record filter flags query and export share.
@@ -225,7 +226,7 @@ records that refer to it.`,
 				return rw.Close()
 			})
 			if err == nil && output != "" && output != "-" {
-				a.notice("exported %d records to %s", n, output)
+				a.notice("exported %s to %s", plural.Count(n, "record"), output)
 			}
 			return err
 		},
@@ -323,12 +324,4 @@ func parseRange(s string) (from, to uint64, err error) {
 		}
 	}
 	return from, to, nil
-}
-
-// plural is "1 record", "2 records".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }

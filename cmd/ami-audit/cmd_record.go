@@ -16,6 +16,7 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/jsonl"
 	"github.com/ami-orchestrator/ami-audit/keys"
@@ -252,9 +253,9 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 	}
 	how := ""
 	if len(signers) > 0 {
-		how = fmt.Sprintf(", each signed by %d key(s) in the same transaction", len(signers))
+		how = fmt.Sprintf(", each signed by %s in the same transaction", plural.Count(len(signers), "key"))
 	}
-	a.notice("appended %d records from %s%s", n, name, how)
+	a.notice("appended %s from %s%s", plural.Count(n, "record"), name, how)
 	return nil
 }
 

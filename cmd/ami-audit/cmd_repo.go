@@ -14,6 +14,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/git"
@@ -155,7 +156,7 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	sum, runErr := col.Run(ctx, root, srcs)
 	meter.Done()
 	if ctx.Err() != nil {
-		a.notice("interrupted: %d records were appended before the interruption; run again to continue", sum.Records())
+		a.notice("interrupted: %s appended before the interruption; run again to continue", wasWere(sum.Records(), "record"))
 		return runErr
 	}
 	rep := repoReport(root, runs, sum, now)
@@ -172,8 +173,8 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d sources failed (%s); what they recorded before failing is in the trail: %w",
-			len(failed), len(sum.Sources), strings.Join(failed, ", "), runErr)
+		return fmt.Errorf("%d of %s failed (%s); what they recorded before failing is in the trail: %w",
+			len(failed), plural.Count(len(sum.Sources), "source"), strings.Join(failed, ", "), runErr)
 	}
 	return runErr
 }
@@ -205,25 +206,39 @@ func repoReport(root string, runs []*repoRun, sum *batch.Summary, now time.Time)
 		r.Summary = append(r.Summary, report.Item{Label: "Sources failed", Value: strconv.Itoa(len(failed))})
 	}
 
+	// Each source reports once.
+	parts := make([]*reportPart, len(runs))
+	for i, run := range runs {
+		if rep, ok := run.src.(runReporter); ok {
+			p := rep.RunReport()
+			parts[i] = &p
+		}
+	}
 	table := report.Section{
-		Title:   "Sources",
-		Text:    "What each source appended to the trail in this run.",
-		Columns: []string{"Source", "Records", "Warnings", "Errors", "Duration", "Status"},
+		Title: "Sources",
+		Text: "What each source appended to the trail in this run, and the problems of the run itself: " +
+			"run warnings are problems a source met and went past (a file it could not read, a malformed line; " +
+			"listed under Warnings), run errors the one that stopped it (see Status). " +
+			"Warnings and errors found in the repository are records, counted in the sections below.",
+		Columns: []string{"Source", "Records appended", "Run warnings", "Run errors", "Duration", "Status"},
 	}
 	for i, s := range sum.Sources {
-		status := "ok"
+		status, failed := "ok", 0
 		if s.Err != nil {
-			status = "failed: " + s.Err.Error()
+			status, failed = "failed: "+s.Err.Error(), 1
 			r.Warnings = append(r.Warnings, runs[i].name+" failed: "+s.Err.Error())
 		}
-		table.Rows = append(table.Rows, []string{runs[i].name, strconv.Itoa(s.Records), strconv.Itoa(s.Warnings),
-			strconv.Itoa(s.Errors), s.Duration.Round(time.Millisecond).String(), status})
+		warned := 0
+		if parts[i] != nil {
+			warned = parts[i].warningCount()
+		}
+		table.Rows = append(table.Rows, []string{runs[i].name, strconv.Itoa(s.Records), strconv.Itoa(warned),
+			strconv.Itoa(failed), s.Duration.Round(time.Millisecond).String(), status})
 	}
 	r.Sections = append(r.Sections, table)
 
-	for _, run := range runs {
-		if rep, ok := run.src.(runReporter); ok {
-			p := rep.RunReport()
+	for i, run := range runs {
+		if p := parts[i]; p != nil {
 			// The first figures of each source are headlines; all of them
 			// are in the source's summary table.
 			for _, it := range p.Summary[:min(len(p.Summary), headlines)] {

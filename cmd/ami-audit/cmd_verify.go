@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
@@ -190,7 +191,7 @@ proves the log still extends them, which a hash chain alone cannot.`,
 				return err
 			}
 			if output != "" && output != "-" {
-				a.notice("checkpoint of %d records written to %s", cp.Size, output)
+				a.notice("checkpoint of %s written to %s", plural.Count(cp.Size, "record"), output)
 			}
 			return nil
 		},
@@ -357,16 +358,16 @@ signers keep up with a log of millions of records. 'verify --signatures
 				if err != nil {
 					return a.trailError(err)
 				}
-				fmt.Fprintf(a.stdout, "co-signed the checkpoint of %d records as %s\n", c.Size, c.Signer)
+				fmt.Fprintf(a.stdout, "co-signed the checkpoint of %s as %s\n", plural.Count(c.Size, "record"), c.Signer)
 				return nil
 			}
 			res, err := t.Sign(ctx, signer, sel)
 			if err != nil {
 				return a.trailError(err)
 			}
-			msg := fmt.Sprintf("signed %s as %s", plural(res.Signed, "record"), signer.Name())
+			msg := fmt.Sprintf("signed %s as %s", plural.Count(res.Signed, "record"), signer.Name())
 			if res.Skipped > 0 {
-				msg += fmt.Sprintf(" (%s already signed by %s)", plural(res.Skipped, "record"), signer.Name())
+				msg += fmt.Sprintf(" (%s already signed by %s)", plural.Count(res.Skipped, "record"), signer.Name())
 			}
 			fmt.Fprintln(a.stdout, msg)
 			return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/report/formats"
 	"github.com/ami-orchestrator/ami-audit/store/all"
@@ -95,6 +96,22 @@ func (a *App) render(o outputFlags, r *report.Report) error {
 		fmt.Fprintf(a.stderr, "report written to %s\n", o.output)
 	}
 	return nil
+}
+
+// appendedBeforeFailure says how many records a failed run appended: they
+// stay in the trail.
+func (a *App) appendedBeforeFailure(n int) {
+	if n > 0 {
+		fmt.Fprintf(a.stderr, "ami-audit: %s appended before the failure\n", wasWere(n, "record"))
+	}
+}
+
+// wasWere is "1 record was" or "3 records were".
+func wasWere[N plural.Integer](n N, noun string) string {
+	if n == 1 {
+		return plural.Count(n, noun) + " was"
+	}
+	return plural.Count(n, noun) + " were"
 }
 
 // outputMode is the mode of every file ami-audit writes for others to read:

@@ -466,12 +466,16 @@ func TestPythonVerifierExitCodes(t *testing.T) {
 		}
 	}
 	// The CLI answers the same proof files with the same codes.
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"keygen", "--name", "k", "--dir", dir}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("keygen: %s", stderr.String())
+	}
 	for _, tc := range []struct {
 		proof string
 		want  int
 	}{{notProof, exitUsage}, {filepath.Join(dir, "missing.json"), exitError}} {
 		var stdout, stderr bytes.Buffer
-		if code := run(context.Background(), []string{"--audit-dir", filepath.Join(dir, ".audit"), "verify", "--proof", tc.proof},
+		if code := run(context.Background(), []string{"--audit-dir", filepath.Join(dir, ".audit"), "verify", "--proof", tc.proof, "--key", filepath.Join(dir, "k.pub")},
 			strings.NewReader(""), &stdout, &stderr); code != tc.want {
 			t.Errorf("ami-audit verify --proof %s: exit %d, want %d:\n%s", tc.proof, code, tc.want, stderr.String())
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/file"
 	"github.com/ami-orchestrator/ami-audit/source/git"
@@ -52,8 +53,15 @@ func needsGit(name string) bool { return name == "git" }
 type reportPart struct {
 	Summary  []report.Item
 	Sections []report.Section
-	Warnings []string
+	// Warnings are the first problems the source met and went past (a
+	// file it could not read, a malformed line), each prefixed with the
+	// source's name; WarningCount counts them all (0: len(Warnings)).
+	Warnings     []string
+	WarningCount int
 }
+
+// warningCount is the number of problems the source met and went past.
+func (p reportPart) warningCount() int { return max(p.WarningCount, len(p.Warnings)) }
 
 // runReporter is implemented by sources that report on their own run. It
 // is called once, after the run.
@@ -111,9 +119,9 @@ func (g *gitRun) ObserveAppended(recs []*audit.Record) {
 }
 
 func (g *gitRun) RunReport() reportPart {
-	p := reportPart{Summary: g.stats.Summary(), Sections: g.stats.Sections(), Warnings: g.warnings}
+	p := reportPart{Summary: g.stats.Summary(), Sections: g.stats.Sections(), Warnings: g.warnings, WarningCount: g.nWarn}
 	if g.nWarn > len(g.warnings) {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("git: %d more warnings are in the trail (action %s)", g.nWarn-len(g.warnings), git.ActionWarning))
+		p.Warnings = append(p.Warnings, fmt.Sprintf("git: %s more in the trail (action %s)", plural.Count(g.nWarn-len(g.warnings), "warning"), git.ActionWarning))
 	}
 	return p
 }
@@ -156,13 +164,14 @@ func (f *fileRun) RunReport() reportPart {
 			{Label: "Unchanged files", Value: i64(t.Unchanged)},
 			{Label: "Files skipped", Value: i64(t.Skipped)},
 		},
-		Warnings: t.Warnings,
+		Warnings:     t.Warnings,
+		WarningCount: int(t.WarningCount),
 	}
 	for i := range p.Warnings {
 		p.Warnings[i] = "file: " + p.Warnings[i]
 	}
 	if t.WarningCount > int64(len(t.Warnings)) {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("file: %d more warnings are in the trail", t.WarningCount-int64(len(t.Warnings))))
+		p.Warnings = append(p.Warnings, fmt.Sprintf("file: %s more in the trail", plural.Count(t.WarningCount-int64(len(t.Warnings)), "warning")))
 	}
 	exts := t.Extensions()
 	if len(exts) == 0 {

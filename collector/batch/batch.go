@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
 // Defaults of Config.
@@ -358,7 +359,7 @@ func (w *writer) loop(ctx context.Context) {
 			return true
 		}
 		if err := w.c.app.Append(ctx, batch); err != nil {
-			w.err = fmt.Errorf("append %d records: %w", len(batch), err)
+			w.err = fmt.Errorf("append %s: %w", plural.Count(len(batch), "record"), err)
 			w.out.Unappended += len(batch)
 			close(w.dead)
 			return false

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
 
@@ -116,7 +117,7 @@ func (t *Tally) Sections(prefix string, top int) []report.Section {
 	}
 	targets := table("top targets", "target", t.TopTargets(top))
 	if t.overflow > 0 {
-		targets.Text = fmt.Sprintf("Counted over the first %d distinct targets; %d records of other targets are not ranked.", MaxTallyTargets, t.overflow)
+		targets.Text = fmt.Sprintf("Counted over the first %d distinct targets; %s of other targets are not ranked.", MaxTallyTargets, plural.Count(t.overflow, "record"))
 	}
 	return []report.Section{
 		table("records per action", "action", counts(t.Actions)),

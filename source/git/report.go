@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
 
@@ -128,7 +129,7 @@ func (b *Blame) Sections() []report.Section {
 	}
 	sec := report.Section{
 		Title:   "Blame of " + name,
-		Text:    fmt.Sprintf("%d lines at %s (%s).", b.Lines, rev, day(b.RevisionTime)),
+		Text:    fmt.Sprintf("%s at %s (%s).", plural.Count(b.Lines, "line"), rev, day(b.RevisionTime)),
 		Columns: []string{"Author", "E-mail", "Lines", "Share", "Commits"},
 	}
 	for _, a := range b.Authors {

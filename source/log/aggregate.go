@@ -10,6 +10,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/drain"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
 // FileSummary is what the source learned about one file.
@@ -128,7 +129,10 @@ type Summary struct {
 	// Resolution is the timeline's bucket width, which bursts are found at.
 	Resolution time.Duration
 	Records    int64
-	Warnings   []string
+	// Warnings are the first problems met that did not stop the run;
+	// WarningCount counts them all.
+	Warnings     []string
+	WarningCount int64
 	// The rule bursts were found with.
 	BurstWindow time.Duration
 	BurstMin    int
@@ -155,13 +159,14 @@ func (s *Summary) addFile(f *FileSummary) {
 	if !f.Last.IsZero() && f.Last.After(s.Last) {
 		s.Last = f.Last
 	}
+	s.WarningCount += int64(len(f.Warnings) + f.moreWarnings)
 	for _, w := range f.Warnings {
 		if len(s.Warnings) < maxSummaryWarnings {
 			s.Warnings = append(s.Warnings, f.Path+": "+w)
 		}
 	}
 	if f.moreWarnings > 0 && len(s.Warnings) < maxSummaryWarnings {
-		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %d more warnings", f.Path, f.moreWarnings))
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%s: %s more", f.Path, plural.Count(f.moreWarnings, "warning")))
 	}
 }
 

@@ -502,6 +502,9 @@ func detect(sample [][]byte, loc *time.Location) (Format, string) {
 		}
 	}
 	why := func(k int, what string) string {
+		if n == 1 {
+			return fmt.Sprintf("the only line is %s", what)
+		}
 		return fmt.Sprintf("%d of the first %d lines are %s", k, n, what)
 	}
 	switch {

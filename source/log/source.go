@@ -49,6 +49,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/drain"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -358,6 +359,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 		return nil, err
 	}
 	sum.Warnings = append(walkWarnings, sum.Warnings...)
+	sum.WarningCount += int64(len(walkWarnings))
 	if len(sum.Files) == 0 {
 		if cfg.Service != "" {
 			return sum, fmt.Errorf("%w for service %s under %s", ErrNoLogs, cfg.Service, target)
@@ -560,7 +562,7 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 	}
 	if fsum.Entries > 0 && fsum.Untimed == fsum.Entries {
 		if window {
-			warn("no timestamps: all %d entries left out by the time window", fsum.Untimed)
+			warn("no timestamps: %s left out by the time window", plural.Count(fsum.Untimed, "entry"))
 		} else {
 			warn("no timestamps: entries are counted but not placed on the timeline")
 		}

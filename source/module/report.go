@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
 
@@ -43,7 +44,7 @@ func Summary(results []*Result) []report.Item {
 		{Label: "Complexity", Value: itoa(tot.Complexity)},
 	}
 	if withTests {
-		items = append(items, report.Item{Label: "Tests", Value: fmt.Sprintf("%d in %d files", tests, testFiles)})
+		items = append(items, report.Item{Label: "Tests", Value: fmt.Sprintf("%d in %s", tests, plural.Count(testFiles, "file"))})
 	}
 	if withDeps {
 		items = append(items,
@@ -268,6 +269,18 @@ func Warnings(results []*Result) []string {
 		}
 	}
 	return out
+}
+
+// WarningCount counts every warning of the results, listed or not.
+func WarningCount(results []*Result) int {
+	n := 0
+	for _, r := range results {
+		n += len(r.Warnings)
+		if r.UnlistedWarnings > 0 {
+			n += r.UnlistedWarnings - 1 // the "… more not listed" line
+		}
+	}
+	return n
 }
 
 // Report is the whole report of a module run.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/source/module/coverage"
 	"github.com/ami-orchestrator/ami-audit/source/module/manifest"
 )
@@ -41,8 +42,10 @@ type Result struct {
 	// Changes are the dependency changes since the previous record.
 	Changes []Change
 	// Warnings are problems met that did not stop the audit: malformed
-	// manifests (naming file and line), unreadable files, …
-	Warnings []string
+	// manifests (naming file and line), unreadable files, … The last one
+	// may say how many more were met; UnlistedWarnings counts those.
+	Warnings         []string
+	UnlistedWarnings int
 	// Duration is how long the module took.
 	Duration time.Duration
 }
@@ -144,7 +147,8 @@ func (s *Source) auditModule(ctx context.Context, r *resolver, m *Module) (*Resu
 	}
 	res.Warnings = append(res.Warnings, sc.warnings...)
 	if extra := sc.nWarnings - len(sc.warnings); extra > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d more warnings not listed", extra))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s more not listed", plural.Count(extra, "warning")))
+		res.UnlistedWarnings = extra
 	}
 	if res.Name == "" {
 		s.manifestName(m, res)

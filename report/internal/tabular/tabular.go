@@ -9,6 +9,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
 
@@ -83,6 +84,9 @@ func ChartMax(c *report.Chart) float64 {
 func FormatValue(v float64, unit string) string {
 	s := strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 	if unit != "" {
+		if s == "1" || s == "-1" {
+			unit = plural.Singular(unit) // "1 file", not "1 files"
+		}
 		s += " " + unit
 	}
 	return s
