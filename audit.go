@@ -14,6 +14,9 @@ var (
 	ErrSchemaNewer = errors.New("store schema is newer than this ami-audit understands")
 	// ErrNotInitialized: there is no store at the location yet.
 	ErrNotInitialized = errors.New("no audit store here")
+	// ErrDuplicateID: a record with that record_id is already in the
+	// trail (Append refuses it; the request appends nothing).
+	ErrDuplicateID = errors.New("is already in the trail")
 )
 
 // Appender adds records to the end of the trail.

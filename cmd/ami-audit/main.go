@@ -87,8 +87,11 @@ func withHint(err error, hint string) error { return hintError{err, hint} }
 func (a *App) report(err error) int {
 	fmt.Fprintf(a.stderr, "ami-audit: %v\n", err)
 	var h hintError
-	if errors.As(err, &h) {
+	switch {
+	case errors.As(err, &h):
 		fmt.Fprintf(a.stderr, "hint: %s\n", h.hint)
+	case errors.Is(err, syscall.ENOSPC):
+		fmt.Fprintf(a.stderr, "hint: free some space on the disk and run the command again\n")
 	}
 	var u usageError
 	var v verifyError

@@ -355,7 +355,7 @@ func describeInsert(err error, entries []ledger.Entry) error {
 	}
 	for i := range entries {
 		if strings.Contains(pe.Detail, entries[i].Record.RecordID) {
-			return &ledger.BatchError{Index: i, Err: fmt.Errorf("record_id %s is already in the trail: %w", entries[i].Record.RecordID, err)}
+			return &ledger.BatchError{Index: i, Err: fmt.Errorf("record_id %s %w (%w)", entries[i].Record.RecordID, audit.ErrDuplicateID, err)}
 		}
 	}
 	return fmt.Errorf("append: %w", err)

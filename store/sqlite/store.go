@@ -33,11 +33,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	sqlitedriver "modernc.org/sqlite" // the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/groupcommit"
@@ -406,11 +408,28 @@ func (s *Store) commit(batch []*appendReq) {
 	default:
 		err = s.commitTx(batch)
 	}
+	err = describeWriteError(err)
 	for _, r := range batch {
 		if r.Err == nil && err != nil {
 			r.Err = err
 		}
 	}
+}
+
+// ErrFull is wrapped by the error of an append that found no space to
+// grow the store: the disk holding it is full (or the database reached a
+// size limit set on it). Nothing of that append was stored.
+var ErrFull = fmt.Errorf("the store is full: %w", syscall.ENOSPC)
+
+// describeWriteError names SQLITE_FULL for what it is: SQLite says
+// "database or disk is full", or only what failed after it (a savepoint
+// it rolled back with the transaction).
+func describeWriteError(err error) error {
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w (SQLite: %v)", ErrFull, err)
+	}
+	return err
 }
 
 // commitTx commits a group of requests. The fast path links them all and
@@ -470,12 +489,17 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 			}
 		}
 		if insErr != nil {
+			if !errors.Is(insErr, audit.ErrDuplicateID) {
+				// Not this request's fault (a full disk, an I/O
+				// error): the whole group fails, nothing is stored.
+				return insErr.(*ledger.BatchError).Err
+			}
 			r.Err = insErr
 			if !savepoints {
 				return nil
 			}
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO req`); err != nil {
-				return err
+				return errors.Join(insErr, err)
 			}
 			continue
 		}
@@ -665,9 +689,14 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*aud
 			return err
 		}
 		if err := s.insertMany(ctx, tx, entries); err != nil {
+			if !isConstraint(err) {
+				// A full disk or an I/O error: SQLite may have rolled
+				// the whole transaction back already, savepoint and all.
+				return err
+			}
 			// Find the offending record one row at a time.
 			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO chunk`); rerr != nil {
-				return rerr
+				return errors.Join(err, rerr)
 			}
 			for i := range entries {
 				if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
@@ -753,7 +782,7 @@ func insertSignatures(ctx context.Context, tx *sql.Tx, e *ledger.Entry) error {
 
 func describeInsert(err error, r *audit.Record) error {
 	if isConstraint(err) {
-		return fmt.Errorf("record_id %s is already in the trail", r.RecordID)
+		return fmt.Errorf("record_id %s %w", r.RecordID, audit.ErrDuplicateID)
 	}
 	return err
 }

@@ -339,3 +339,84 @@ func TestDuplicateIDNamesTheRecord(t *testing.T) {
 		t.Fatalf("%d records, want 15", res.Size)
 	}
 }
+
+// A store that cannot grow (SQLITE_FULL: a full disk; here a page limit on
+// the database) fails the append with that reason, not with what failed
+// after it; keeps every acknowledged record; and appends again once there
+// is room.
+func TestFullStoreFailsCleanly(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "a.db"), nil)
+	defer s.Close()
+	var acked []*audit.Record
+	for i := range 10 {
+		acked = append(acked, newRecord(i))
+	}
+	if err := s.Append(ctx, acked); err != nil {
+		t.Fatal(err)
+	}
+	limit := func(pages string) {
+		t.Helper()
+		// The writer has one connection, which keeps the setting.
+		if _, err := s.wdb.ExecContext(ctx, "PRAGMA max_page_count = "+pages); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pages int
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	limit(fmt.Sprint(pages + 2))
+	big := func(n int) []*audit.Record {
+		recs := make([]*audit.Record, n)
+		for i := range recs {
+			recs[i] = newRecord(i)
+			recs[i].Context["pad"] = strings.Repeat("x", 500)
+		}
+		return recs
+	}
+	wantFull := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrFull) || !errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "savepoint") {
+			t.Errorf("%s: error %v, want ErrFull (no space left), not a savepoint error", what, err)
+		}
+	}
+	_, err := s.AppendStream(ctx, func(yield func(*audit.Record, error) bool) {
+		for _, r := range big(3000) {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	})
+	wantFull("AppendStream", err)
+	wantFull("Append", s.Append(ctx, big(2000)))
+	// A group of concurrent requests: all fail, none is half stored.
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Append(ctx, big(300))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		wantFull(fmt.Sprintf("concurrent Append %d", i), err)
+	}
+	if res := verify(t, s); res.Size != uint64(len(acked)) {
+		t.Fatalf("%d records after the failed appends, want the %d acknowledged", res.Size, len(acked))
+	}
+	for _, r := range acked {
+		if _, err := s.Get(ctx, r.RecordID); err != nil {
+			t.Fatalf("acknowledged record %s: %v", r.RecordID, err)
+		}
+	}
+	limit("1073741823")
+	if err := s.Append(ctx, big(50)); err != nil {
+		t.Fatalf("append after space was freed: %v", err)
+	}
+	if res := verify(t, s); res.Size != uint64(len(acked)+50) {
+		t.Fatalf("%d records, want %d", res.Size, len(acked)+50)
+	}
+}
