@@ -3,7 +3,6 @@ package audit
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -197,9 +196,13 @@ func New(actor, action, target string, tt TargetType) *Record {
 type FieldError struct {
 	Field string
 	Msg   string
+	// Err, when set, is a sentinel the error wraps (ErrFieldSpelling,
+	// ErrUnknownField).
+	Err error
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid record")
@@ -346,25 +349,6 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Signatures = slices.Clone(r.Signatures)
 	return &c
-}
-
-// UnmarshalJSON accepts a record as exported, and the short forms people
-// type: severity in any case, timestamps as RFC 3339 with any precision.
-func (r *Record) UnmarshalJSON(b []byte) error {
-	type plain Record
-	var p plain
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return err
-	}
-	*r = Record(p)
-	if r.Severity != "" {
-		if s, err := ParseSeverity(string(r.Severity)); err == nil {
-			r.Severity = s
-		}
-	}
-	return nil
 }
 
 // MarshalJSON writes the record as canonical JSON, including record_hash,

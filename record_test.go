@@ -205,3 +205,53 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Fatalf("hash after round trip = %s, %v; want %s", h, err, r.RecordHash)
 	}
 }
+
+// Records read from JSON (stored, exported, in a proof) match member names
+// exactly: another spelling of a field, which encoding/json would take for
+// it, is refused with the member named, and so is an unknown member.
+func TestUnmarshalJSONIsStrict(t *testing.T) {
+	r := validRecord()
+	r.Findings = []Finding{{FindingID: "f1", FindingType: "secret", Severity: SeverityCritical, Metadata: map[string]any{}}}
+	r.Violations = []Violation{{ViolationID: "v1", Rule: "S101", Severity: SeverityWarning, LineNumber: 3}}
+	r.Signatures = []Signature{{Signer: "alice", Signature: "c2ln", Algorithm: AlgorithmEd25519, Timestamp: r.Timestamp}}
+	r.RecordHash, _ = r.Hash()
+	good, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Record
+	if err := back.UnmarshalJSON(good); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := back.Hash(); h != r.RecordHash || back.Signatures[0] != r.Signatures[0] || back.Violations[0] != r.Violations[0] {
+		t.Fatalf("round trip changed the record: %+v", back)
+	}
+	for _, tc := range []struct {
+		old, new string // a replacement in the exported form
+		field    string
+		sentinel error
+	}{
+		{`"actor":"ci"`, `"actor":"ci","Actor":"mallory"`, "Actor", ErrFieldSpelling},
+		{`"action":"deploy"`, `"ACTION":"deploy"`, "ACTION", ErrFieldSpelling},
+		{`"source":"cli"`, `"ſource":"cli"`, "ſource", ErrFieldSpelling},
+		{`"finding_type":"secret"`, `"FINDING_TYPE":"secret"`, "findings[0].FINDING_TYPE", ErrFieldSpelling},
+		{`"rule":"S101"`, `"Rule":"S101"`, "violations[0].Rule", ErrFieldSpelling},
+		{`"signer":"alice"`, `"Signer":"alice"`, "signatures[0].Signer", ErrFieldSpelling},
+		{`"actor":"ci"`, `"actor":"ci","owner":"x"`, "owner", ErrUnknownField},
+		{`"rule":"S101"`, `"rule":"S101","fix":"x"`, "violations[0].fix", ErrUnknownField},
+	} {
+		b := strings.Replace(string(good), tc.old, tc.new, 1)
+		var x Record
+		err := x.UnmarshalJSON([]byte(b))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || !errors.Is(err, tc.sentinel) {
+			t.Errorf("%s: error %v, want a FieldError on %s wrapping %v", tc.new, err, tc.field, tc.sentinel)
+		}
+	}
+	// A zero timestamp is refused, not taken for "absent".
+	b := strings.Replace(string(good), `"timestamp":"2025-11-01T09:24:02.867343000Z","violations"`, `"timestamp":"0001-01-01T00:00:00Z","violations"`, 1)
+	var x Record
+	if err := x.UnmarshalJSON([]byte(b)); err == nil || !strings.Contains(err.Error(), "zero time") {
+		t.Errorf("zero timestamp: %v", err)
+	}
+}

@@ -11,11 +11,9 @@
 package canonical
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 	"slices"
@@ -39,6 +37,7 @@ var (
 	ErrDepth       = errors.New("value nested deeper than 64 levels")
 	ErrDuplicate   = errors.New("duplicate member name")
 	ErrSurrogate   = errors.New("string holds a lone UTF-16 surrogate escape")
+	ErrTrailing    = errors.New("unexpected data after the JSON value")
 )
 
 const maxDepth = 64
@@ -214,100 +213,6 @@ func Transform(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	return AppendValue(nil, v)
-}
-
-// Decode parses JSON text keeping numbers exact (json.Number), so that
-// canonical re-encoding does not depend on Go's float formatting of the input.
-func Decode(b []byte) (any, error) {
-	if !utf8.Valid(b) {
-		return nil, ErrInvalidUTF8
-	}
-	if err := checkSurrogates(b); err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return v, nil
-}
-
-// decodeValue reads one value, refusing duplicate member names (RFC 8785
-// requires I-JSON, RFC 7493 §2.3).
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, ErrDepth
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch tok {
-	case json.Delim('{'):
-		m := map[string]any{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			name := k.(string)
-			if _, dup := m[name]; dup {
-				return nil, fmt.Errorf("%w: %q", ErrDuplicate, name)
-			}
-			if m[name], err = decodeValue(dec, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		_, err := dec.Token() // '}'
-		return m, err
-	case json.Delim('['):
-		a := []any{}
-		for dec.More() {
-			v, err := decodeValue(dec, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		_, err := dec.Token() // ']'
-		return a, err
-	}
-	return tok, nil // string, json.Number, bool or nil
-}
-
-// checkSurrogates refuses a \u escape of a UTF-16 surrogate that is not
-// part of a pair, which encoding/json would silently turn into U+FFFD.
-// Backslashes occur only inside strings, so b need not be parsed.
-func checkSurrogates(b []byte) error {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' || i+1 >= len(b) {
-			continue
-		}
-		if b[i+1] != 'u' {
-			i++ // skip the escaped character, which may be a backslash
-			continue
-		}
-		r := hex4(b[i+2:])
-		i += 5
-		switch {
-		case r >= 0xdc00 && r < 0xe000:
-			return ErrSurrogate
-		case r >= 0xd800 && r < 0xdc00:
-			if i+6 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
-				if lo := hex4(b[i+3:]); lo >= 0xdc00 && lo < 0xe000 {
-					i += 6
-					continue
-				}
-			}
-			return ErrSurrogate
-		}
-	}
-	return nil
 }
 
 // hex4 reads four hex digits, or returns -1.

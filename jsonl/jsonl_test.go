@@ -60,6 +60,18 @@ func TestReadErrorsNameLineAndField(t *testing.T) {
 		{"duplicate member", `{"actor":"a","actor":"b","action":"b","target":"c","target_type":"file"}`, "duplicate"},
 		{"lone surrogate", `{"actor":"\ud800","action":"b","target":"c","target_type":"file"}`, "surrogate"},
 		{"invalid utf-8", "{\"actor\":\"\xff\",\"action\":\"b\",\"target\":\"c\",\"target_type\":\"file\"}", "UTF-8"},
+		// Names are exact: encoding/json would take these for the fields
+		// and let the last spelling win.
+		{"second spelling", `{"actor":"alice","Actor":"mallory","action":"b","target":"c","target_type":"file"}`, `Actor: field names are exact: did you mean "actor"?`},
+		{"upper case", `{"actor":"a","ACTION":"b","target":"c","target_type":"file"}`, `ACTION: field names are exact: did you mean "action"?`},
+		{"unicode folding", `{"actor":"a","action":"b","target":"c","target_type":"file","ſource":"x"}`, `ſource: field names are exact: did you mean "source"?`},
+		{"escaped spelling", `{"actor":"a","\u0041ction":"b","target":"c","target_type":"file"}`, `Action: field names are exact`},
+		{"nested spelling", `{"actor":"a","action":"b","target":"c","target_type":"file","findings":[{"finding_type":"x"},{"FINDING_TYPE":"y"}]}`, `findings[1].FINDING_TYPE: field names are exact: did you mean "findings[1].finding_type"?`},
+		{"violation spelling", `{"actor":"a","action":"b","target":"c","target_type":"file","violations":[{"rule":"r","Rule":"s"}]}`, `violations[0].Rule: field names are exact`},
+		{"nested unknown", `{"actor":"a","action":"b","target":"c","target_type":"file","findings":[{"finding_type":"x","score":3}]}`, `findings[0].score: unknown field`},
+		{"assigned spelling", `{"actor":"a","action":"b","target":"c","target_type":"file","Record_Hash":"x"}`, `Record_Hash: field names are exact: did you mean "record_hash"?`},
+		{"dashed name", `{"actor":"a","action":"b","target":"c","target-type":"file"}`, `target-type: unknown field (did you mean "target_type"?)`},
+		{"zero timestamp", `{"actor":"a","action":"b","target":"c","target_type":"file","timestamp":"0001-01-01T00:00:00Z"}`, "timestamp: 0001-01-01T00:00:00Z is the zero time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +103,7 @@ func FuzzRead(f *testing.F) {
 	f.Add(`{"actor":"a","action":"b","target":"c","target_type":"file","context":{"x":[1,2,{"y":null}]}}` + "\n\n{}")
 	f.Add(`{"actor":"a","action":"b","target":"c","target_type":"file","timestamp":"2025-01-01T00:00:00Z","findings":[{"finding_type":"t"}],"violations":[{"rule":"r","line_number":3}]}`)
 	f.Add("\xff\xfe{\"actor\":\"\xff\"}")
+	f.Add(`{"actor":"a","Actor":"b","action":"b","target":"c","target_type":"file","ſource":"s","findings":[{"FINDING_TYPE":"t"}]}`)
 	f.Fuzz(func(t *testing.T, in string) {
 		for r, err := range Read(strings.NewReader(in), "fuzz") {
 			if err != nil {

@@ -53,6 +53,10 @@ now), source, reason, severity, classification, context, metadata, findings,
 violations, record_id (UUIDv7, default new). record_hash, previous_hash,
 sequence, nonce and signatures are assigned by the trail.
 
+Field names are exact, in lower case as written here: another spelling
+("Actor", "TARGET_TYPE") or an unknown member is refused, as are duplicate
+members, invalid UTF-8 and lone surrogate escapes.
+
 target_type is one of: file, module, service, log, git, quality.
 severity is one of: debug, info, warning, error, critical.
 
