@@ -192,6 +192,36 @@ func New(actor, action, target string, tt TargetType) *Record {
 	}
 }
 
+// checkID says what is wrong with an id (of a record, finding or
+// violation), or "" when it is a UUID in its one canonical spelling: lower
+// case, hyphenated, 36 characters. Other spellings of a UUID ("URN:UUID:…",
+// "{…}", upper case, no hyphens) are refused rather than rewritten: an id
+// is hashed as given, and one UUID spelled two ways would be two records to
+// the hash chain but one to a UUID column (PostgreSQL's), so a second
+// spelling could slip a duplicate past one store and break a migration to
+// the other.
+func checkID(id string) string {
+	u, err := uuid.Parse(id)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q is not a UUID", id)
+	case u.String() != id:
+		return fmt.Sprintf("%q is a UUID, but not in its one spelling: write %s (lower case, hyphenated, 36 characters)", id, u)
+	}
+	return ""
+}
+
+// CanonicalID returns the one spelling of the UUID id (lower case,
+// hyphenated), however it is written, for looking a record up; ok is false
+// when id is no UUID.
+func CanonicalID(id string) (canonical string, ok bool) {
+	u, err := uuid.Parse(strings.TrimSpace(id))
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
 // FieldError is a validation failure naming the offending field.
 type FieldError struct {
 	Field string
@@ -210,7 +240,11 @@ var ErrInvalid = errors.New("invalid record")
 // Normalize fills the defaults a caller may leave out: a UUIDv7 id, the
 // current time, severity info, classification internal, status recorded and
 // empty (not null) context, metadata, findings and violations. Finding and
-// violation ids are filled too. It changes nothing that is set.
+// violation ids are filled too. It changes nothing that is set: a zero
+// Timestamp means "not given" here, so readers of input (SetFields, the
+// record command) refuse a zero time given explicitly rather than let it
+// become the current time. Ids are not rewritten either; Validate refuses
+// one not in its canonical spelling.
 func (r *Record) Normalize() {
 	if r.RecordID == "" {
 		r.RecordID = NewID()
@@ -270,8 +304,8 @@ func (r *Record) ValidateFields() error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	if _, err := uuid.Parse(r.RecordID); err != nil {
-		return bad("record_id", "%q is not a UUID", r.RecordID)
+	if msg := checkID(r.RecordID); msg != "" {
+		return bad("record_id", "%s", msg)
 	}
 	if r.Timestamp.IsZero() {
 		return bad("timestamp", "is missing")
@@ -294,6 +328,9 @@ func (r *Record) ValidateFields() error {
 		return bad("status", "unknown status %q (want one of %s)", r.Status, joinStrings(Statuses))
 	}
 	for i, f := range r.Findings {
+		if msg := checkID(f.FindingID); f.FindingID != "" && msg != "" { // Normalize fills an empty one
+			return bad(fmt.Sprintf("findings[%d].finding_id", i), "%s", msg)
+		}
 		if f.FindingType == "" {
 			return bad(fmt.Sprintf("findings[%d].finding_type", i), "is empty")
 		}
@@ -302,6 +339,9 @@ func (r *Record) ValidateFields() error {
 		}
 	}
 	for i, v := range r.Violations {
+		if msg := checkID(v.ViolationID); v.ViolationID != "" && msg != "" { // Normalize fills an empty one
+			return bad(fmt.Sprintf("violations[%d].violation_id", i), "%s", msg)
+		}
 		if v.Rule == "" {
 			return bad(fmt.Sprintf("violations[%d].rule", i), "is empty")
 		}

@@ -274,11 +274,29 @@ def read_export(path):
             yield lineno, record
 
 
+# The one spelling of a record, finding or violation id (canonical-form.md,
+# section 1, "Ids").
+CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def id_problem(rec):
+    """What is wrong with the record's ids, or None."""
+    if not isinstance(rec.get("record_id"), str) or not CANONICAL_ID.fullmatch(rec["record_id"]):
+        return "record_id %r is not a UUID in its one spelling (lower case, hyphenated, 36 characters)" % (rec.get("record_id"),)
+    for kind, key in (("findings", "finding_id"), ("violations", "violation_id")):
+        for i, item in enumerate(rec.get(kind) or []):
+            value = item.get(key) if isinstance(item, dict) else None
+            if not isinstance(value, str) or not CANONICAL_ID.fullmatch(value):
+                return "%s[%d].%s %r is not a UUID in its one spelling" % (kind, i, key, value)
+    return None
+
+
 def check_export(path, difficulty, checkpoint_sizes):
     """Check every record; return the record count and the roots at the given sizes."""
     tree = MerkleTree()
     roots = {0: tree.root()} if 0 in checkpoint_sizes else {}
     previous = GENESIS_HASH
+    seen_ids = set()
     for lineno, rec in read_export(path):
         name = "record %s (%s), line %d" % (rec.get("sequence"), rec.get("record_id"), lineno)
 
@@ -301,6 +319,13 @@ def check_export(path, difficulty, checkpoint_sizes):
             fail("previous_hash %r does not link to the record before it (%s)" % (rec.get("previous_hash"), previous))
         if difficulty and not claimed.startswith("0" * difficulty):
             fail("record_hash does not start with %d zero hex digits (proof of work)" % difficulty)
+        problem = id_problem(rec)
+        if problem:
+            fail(problem)
+        uid = bytes.fromhex(rec["record_id"].replace("-", ""))
+        if uid in seen_ids:
+            fail("record_id %s occurs twice in the trail" % rec["record_id"])
+        seen_ids.add(uid)
         tree.add(leaf_hash(bytes.fromhex(claimed)))
         if tree.size in checkpoint_sizes:
             roots[tree.size] = tree.root()
@@ -413,7 +438,7 @@ def main(argv):
             checkpoints = [(cp, parse_checkpoint(read_text(cp), cp)) for cp in args.checkpoint]
             size, roots = check_export(args.export, args.difficulty, {c[1][1] for c in checkpoints})
             pow_note = ", proof of work %d" % args.difficulty if args.difficulty else ""
-            print("ok    records      %d records: record_hash, previous_hash links and sequence %s intact%s"
+            print("ok    records      %d records: record_hash, previous_hash links, sequence %s and ids intact%s"
                   % (size, "0..%d" % (size - 1) if size else "(none)", pow_note))
             print("ok    merkle root  %d %s" % (size, base64.b64encode(roots[size]).decode()))
             for path, (origin, cp_size, cp_root) in checkpoints:

@@ -35,6 +35,7 @@ func Run(t *testing.T, h Harness) {
 		{"Status", testStatus},
 		{"Provenance", testProvenance},
 		{"AtomicBatch", testAtomicBatch},
+		{"OneUUIDOneRecord", testOneUUIDOneRecord},
 		{"AppendStream", testAppendStream},
 		{"ProofOfWork", testProofOfWork},
 		{"Concurrent", testConcurrent},
@@ -475,6 +476,81 @@ func testAtomicBatch(t *testing.T, h Harness) {
 	}
 	if good[0].Sequence != head.Size || good[0].PreviousHash != head.Hash {
 		t.Errorf("next batch starts at %d after %s, want %d after %s", good[0].Sequence, good[0].PreviousHash, head.Size, head.Hash)
+	}
+	verify(t, v)
+}
+
+// One UUID names one record. A second record with a record_id already in
+// the trail is refused with audit.ErrDuplicateID, appended alone, twice in
+// one batch or in a stream; another spelling of a UUID (upper case,
+// urn:uuid:, braces, no hyphens) is refused as invalid, so that no store
+// holds one UUID under two spellings (a UUID column would see a duplicate
+// where the chain sees two records). Finding and violation ids too.
+func testOneUUIDOneRecord(t *testing.T, h Harness) {
+	ctx := context.Background()
+	inst, v := open(t, h, defaultOpts())
+	recs := samples(3)
+	appendAll(t, inst.Store, recs)
+	head, _ := inst.Store.Head(ctx)
+	id := recs[1].RecordID
+	other := audit.NewID()
+	for _, spelling := range []string{strings.ToUpper(id), "urn:uuid:" + id, "URN:UUID:" + strings.ToUpper(id), "{" + id + "}",
+		strings.ReplaceAll(id, "-", ""), strings.ToUpper(other), "{" + other + "}"} {
+		r := Sample(50)
+		r.RecordID = spelling
+		err := inst.Store.Append(ctx, []*audit.Record{Sample(51), r})
+		var be *ledger.BatchError
+		if !errors.Is(err, audit.ErrInvalid) || !errors.As(err, &be) || be.Index != 1 || !strings.Contains(err.Error(), "record_id") {
+			t.Errorf("record_id %s: Append = %v, want record 1 of the batch refused as invalid", spelling, err)
+		}
+	}
+	for _, mutate := range []func(*audit.Record){
+		func(r *audit.Record) {
+			r.Findings = []audit.Finding{{FindingID: strings.ToUpper(audit.NewID()), FindingType: "t"}}
+		},
+		func(r *audit.Record) {
+			r.Violations = []audit.Violation{{ViolationID: "urn:uuid:" + audit.NewID(), Rule: "r"}}
+		},
+	} {
+		r := Sample(52)
+		mutate(r)
+		if err := inst.Store.Append(ctx, []*audit.Record{r}); !errors.Is(err, audit.ErrInvalid) {
+			t.Errorf("finding or violation id in another spelling: Append = %v, want ErrInvalid", err)
+		}
+	}
+	dup := func(r *audit.Record, id string) *audit.Record { r.RecordID = id; return r }
+	batches := map[string][]*audit.Record{
+		"alone":            {dup(Sample(53), id)},
+		"after another":    {Sample(54), dup(Sample(55), id)},
+		"twice in a batch": {dup(Sample(56), other), dup(Sample(57), other)},
+		"twice, one mine":  {Sample(58), dup(Sample(59), recs[2].RecordID), Sample(60)},
+	}
+	for name, batch := range batches {
+		if err := inst.Store.Append(ctx, batch); !errors.Is(err, audit.ErrDuplicateID) {
+			t.Errorf("%s: Append = %v, want audit.ErrDuplicateID", name, err)
+		}
+	}
+	if st, ok := inst.Store.(Streamer); ok {
+		_, err := st.AppendStream(ctx, func(yield func(*audit.Record, error) bool) {
+			for i := range 1500 {
+				r := Sample(100 + i)
+				if i == 1200 {
+					r.RecordID = id
+				}
+				if !yield(r, nil) {
+					return
+				}
+			}
+		})
+		if !errors.Is(err, audit.ErrDuplicateID) {
+			t.Errorf("AppendStream with a record_id already in the trail = %v, want audit.ErrDuplicateID", err)
+		}
+	}
+	if got, _ := inst.Store.Head(ctx); got != head {
+		t.Errorf("refused appends moved the head from %+v to %+v", head, got)
+	}
+	if _, err := inst.Store.Get(ctx, other); !errors.Is(err, audit.ErrNotFound) {
+		t.Errorf("record %s of a refused batch: Get = %v, want ErrNotFound", other, err)
 	}
 	verify(t, v)
 }

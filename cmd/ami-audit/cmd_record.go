@@ -103,6 +103,9 @@ The record id(s) are printed on standard output, one per line.`,
 				if err != nil {
 					return usagef("--timestamp: %v", err)
 				}
+				if t.IsZero() {
+					return usagef("--timestamp %s is the zero time, not when anything happened; give the real time, or leave --timestamp out for now", timestamp)
+				}
 				rec.Timestamp = t
 			}
 			var err error
@@ -162,6 +165,20 @@ The record id(s) are printed on standard output, one per line.`,
 	f.StringArrayVar(&signKeys, "sign", nil, "sign the appended record(s) with this private key (repeatable)")
 	f.BoolVar(&printJSON, "json", false, "print the appended record as JSON instead of its id")
 	return cmd
+}
+
+// recordIDArg returns the id of a record given with --record in any
+// spelling of its UUID (upper case, urn:uuid:, braces): records hold the one
+// canonical spelling. "" stays "".
+func recordIDArg(id string) (string, error) {
+	if id == "" {
+		return "", nil
+	}
+	c, ok := audit.CanonicalID(id)
+	if !ok {
+		return "", usagef("--record %q: not a record id (a UUID such as 01936f3e-8a7b-7c6d-9e8f-0a1b2c3d4e5f)", id)
+	}
+	return c, nil
 }
 
 func parseObject(flag, s string) (map[string]any, error) {

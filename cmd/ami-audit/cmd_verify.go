@@ -78,6 +78,9 @@ Exit codes: 0 all checks passed, 1 could not check (I/O, missing key),
 			}
 			var rep *trail.Report
 			var err error
+			if o.RecordID, err = recordIDArg(o.RecordID); err != nil {
+				return err
+			}
 			if proofPath != "" {
 				rep, err = a.verifyProofFile(proofPath)
 			} else {
@@ -221,6 +224,10 @@ checkpoint's signed root before it is written.`,
 			if recordID == "" {
 				return usagef("--record is required")
 			}
+			var err error
+			if recordID, err = recordIDArg(recordID); err != nil {
+				return err
+			}
 			if err := a.checkOutput(output); err != nil {
 				return err
 			}
@@ -340,6 +347,11 @@ signers keep up with a log of millions of records. 'verify --signatures
 			}
 			if cpPath != "" && (len(sel.IDs) > 0 || sel.All) {
 				return usagef("--checkpoint co-signs a checkpoint; sign records in a separate run")
+			}
+			for i := range sel.IDs {
+				if sel.IDs[i], err = recordIDArg(sel.IDs[i]); err != nil {
+					return err
+				}
 			}
 			signer, err := keys.LoadSigner(keyPath)
 			if err != nil {

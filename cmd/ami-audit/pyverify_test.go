@@ -214,7 +214,10 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 		swapped := append([]string(nil), lines...)
 		swapped[3], swapped[4] = swapped[4], swapped[3]
 		deleted := append(append([]string(nil), lines[:4]...), lines[5:]...)
-		rewritten := pyRewriteTail(t, lines, 3)
+		rewritten := pyRewriteTail(t, lines, 3, func(r *audit.Record) { r.Reason = "rewritten" })
+		upperID := pyRewriteTail(t, lines, 3, func(r *audit.Record) { r.RecordID = strings.ToUpper(r.RecordID) })
+		urnFinding := pyRewriteTail(t, lines, 2, func(r *audit.Record) { r.Findings[0].FindingID = "urn:uuid:" + r.Findings[0].FindingID })
+		twice := pyRewriteTail(t, lines, 3, func(r *audit.Record) { r.RecordID = recs[1].RecordID })
 		tests := []struct {
 			name   string
 			lines  []string
@@ -232,6 +235,9 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 			{"truncated tail", lines[:5], []string{"--checkpoint", path("cp-6.txt")}, []string{"commits to 6 records but the export holds 5"}, ""},
 			{"tail rewritten with fresh hashes", rewritten, []string{"--checkpoint", path("cp-6.txt")}, []string{"the root of the first 6 records is", "rewritten"}, ""},
 			{"proof of work", lines, []string{"--difficulty", "4"}, []string{"proof of work"}, ""},
+			{"record_id in another spelling", upperID, nil, []string{"record 3 (" + strings.ToUpper(recs[3].RecordID) + ")", "is not a UUID in its one spelling"}, ""},
+			{"finding_id in another spelling", urnFinding, nil, []string{name(2), "findings[0].finding_id 'urn:uuid:", "one spelling"}, ""},
+			{"record_id twice", twice, nil, []string{"record 3 (" + recs[1].RecordID + ")", "occurs twice"}, ""},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -360,7 +366,10 @@ func TestPythonVerifierOnCLITrail(t *testing.T) {
 
 // pyRewriteTail changes record from and relinks every later record with
 // recomputed hashes: the forgery a hash chain alone cannot detect.
-func pyRewriteTail(t *testing.T, lines []string, from int) []string {
+// pyRewriteTail changes record from with change and recomputes the hashes
+// from there on: a self-consistent chain that only a checkpoint (or a rule
+// beyond the hashes) can catch.
+func pyRewriteTail(t *testing.T, lines []string, from int, change func(*audit.Record)) []string {
 	t.Helper()
 	out := append([]string(nil), lines[:from]...)
 	prev := pyParseExported(t, lines[from-1]).Hash
@@ -370,7 +379,7 @@ func pyRewriteTail(t *testing.T, lines []string, from int) []string {
 			t.Fatal(err)
 		}
 		if i == from {
-			r.Reason = "rewritten"
+			change(&r)
 		}
 		r.PreviousHash = prev
 		h, err := r.Hash()

@@ -6,6 +6,7 @@ package memtrail
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"slices"
 	"sync"
@@ -17,21 +18,32 @@ import (
 type Trail struct {
 	mu   sync.Mutex
 	recs []*audit.Record
+	ids  map[string]bool
 }
 
 // Append validates recs and stores them, assigning sequence numbers; an
-// invalid record appends none of them.
+// invalid record, or one whose record_id is already in the trail
+// (audit.ErrDuplicateID), appends none of them.
 func (m *Trail) Append(_ context.Context, recs []*audit.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	seen := map[string]bool{}
 	for _, r := range recs {
 		if err := r.Validate(); err != nil {
 			return err
 		}
+		if m.ids[r.RecordID] || seen[r.RecordID] {
+			return fmt.Errorf("record_id %s %w", r.RecordID, audit.ErrDuplicateID)
+		}
+		seen[r.RecordID] = true
+	}
+	if m.ids == nil {
+		m.ids = map[string]bool{}
 	}
 	for _, r := range recs {
 		r.Sequence = uint64(len(m.recs))
 		m.recs = append(m.recs, r)
+		m.ids[r.RecordID] = true
 	}
 	return nil
 }

@@ -358,6 +358,13 @@ func describeInsert(err error, entries []ledger.Entry) error {
 			return &ledger.BatchError{Index: i, Err: fmt.Errorf("record_id %s %w (%w)", entries[i].Record.RecordID, audit.ErrDuplicateID, err)}
 		}
 	}
+	// A record the caller no longer holds (a stream): the key is in the
+	// detail, "Key (record_id)=(…) already exists."
+	if _, rest, ok := strings.Cut(pe.Detail, "(record_id)=("); ok {
+		if id, _, ok := strings.Cut(rest, ")"); ok {
+			return fmt.Errorf("append: record_id %s %w (%w)", id, audit.ErrDuplicateID, err)
+		}
+	}
 	return fmt.Errorf("append: %w", err)
 }
 
@@ -386,7 +393,7 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*aud
 			if src.err != nil {
 				return 0, src.err
 			}
-			return 0, fmt.Errorf("append: %w", err)
+			return 0, describeInsert(err, nil)
 		}
 		if src.err != nil {
 			return 0, src.err
