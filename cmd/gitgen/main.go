@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
@@ -29,6 +32,11 @@ func main() {
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "gitgen: -out is required")
 		flag.Usage()
+		os.Exit(2)
+	}
+	if abs, err := filepath.Abs(*out); err == nil && slices.Contains(strings.Split(filepath.ToSlash(abs), "/"), ".audit") {
+		// A repository written there would land among a trail's files.
+		fmt.Fprintf(os.Stderr, "gitgen: -out %s is inside an audit trail's directory (.audit); choose another\n", *out)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
