@@ -36,7 +36,11 @@ log, and trusts the log key given with --key (or, without it, the key the
 store recorded, whose fingerprint it prints: compare it with the owner's).
 To append from this machine, copy the log's private key to .audit/log.key.
 
-Running init again on an existing trail changes nothing.`,
+Running init again on an existing trail changes nothing.
+
+When .audit is a symbolic link, every command says so on stderr; a link
+that leads nowhere, or to a directory the group or others may write or
+another user owns, is refused.`,
 		Example: `  ami-audit init
   ami-audit init --difficulty 2
   ami-audit init --store postgres://audit@db.internal/audit

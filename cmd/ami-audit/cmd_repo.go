@@ -48,6 +48,10 @@ and file). Runs are incremental: what is already in the trail (a commit, a
 file whose content and metadata did not change) is not recorded again, so a
 second run on an unchanged repository appends nothing.
 
+Outside a git repository the git source does not run: the others do, and
+the report says the directory is not a git repository. Naming the git
+source with --sources there is an error.
+
 A source that fails does not stop the others; what it recorded before
 failing stays in the trail, the report says which source failed and why,
 and the command exits with status 1.`,
