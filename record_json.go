@@ -81,15 +81,8 @@ func IsRecordField(name string) bool {
 // and ErrUnknownField for any other name. A timestamp given as the zero
 // time (0001-01-01T00:00:00Z) is refused rather than taken as absent.
 func (r *Record) SetFields(obj map[string]any) error {
-	if err := checkNames(obj, recordFields, ""); err != nil {
-		return err
-	}
 	d := fieldDecoder{}
-	for _, name := range recordFields { // a fixed order: the same error every time
-		v := obj[name]
-		if v == nil {
-			continue
-		}
+	d.members("", obj, recordFields, func(name, _ string, v any) {
 		switch name {
 		case "action":
 			r.Action = d.str(name, v)
@@ -138,11 +131,8 @@ func (r *Record) SetFields(obj map[string]any) error {
 				r.Violations = append(r.Violations, d.violation(fmt.Sprintf("violations[%d]", i), e))
 			}
 		}
-		if d.err != nil {
-			return d.err
-		}
-	}
-	return nil
+	})
+	return d.err
 }
 
 // checkNames refuses a member of obj whose name is not exactly one of
@@ -284,22 +274,32 @@ func (d *fieldDecoder) time(field string, v any) time.Time {
 	return t
 }
 
-func (d *fieldDecoder) finding(field string, v any) Finding {
+// members checks the member names of the object v at field (the record
+// itself when field is "") and calls set with each member that is present
+// and not null, in the order of names (the same error every time), until
+// an error.
+func (d *fieldDecoder) members(field string, v any, names []string, set func(name, path string, v any)) {
 	obj := d.object(field, v)
-	var f Finding
 	if d.err != nil {
-		return f
+		return
 	}
-	if err := checkNames(obj, findingFields, field+"."); err != nil {
+	prefix := ""
+	if field != "" {
+		prefix = field + "."
+	}
+	if err := checkNames(obj, names, prefix); err != nil {
 		d.err = err
-		return f
+		return
 	}
-	for _, name := range findingFields {
-		v := obj[name]
-		if v == nil {
-			continue
+	for _, name := range names {
+		if v := obj[name]; v != nil && d.err == nil {
+			set(name, prefix+name, v)
 		}
-		path := field + "." + name
+	}
+}
+
+func (d *fieldDecoder) finding(field string, v any) (f Finding) {
+	d.members(field, v, findingFields, func(name, path string, v any) {
 		switch name {
 		case "description":
 			f.Description = d.str(path, v)
@@ -316,26 +316,12 @@ func (d *fieldDecoder) finding(field string, v any) Finding {
 		case "severity":
 			f.Severity = d.severity(path, v)
 		}
-	}
+	})
 	return f
 }
 
-func (d *fieldDecoder) violation(field string, v any) Violation {
-	obj := d.object(field, v)
-	var x Violation
-	if d.err != nil {
-		return x
-	}
-	if err := checkNames(obj, violationFields, field+"."); err != nil {
-		d.err = err
-		return x
-	}
-	for _, name := range violationFields {
-		v := obj[name]
-		if v == nil {
-			continue
-		}
-		path := field + "." + name
+func (d *fieldDecoder) violation(field string, v any) (x Violation) {
+	d.members(field, v, violationFields, func(name, path string, v any) {
 		switch name {
 		case "column_number":
 			x.ColumnNumber = d.int(path, v)
@@ -352,26 +338,12 @@ func (d *fieldDecoder) violation(field string, v any) Violation {
 		case "violation_id":
 			x.ViolationID = d.str(path, v)
 		}
-	}
+	})
 	return x
 }
 
-func (d *fieldDecoder) signature(field string, v any) Signature {
-	obj := d.object(field, v)
-	var s Signature
-	if d.err != nil {
-		return s
-	}
-	if err := checkNames(obj, signatureFields, field+"."); err != nil {
-		d.err = err
-		return s
-	}
-	for _, name := range signatureFields {
-		v := obj[name]
-		if v == nil {
-			continue
-		}
-		path := field + "." + name
+func (d *fieldDecoder) signature(field string, v any) (s Signature) {
+	d.members(field, v, signatureFields, func(name, path string, v any) {
 		switch name {
 		case "algorithm":
 			s.Algorithm = d.str(path, v)
@@ -382,7 +354,7 @@ func (d *fieldDecoder) signature(field string, v any) Signature {
 		case "timestamp":
 			s.Timestamp = d.time(path, v)
 		}
-	}
+	})
 	return s
 }
 

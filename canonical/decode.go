@@ -148,21 +148,28 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[name] = v
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, d.syntax("")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case '}':
-			d.i++
-			return m, nil
-		default:
-			return nil, d.syntax("after object key:value pair")
+		if done, err := d.next('}', "after object key:value pair"); done || err != nil {
+			return m, err
 		}
 	}
+}
+
+// next reads what follows a member or an element: a ',' (done is false)
+// or the closing bracket (done is true).
+func (d *decoder) next(close byte, what string) (done bool, err error) {
+	d.space()
+	switch {
+	case d.i >= len(d.b):
+		return false, d.syntax("")
+	case d.b[d.i] == ',':
+		d.i++
+		d.space()
+		return false, nil
+	case d.b[d.i] == close:
+		d.i++
+		return true, nil
+	}
+	return false, d.syntax(what)
 }
 
 func (d *decoder) array(depth int) (any, error) {
@@ -179,19 +186,8 @@ func (d *decoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.b) {
-			return nil, d.syntax("")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case ']':
-			d.i++
-			return a, nil
-		default:
-			return nil, d.syntax("after array element")
+		if done, err := d.next(']', "after array element"); done || err != nil {
+			return a, err
 		}
 	}
 }
