@@ -10,6 +10,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -53,8 +54,8 @@ func (t *Trail) checkLatest(ctx context.Context) error {
 func (t *Trail) extends(ctx context.Context, cp ledger.Checkpoint, size uint64) error {
 	if size < cp.Size {
 		return &ledger.ChainError{Seq: size, Reason: fmt.Sprintf(
-			"missing: this machine saw the log signed at size %d, and the store holds %d records (records %d..%d were removed, or the store was replaced by an older copy)",
-			cp.Size, size, size, cp.Size-1)}
+			"missing: this machine saw the log signed at size %d, and the store holds %s (records %d..%d were removed, or the store was replaced by an older copy)",
+			cp.Size, plural.Count(size, "record"), size, cp.Size-1)}
 	}
 	root, err := ledger.TreeRoot(cp.Size, t.hashReader(ctx))
 	if err != nil {
@@ -62,7 +63,8 @@ func (t *Trail) extends(ctx context.Context, cp ledger.Checkpoint, size uint64) 
 	}
 	if root != cp.Root {
 		return &ledger.ChainError{Seq: 0, Reason: fmt.Sprintf(
-			"rewritten: the store's first %d records are not the ones this machine saw signed (the log was rewritten or replaced)", cp.Size)}
+			"rewritten: the store's first %s %s not the ones this machine saw signed (the log was rewritten or replaced)",
+			plural.Count(cp.Size, "record"), plural.Pick(cp.Size, "is", "are"))}
 	}
 	return nil
 }

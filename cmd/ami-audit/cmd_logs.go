@@ -311,8 +311,8 @@ func logsReport(dir string, cfg logsource.Config, sum *logsource.Summary, append
 	// bursts
 	bs := report.Section{
 		Title: "Error bursts",
-		Text: fmt.Sprintf("At least %d entries of level %s or above within %s, on the timeline merged across files (resolution %s).",
-			sum.BurstMin, sum.BurstLevel, sum.BurstWindow, sum.Resolution),
+		Text: fmt.Sprintf("At least %s of level %s or above within %s, on the timeline merged across files (resolution %s).",
+			plural.Count(sum.BurstMin, "entry"), sum.BurstLevel, sum.BurstWindow, sum.Resolution),
 		Columns: []string{"Start", "End", "Errors", "Peak in window", "Dominant pattern"},
 	}
 	for _, b := range sum.Bursts {

@@ -102,7 +102,7 @@ printed).`,
 			meter.Done()
 			if err != nil {
 				if res.Copied > 0 {
-					a.notice("%s copied and committed before the error; run the command again to continue", wasWere(res.Copied, "record"))
+					a.notice("%s copied and committed before the error; run the command again to continue", plural.Count(res.Copied, "record")+" "+plural.Pick(res.Copied, "was", "were"))
 				}
 				return err
 			}

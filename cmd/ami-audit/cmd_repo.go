@@ -160,7 +160,7 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	sum, runErr := col.Run(ctx, root, srcs)
 	meter.Done()
 	if ctx.Err() != nil {
-		a.notice("interrupted: %s appended before the interruption; run again to continue", wasWere(sum.Records(), "record"))
+		a.notice("interrupted: %s appended before the interruption; run again to continue", plural.Count(sum.Records(), "record")+" "+plural.Pick(sum.Records(), "was", "were"))
 		return runErr
 	}
 	rep := repoReport(root, runs, sum, now)

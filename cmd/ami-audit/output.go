@@ -102,16 +102,8 @@ func (a *App) render(o outputFlags, r *report.Report) error {
 // stay in the trail.
 func (a *App) appendedBeforeFailure(n int) {
 	if n > 0 {
-		fmt.Fprintf(a.stderr, "ami-audit: %s appended before the failure\n", wasWere(n, "record"))
+		fmt.Fprintf(a.stderr, "ami-audit: %s appended before the failure\n", plural.Count(n, "record")+" "+plural.Pick(n, "was", "were"))
 	}
-}
-
-// wasWere is "1 record was" or "3 records were".
-func wasWere[N plural.Integer](n N, noun string) string {
-	if n == 1 {
-		return plural.Count(n, noun) + " was"
-	}
-	return plural.Count(n, noun) + " were"
 }
 
 // outputMode is the mode of every file ami-audit writes for others to read:

@@ -31,6 +31,15 @@ func Noun[N Integer](n N, singular string, plural ...string) string {
 	return Of(singular)
 }
 
+// Pick returns one of two words by the count it goes with: Pick(n, "is",
+// "are"), Pick(n, "was", "were").
+func Pick[N Integer](n N, one, many string) string {
+	if n == 1 || int64(n) == -1 {
+		return one
+	}
+	return many
+}
+
 // Of returns the regular plural of an English noun: file → files,
 // entry → entries, match → matches, key → keys.
 func Of(singular string) string {

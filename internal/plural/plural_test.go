@@ -21,6 +21,8 @@ func TestCount(t *testing.T) {
 		{Count(2, "analysis", "analyses"), "2 analyses"},
 		{Count(1, "analysis", "analyses"), "1 analysis"},
 		{Noun(5, "commit"), "commits"},
+		{Count(1, "record") + " " + Pick(1, "was", "were"), "1 record was"},
+		{Count(0, "record") + " " + Pick(0, "was", "were"), "0 records were"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

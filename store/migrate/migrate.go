@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/store"
 )
@@ -121,7 +122,7 @@ func checkPrefix(ctx context.Context, src, dst Store, sHead, tHead audit.Head) e
 		return nil
 	}
 	if tHead.Size > sHead.Size {
-		return fmt.Errorf("%w: the target holds %d records, the source only %d", ErrDiverged, tHead.Size, sHead.Size)
+		return fmt.Errorf("%w: the target holds %s, the source only %d", ErrDiverged, plural.Count(tHead.Size, "record"), sHead.Size)
 	}
 	var last *audit.Record
 	for r, err := range src.Range(ctx, tHead.Size-1, tHead.Size) {
@@ -142,7 +143,7 @@ func checkPrefix(ctx context.Context, src, dst Store, sHead, tHead audit.Head) e
 		return fmt.Errorf("target tree: %w", err)
 	}
 	if sr != tr {
-		return fmt.Errorf("%w: the first %d records have different Merkle roots", ErrDiverged, tHead.Size)
+		return fmt.Errorf("%w: the first %s %s different Merkle roots", ErrDiverged, plural.Count(tHead.Size, "record"), plural.Pick(tHead.Size, "has", "have"))
 	}
 	return nil
 }
