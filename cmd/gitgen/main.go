@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
 func main() {
@@ -47,8 +48,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gitgen:", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "gitgen: %d commits (%d merges), %d authors in %s, head %s, in %s\n",
-		ans.Commits, ans.Merges, len(ans.PerAuthor), ans.Dir, ans.Head, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "gitgen: %s (%s), %s in %s, head %s, in %s\n",
+		plural.Count(ans.Commits, "commit"), plural.Count(ans.Merges, "merge"), plural.Count(len(ans.PerAuthor), "author"),
+		ans.Dir, ans.Head, time.Since(start).Round(time.Millisecond))
 	if *answers {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
