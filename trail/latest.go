@@ -47,7 +47,15 @@ func (t *Trail) checkLatest(ctx context.Context) error {
 	if err != nil || seen == nil {
 		return err
 	}
-	return t.extends(ctx, *seen, t.startTip)
+	// The size now, read after the file: another process appends before
+	// it writes the file, so the store holds at least what the file says
+	// (the size read when the store was opened may be older than the
+	// file).
+	head, err := t.raw.Head(ctx)
+	if err != nil {
+		return err
+	}
+	return t.extends(ctx, *seen, head.Size)
 }
 
 // extends checks that the store's tree of size size extends cp.
