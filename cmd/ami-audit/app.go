@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ami-orchestrator/ami-audit/secrets"
 	"github.com/ami-orchestrator/ami-audit/store"
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
@@ -26,12 +27,15 @@ type App struct {
 	cacheURL string // --cache, or $AMI_AUDIT_CACHE
 	quiet    bool   // --quiet
 	noColor  bool   // --no-color, or $NO_COLOR
+	// --gitleaks-config: gitleaks rules for secret masking
+	gitleaksConfig string
 
 	pubKey string // --key of the commands that check signed heads: the log's public key
 
 	registry      *store.Registry
 	trail         *trail.Trail // opened on first use, closed when the command ends
 	trailReadOnly bool
+	detector      *secrets.Detector // built on first use by secretDetector
 }
 
 func newApp(registry *store.Registry, stdin io.Reader, stdout, stderr io.Writer) *App {
@@ -66,6 +70,7 @@ Exit codes: 0 success, 1 operational error, 2 usage error,
 	pf.StringVar(&a.cacheURL, "cache", "", "optional cache URL, redis://host:port/db (env AMI_AUDIT_CACHE)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress and no notices")
 	pf.BoolVar(&a.noColor, "no-color", false, "no colour in terminal output (also when NO_COLOR is set)")
+	pf.StringVar(&a.gitleaksConfig, "gitleaks-config", "", "gitleaks TOML rules for finding secrets to mask (default: gitleaks' own rules; ami-audit's are always added)")
 	for _, c := range a.commands() {
 		root.AddCommand(c)
 	}

@@ -129,7 +129,7 @@ func (a *App) runFile(cmd *cobra.Command, target string, f fileFlags) error {
 		return usageError{err}
 	}
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
 		return err
 	}

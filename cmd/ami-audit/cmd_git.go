@@ -133,7 +133,7 @@ func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 	}
 	appended := map[string]int{}
 	var warnings []string
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
 		for _, r := range recs {
 			appended[r.Action]++
 			if r.Action == git.ActionWarning {

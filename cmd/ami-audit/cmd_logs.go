@@ -166,7 +166,7 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 		return err
 	}
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ func (a *App) runModule(cmd *cobra.Command, name string, f moduleFlags) error {
 	}
 	run.onResult = func(*module.Result) { meter.Add(1) }
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
 		return err
 	}
