@@ -245,8 +245,9 @@ func TestIsPrivateKey(t *testing.T) {
 		"der public": pub,
 		"log quoting a key late": append([]byte(strings.Repeat("2024-01-01 INFO all good\n", 60)),
 			pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey))...),
-		"prose":  []byte("Never commit a -----BEGIN RSA PRIVATE KEY----- block.\n"),
-		"source": []byte("package keys\n\nconst header = \"PRIVATE+KEY+\"\n"),
+		"prose":                []byte("Never commit a -----BEGIN RSA PRIVATE KEY----- block.\n"),
+		"log with a key early": []byte("2024-05-01 ERROR loaded key\n-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"),
+		"source":               []byte("package keys\n\nconst header = \"PRIVATE+KEY+\"\n"),
 	}
 	for name, b := range yes {
 		if !IsPrivateKey(b) {

@@ -156,6 +156,7 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 	meter := progress.New(a.stderr, a.progress(), "logs", "lines", 0)
 	defer meter.Done()
 	cfg.OnProgress = meter.Add
+	cfg.Exclude = a.exclusion()
 	src, err := logsource.New(cfg)
 	if err != nil {
 		return usageError{err}
@@ -181,6 +182,8 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 			return withHint(usageError{err}, "services are listed in the services manifest")
 		case errors.Is(err, logsource.ErrNoLogs):
 			return withHint(err, "check --dir and --service")
+		case errors.Is(err, logsource.ErrExcluded):
+			return withHint(usageError{err}, "git internals, the trail's directory and private keys are never read")
 		}
 		return err
 	}
@@ -215,8 +218,8 @@ func (r *logRun) Collect(ctx context.Context, target string, emit func(*audit.Re
 
 // logRepoSource builds the log source for "repo": the repository's logs/
 // directory, when it has one.
-func logRepoSource(_ context.Context, _ *App, _ sourceOptions) (audit.Source, error) {
-	src, err := logsource.New(logsource.Config{})
+func logRepoSource(_ context.Context, a *App, _ sourceOptions) (audit.Source, error) {
+	src, err := logsource.New(logsource.Config{Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}

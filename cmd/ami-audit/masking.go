@@ -12,6 +12,7 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
 	"github.com/ami-orchestrator/ami-audit/secrets"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // fingerprintKeyFile holds the trail's key for secret fingerprints.
@@ -102,6 +103,10 @@ func (a *App) writeFingerprintKey(path string) error {
 	}
 	return err
 }
+
+// exclusion is what no source reads: git internals, private key files and
+// this trail's directory, wherever --audit-dir puts it.
+func (a *App) exclusion() *exclude.Rules { return exclude.New(a.auditDir) }
 
 // maskRecord is the masking step every record passes before it is
 // appended.

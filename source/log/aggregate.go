@@ -26,6 +26,8 @@ type FileSummary struct {
 	Bytes   int64 // bytes of text read (after decompression)
 	Lines   int64 // physical lines
 	Entries int64 // log entries (a traceback's lines are one entry)
+	// KeyLines are lines inside a private key block, never kept.
+	KeyLines int64
 	// InWindow is the entries inside the time window; Levels counts them
 	// by severity (index: audit.Severities).
 	InWindow int64
@@ -129,6 +131,9 @@ type Summary struct {
 	Resolution time.Duration
 	Records    int64
 	Warnings   []string
+	// Excluded counts the files and directories not read because no
+	// source reads them (git internals, the trail's directory).
+	Excluded int64
 	// The rule bursts were found with.
 	BurstWindow time.Duration
 	BurstMin    int

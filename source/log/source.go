@@ -31,6 +31,7 @@ package log
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -44,11 +45,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/drain"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -116,6 +119,10 @@ type Config struct {
 	OnProgress func(lines int64)
 	// Logger receives warnings as they happen (default: discarded).
 	Logger *slog.Logger
+	// Exclude is what is never read (see package exclude): the trail's
+	// directory, git internals and private key files. Nil applies the
+	// rules by name and content.
+	Exclude *exclude.Rules
 }
 
 // Validate checks c and fills its defaults.
@@ -206,8 +213,14 @@ func (s *Source) Collect(ctx context.Context, target string, emit func(*audit.Re
 	return err
 }
 
-// ErrNoLogs is returned when the target holds no file to read.
-var ErrNoLogs = errors.New("no log files")
+// Errors Run returns.
+var (
+	// ErrNoLogs: the target holds no file to read.
+	ErrNoLogs = errors.New("no log files")
+	// ErrExcluded: the target is something no source reads (see package
+	// exclude).
+	ErrExcluded = errors.New("never read by ami-audit")
+)
 
 // entry is one log entry passed from a file reader to the aggregator.
 type entry struct {
@@ -245,6 +258,9 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	if err != nil {
 		return nil, fmt.Errorf("log source: %w", err)
 	}
+	if why := cfg.Exclude.Path(target); why != "" {
+		return nil, fmt.Errorf("log source: %s is %s: %w", target, why, ErrExcluded)
+	}
 	var match func(rel string) bool
 	if cfg.Service != "" {
 		names, err := ServiceNames(cfg.Manifest, cfg.Root, cfg.Service)
@@ -264,6 +280,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	jobs := make(chan *fileJob, cfg.Jobs)
 	var walkMu sync.Mutex
 	var walkWarnings []string
+	var excluded atomic.Int64
 	// dispatcher: walk in lexical order, start a reader per file (at most
 	// Jobs at once) and queue the files in walk order for the aggregator.
 	g.Go(func() error {
@@ -298,6 +315,14 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 					return nil
 				}
 				if d.IsDir() {
+					if path != target && cfg.Exclude.Dir(path) != "" {
+						excluded.Add(1)
+						return fs.SkipDir
+					}
+					return nil
+				}
+				if cfg.Exclude.Path(path) != "" {
+					excluded.Add(1)
 					return nil
 				}
 				rel, _ := filepath.Rel(target, path)
@@ -358,6 +383,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 		return nil, err
 	}
 	sum.Warnings = append(walkWarnings, sum.Warnings...)
+	sum.Excluded = excluded.Load()
 	if len(sum.Files) == 0 {
 		if cfg.Service != "" {
 			return sum, fmt.Errorf("%w for service %s under %s", ErrNoLogs, cfg.Service, target)
@@ -409,6 +435,11 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 			return nil
 		}
 	}
+	if why := cfg.Exclude.Content(peek); why != "" {
+		fsum.Format, fsum.Reason, fsum.Skipped = FormatExcluded, why+": never read", true
+		warn("%s: not read", why)
+		return nil
+	}
 	if looksBinary(peek) {
 		fsum.Format, fsum.Reason, fsum.Skipped = FormatBinary, "the first bytes are not text", true
 		warn("binary data, not a log (skipped)")
@@ -442,6 +473,7 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 		return nil
 	}
 	var lineNo int64
+	keyLines := 0 // inside a private key block: lines so far
 	for {
 		line, size, err := lr.next()
 		if err != nil && len(line) == 0 {
@@ -466,6 +498,20 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 			}
 		}
 		line = stripANSI(line)
+		// The lines of a private key block written into a log are never
+		// kept: they are not entries, and masking could not recognise a
+		// key body line on its own. (The BEGIN line is an entry; its
+		// record is masked.)
+		if keyLines > 0 {
+			fsum.KeyLines++
+			if keyLines++; bytes.Contains(line, pemEnd) || keyLines > maxKeyLines {
+				keyLines = 0
+			}
+			goto next
+		}
+		if i := bytes.Index(line, pemBegin); i >= 0 && bytes.Contains(line[i:], []byte("PRIVATE KEY")) && !bytes.Contains(line[i:], pemEnd) {
+			keyLines = 1
+		}
 		switch p.parse(line, &out) {
 		case lkBlank:
 			fsum.Blank++
@@ -527,7 +573,7 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 			}
 			b.entries = append(b.entries, entry{
 				ns: out.ns, hasTime: out.hasTime, lv: out.lv, line: lineNo,
-				msg:     redact(clip(msg, cfg.MaxMessageBytes)),
+				msg:     clip(msg, cfg.MaxMessageBytes),
 				logger:  clip(out.logger, 200),
 				section: out.section,
 			})
@@ -581,6 +627,15 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 }
 
 const maxFileWarnings = 12
+
+// A private key block in a log: from its BEGIN line to its END line, at
+// most maxKeyLines lines.
+var (
+	pemBegin = []byte("-----BEGIN ")
+	pemEnd   = []byte("-----END ")
+)
+
+const maxKeyLines = 200
 
 // clip copies b into a string of at most n bytes, on a rune boundary,
 // with invalid UTF-8 replaced.
