@@ -79,16 +79,22 @@ func (a *App) fingerprintKey() ([]byte, error) {
 	return nil, fmt.Errorf("fingerprint key %s could not be created", path)
 }
 
+// writeFingerprintKey writes a new key to path, atomically: the key is
+// written to a temporary file and linked into place, so that a process
+// reading it never sees it half written, and two processes creating it
+// at once agree on one.
 func (a *App) writeFingerprintKey(path string) error {
 	if err := os.MkdirAll(a.auditDir, 0o755); err != nil {
 		return err
 	}
 	var key [32]byte
 	rand.Read(key[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.CreateTemp(a.auditDir, ".fingerprint-*.tmp")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if err := f.Chmod(0o600); err == nil {
 		_, err = f.WriteString(fingerprintKeyHeader + base64.StdEncoding.EncodeToString(key[:]) + "\n")
 	}
@@ -99,9 +105,9 @@ func (a *App) writeFingerprintKey(path string) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
+		return err
 	}
-	return err
+	return os.Link(tmp, path)
 }
 
 // exclusion is what no source reads: git internals, private key files and

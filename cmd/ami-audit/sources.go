@@ -128,8 +128,8 @@ func fileRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Sour
 	if err != nil {
 		return nil, err
 	}
-	run := &fileRun{tally: &file.Tally{MaxRows: 1, MaxWarnings: maxReportWarnings}}
-	src, err := file.New(file.Config{Root: opts.Root, Trail: store, Observe: run.tally.Observe})
+	run := &fileRun{tally: &file.Tally{MaxRows: maxReportWarnings, MaxWarnings: maxReportWarnings}}
+	src, err := file.New(file.Config{Root: opts.Root, Trail: store, Observe: run.tally.Observe, Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +151,8 @@ func (f *fileRun) RunReport() reportPart {
 			{Label: "Changed files", Value: i64(t.Changed)},
 			{Label: "Unchanged files", Value: i64(t.Unchanged)},
 			{Label: "Files skipped", Value: i64(t.Skipped)},
+			{Label: "Files excluded", Value: i64(t.Excluded)},
+			{Label: "Files ignored (untracked)", Value: i64(t.Ignored)},
 		},
 		Warnings: t.Warnings,
 	}
@@ -159,6 +161,9 @@ func (f *fileRun) RunReport() reportPart {
 	}
 	if t.WarningCount > int64(len(t.Warnings)) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("file: %d more warnings are in the trail", t.WarningCount-int64(len(t.Warnings))))
+	}
+	if sec, ok := notAudited(t); ok {
+		p.Sections = append(p.Sections, sec)
 	}
 	exts := t.Extensions()
 	if len(exts) == 0 {
@@ -177,7 +182,7 @@ func (f *fileRun) RunReport() reportPart {
 			chart.Values = append(chart.Values, float64(e.Files))
 		}
 	}
-	p.Sections = []report.Section{sec, {Title: "Files per extension", Chart: chart}}
+	p.Sections = append(p.Sections, sec, report.Section{Title: "Files per extension", Chart: chart})
 	return p
 }
 

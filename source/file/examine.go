@@ -20,6 +20,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // Reasons a path is skipped (the "reason" of a file_skipped record).
@@ -50,10 +51,12 @@ type facts struct {
 	sys      sysInfo
 	sum      [32]byte
 	binary   bool
-	sparse   bool
-	reused   bool
-	link     *linkFacts
-	warnings []string
+	// privateKey: the content is a private key (hashed, never recorded)
+	privateKey bool
+	sparse     bool
+	reused     bool
+	link       *linkFacts
+	warnings   []string
 }
 
 type linkFacts struct {
@@ -190,7 +193,7 @@ func (r *run) examineRegular(ctx context.Context, j *job, link *linkFacts) {
 	if prev != nil && r.statUnchanged(prev, f) {
 		f.sum, f.reused = prev.sum, true
 		// binary is not in the status; it was recorded with the hash
-		f.binary = prev.binary
+		f.binary, f.privateKey = prev.binary, prev.privateKey
 		if !r.src.cfg.Force && len(changedFields(prev, f)) == 0 {
 			r.unchanged(j, f)
 			return
@@ -239,7 +242,7 @@ func (r *run) hashOpen(ctx context.Context, fh *os.File, before fs.FileInfo, f *
 				return before, err
 			}
 		}
-		sum, binary, err := hashStream(ctx, fh, *bp, before.Size())
+		sum, binary, key, err := hashStream(ctx, fh, *bp, before.Size(), r.src.cfg.Exclude)
 		if err != nil {
 			return before, err
 		}
@@ -249,6 +252,9 @@ func (r *run) hashOpen(ctx context.Context, fh *os.File, before fs.FileInfo, f *
 		}
 		if after.Size() == before.Size() && after.ModTime().Equal(before.ModTime()) && sysStat(after).ctime.Equal(sysStat(before).ctime) {
 			f.sum, f.binary = sum, binary
+			// a private key is hashed like any file; its content never
+			// enters a record
+			f.privateKey = key
 			return after, nil
 		}
 		if attempt == 1 {
@@ -262,22 +268,26 @@ func (r *run) hashOpen(ctx context.Context, fh *os.File, before fs.FileInfo, f *
 }
 
 // hashStream hashes r with buf, checking ctx between reads, and reports
-// whether the first binarySniff bytes hold a NUL. It stops after size
+// whether the first binarySniff bytes hold a NUL and whether the first
+// bytes read are a private key (by ex's rules). It stops after size
 // bytes (the size the file had when opened; a file that grew is noticed
 // by the status check after the read) or at the end of the file; with size
 // 0 it reads to the end.
-func hashStream(ctx context.Context, r io.Reader, buf []byte, size int64) (sum [32]byte, binary bool, err error) {
+func hashStream(ctx context.Context, r io.Reader, buf []byte, size int64, ex *exclude.Rules) (sum [32]byte, binary, key bool, err error) {
 	h := sha256.New()
 	sniffed := 0
 	var total int64
 	for n := 0; size <= 0 || total < size; n++ {
 		if n&63 == 63 { // every 16 MB
 			if err := ctx.Err(); err != nil {
-				return sum, false, err
+				return sum, false, false, err
 			}
 		}
 		k, rerr := r.Read(buf)
 		if k > 0 {
+			if total == 0 {
+				key = ex.Content(buf[:min(k, exclude.Sniff)]) != ""
+			}
 			if sniffed < binarySniff {
 				end := min(k, binarySniff-sniffed)
 				if bytes.IndexByte(buf[:end], 0) >= 0 {
@@ -292,11 +302,11 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, size int64) (sum [
 			break
 		}
 		if rerr != nil {
-			return sum, false, rerr
+			return sum, false, false, rerr
 		}
 	}
 	h.Sum(sum[:0])
-	return sum, binary, nil
+	return sum, binary, key, nil
 }
 
 // isSparse reports whether fewer blocks are allocated than the size needs.
@@ -442,6 +452,10 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 	c := r.baseContext(j, f.fileType, f.size, f.mode, f.mtime, f.sys)
 	c["sha256"] = e.SHA256
 	c["binary"] = f.binary
+	if f.privateKey {
+		c["private_key"] = true
+		f.warnings = append(f.warnings, "a private key: its hash and metadata are recorded, never its content")
+	}
 	c["change"] = string(e.Change)
 	if f.sparse {
 		c["sparse"] = true
@@ -485,7 +499,7 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 			f.warnings = append(f.warnings, "symbolic link leads back to a directory being walked; not followed")
 		}
 	}
-	if _, esc := escapePath(j.rel); esc {
+	if _, esc := escapePath(j.rel); esc && oddName(j.rel) {
 		f.warnings = append(f.warnings, "file name is not valid UTF-8 or holds control characters; recorded escaped")
 	}
 	ts := f.mtime

@@ -80,8 +80,9 @@
 // the repository root down and .git/info/exclude, with git's rules (see
 // ignore.go); the user's global excludes file (core.excludesFile) is not
 // read. Config.NoIgnore includes everything. A path named on the command
-// line is audited even when ignored. Directories named .git and .audit are
-// always skipped. A nested repository (a directory with its own .git, such
+// line is audited even when ignored. What no source reads (Config.Exclude:
+// git internals, the trail's directory) is never walked; it is counted as
+// excluded. A nested repository (a directory with its own .git, such
 // as a submodule) starts a fresh set of ignore rules, as in git.
 //
 // # Streams
@@ -106,6 +107,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // Names the records carry.
@@ -164,6 +166,12 @@ type Config struct {
 	Observe func(Entry)
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// Exclude is what is never read (see package exclude): directories
+	// named .git or .audit, git directories, the trail's directory where
+	// it is given, and .git files are not walked; a private key file is
+	// recorded (hash, size, mode) with "private_key": true, never its
+	// content. Nil applies the rules by name and content.
+	Exclude *exclude.Rules
 }
 
 // Validate checks the combination of options.
@@ -187,16 +195,24 @@ const (
 	ChangeUnchanged Change = "unchanged"
 	ChangeSkipped   Change = "skipped" // could not be hashed: a warning
 	ChangeNotice    Change = "notice"  // a warning about no single file
+	// ChangeExcluded: never read (git internals, the trail's directory);
+	// Entry.Reason says which. A directory is one entry.
+	ChangeExcluded Change = "excluded"
+	// ChangeIgnored: an untracked path that ignore rules exclude. A
+	// directory is one entry.
+	ChangeIgnored Change = "ignored"
 )
 
 // Entry is what Observe hears about one path.
 type Entry struct {
-	Path     string // the record target (escaped when needed)
-	Type     string // "file", "symlink", "directory", "other"
-	Size     int64
-	SHA256   string
-	Binary   bool
-	Change   Change
+	Path   string // the record target (escaped when needed)
+	Type   string // "file", "symlink", "directory", "other"
+	Size   int64
+	SHA256 string
+	Binary bool
+	Change Change
+	// Reason says why a path was excluded or ignored.
+	Reason   string
 	Warnings []string
 	// Commit is the last commit that touched the file ("hash author
 	// date"), with Config.IncludeGit, for files that were recorded.

@@ -29,6 +29,7 @@ type seen struct {
 	dev, ino                     uint64
 	uid, gid                     uint32
 	hasSum, binary, skipped      bool   // skipped: the last record was file_skipped
+	privateKey                   bool   // the content is a private key
 	fileType, mode, reason, link string // link: the symlink target
 }
 
@@ -103,6 +104,7 @@ func seenFromRecord(r *audit.Record, intern func(string) string) (*seen, error) 
 		return nil, err
 	}
 	s.binary, _ = c["binary"].(bool)
+	s.privateKey, _ = c["private_key"].(bool)
 	uid, _ := ctxInt(c, "uid")
 	gid, _ := ctxInt(c, "gid")
 	s.uid, s.gid = uint32(uid), uint32(gid)
