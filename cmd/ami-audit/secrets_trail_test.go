@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +12,9 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
+	"github.com/ami-orchestrator/ami-audit/store/postgres/pgtest"
 	"github.com/ami-orchestrator/ami-audit/store/sqlite"
+	"github.com/ami-orchestrator/ami-audit/storetest"
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
@@ -172,4 +175,80 @@ func TestLogsNeverReadTrailOrGit(t *testing.T) {
 		}
 	}
 	grepTree(t, exportDir, needles)
+}
+
+// TestStorePasswordNeverPrinted: a password in a store or cache URL, in
+// the user information, as ?password= or percent-encoded, or in a libpq
+// keyword string, appears in no message.
+func TestStorePasswordNeverPrinted(t *testing.T) {
+	const pw = "TopSecretPW"
+	for _, loc := range []string{
+		"postgres://u:" + pw + "@127.0.0.1:1/audit?connect_timeout=1",
+		"postgres://u@127.0.0.1:1/audit?connect_timeout=1&password=" + pw,
+		"postgres://u:p%40" + pw + "@127.0.0.1:1/audit?connect_timeout=1",
+		"postgres://u:" + pw + "%zz@127.0.0.1:1/audit",
+		"host=127.0.0.1 port=1 password=" + pw,
+	} {
+		dir := t.TempDir()
+		code, out, errOut := runCLI(t, "--audit-dir", filepath.Join(dir, ".audit"), "--store", loc, "query")
+		if code == exitOK {
+			t.Errorf("%s: query succeeded", loc)
+		}
+		if strings.Contains(out+errOut, pw) {
+			t.Errorf("--store %s: the password is printed:\n%s%s", loc, out, errOut)
+		}
+	}
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "--audit-dir", filepath.Join(dir, ".audit"), "--cache", "redis://:"+pw+"@127.0.0.1:1/0?dial_timeout=1s", "record",
+		"--actor", "ci", "--action", "x", "--target", "t", "--target-type", "file")
+	if strings.Contains(out+errOut, pw) {
+		t.Errorf("--cache: the password is printed (exit %d):\n%s%s", code, out, errOut)
+	}
+}
+
+// TestStorePasswordNeverWritten: init with a password in the store URL
+// writes the URL without it; the password comes from PGPASSWORD next time.
+func TestStorePasswordNeverWritten(t *testing.T) {
+	base := pgtest.URL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = "TopSecretPW"
+	u.User = url.UserPassword(u.User.Username(), pw)
+	q := u.Query()
+	schema := storetest.RandomName("t_")
+	q.Set("schema", schema)
+	u.RawQuery = q.Encode()
+	conn := pgtest.Conn(t, base)
+	t.Cleanup(func() { conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`) })
+
+	dir := t.TempDir()
+	auditDir := filepath.Join(dir, ".audit")
+	code, out, errOut := runCLI(t, "--audit-dir", auditDir, "--store", u.String(), "init")
+	if code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out+errOut, pw) {
+		t.Errorf("init printed the password:\n%s%s", out, errOut)
+	}
+	if !strings.Contains(errOut, "PGPASSWORD") {
+		t.Errorf("init does not say where the password goes: %s", errOut)
+	}
+	grepTree(t, auditDir, map[string]string{"store password": pw}, trail.LogKeyFile)
+	cfg, err := os.ReadFile(filepath.Join(auditDir, trail.ConfigFile))
+	if err != nil || !strings.Contains(string(cfg), schema) {
+		t.Fatalf("config %s: %v", cfg, err)
+	}
+	gi, _ := os.ReadFile(filepath.Join(auditDir, ".gitignore"))
+	for _, want := range []string{"*.key", "*.db-wal"} {
+		if !strings.Contains(string(gi), want) {
+			t.Errorf(".gitignore lacks %s:\n%s", want, gi)
+		}
+	}
+	// The stored URL (without password) opens the store.
+	t.Setenv("PGPASSWORD", pw)
+	if code, _, errOut := runCLI(t, "--audit-dir", auditDir, "record", "--actor", "ci", "--action", "x", "--target", "t", "--target-type", "file"); code != exitOK {
+		t.Fatalf("record with the configured store: exit %d: %s", code, errOut)
+	}
 }
