@@ -157,15 +157,16 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 	defer meter.Done()
 	cfg.OnProgress = meter.Add
 	cfg.Exclude = a.exclusion()
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	cfg.Trail = store
 	src, err := logsource.New(cfg)
 	if err != nil {
 		return usageError{err}
 	}
 	run := &logRun{Source: src}
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
 	appended := 0
 	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
@@ -218,8 +219,12 @@ func (r *logRun) Collect(ctx context.Context, target string, emit func(*audit.Re
 
 // logRepoSource builds the log source for "repo": the repository's logs/
 // directory, when it has one.
-func logRepoSource(_ context.Context, a *App, _ sourceOptions) (audit.Source, error) {
-	src, err := logsource.New(logsource.Config{Exclude: a.exclusion()})
+func logRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Source, error) {
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	src, err := logsource.New(logsource.Config{Exclude: a.exclusion(), Trail: store, Root: opts.Root})
 	if err != nil {
 		return nil, err
 	}

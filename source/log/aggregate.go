@@ -130,7 +130,10 @@ type Summary struct {
 	// Resolution is the timeline's bucket width, which bursts are found at.
 	Resolution time.Duration
 	Records    int64
-	Warnings   []string
+	// Unchanged counts records not emitted because the trail's newest
+	// record of the same key says the same (with Config.Trail).
+	Unchanged int64
+	Warnings  []string
 	// Excluded counts the files and directories not read because no
 	// source reads them (git internals, the trail's directory).
 	Excluded int64

@@ -51,6 +51,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/drain"
+	"github.com/ami-orchestrator/ami-audit/internal/incremental"
 	"github.com/ami-orchestrator/ami-audit/source/exclude"
 	"golang.org/x/sync/errgroup"
 )
@@ -119,6 +120,11 @@ type Config struct {
 	OnProgress func(lines int64)
 	// Logger receives warnings as they happen (default: discarded).
 	Logger *slog.Logger
+	// Trail, when set, makes the source incremental: a record whose
+	// content equals the newest record of its key in the trail (the same
+	// file summary, pattern, burst or entry) is not emitted again (see
+	// package internal/incremental). audit.Store satisfies it.
+	Trail incremental.Querier
 	// Exclude is what is never read (see package exclude): the trail's
 	// directory, git internals and private key files. Nil applies the
 	// rules by name and content.
@@ -273,6 +279,13 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	if actor == "" {
 		actor = cmp.Or(cfg.Service, filepath.Base(filepath.Clean(target)))
 	}
+	norm := targetNamer(cfg.Root, target)
+	idx, err := s.loadIndex(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("log source: reading the trail: %w", err)
+	}
+	var unchanged int64
+	emit = idx.Filter(recordKey, emit, &unchanged)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -302,7 +315,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 		}
 		var err error
 		if !info.IsDir() {
-			err = start(target, displayPath(target))
+			err = start(target, norm(target))
 		} else {
 			err = filepath.WalkDir(target, func(path string, d fs.DirEntry, err error) error {
 				if err != nil {
@@ -338,7 +351,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 						return nil
 					}
 				}
-				return start(path, displayPath(path))
+				return start(path, norm(path))
 			})
 		}
 		if werr := readers.Wait(); err == nil {
@@ -347,8 +360,8 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 		return err
 	})
 
-	agg := newAggregator(&cfg, target, actor, emit)
-	sum := &Summary{Target: target, Service: cfg.Service, Formats: map[Format]int{}}
+	agg := newAggregator(&cfg, norm(target), actor, emit)
+	sum := &Summary{Target: norm(target), Service: cfg.Service, Formats: map[Format]int{}}
 	var aggErr error
 	for job := range jobs {
 		for b := range job.out {
@@ -384,6 +397,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	}
 	sum.Warnings = append(walkWarnings, sum.Warnings...)
 	sum.Excluded = excluded.Load()
+	defer func() { sum.Unchanged = unchanged }()
 	if len(sum.Files) == 0 {
 		if cfg.Service != "" {
 			return sum, fmt.Errorf("%w for service %s under %s", ErrNoLogs, cfg.Service, target)
@@ -396,9 +410,91 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	return sum, nil
 }
 
+// loadIndex reads the digests of the source's earlier records.
+func (s *Source) loadIndex(ctx context.Context) (*incremental.Index, error) {
+	if s.cfg.Trail == nil {
+		return nil, nil
+	}
+	fs := []audit.Filter{
+		{TargetType: audit.TargetLog, Action: ActionFile},
+		{TargetType: audit.TargetLog, Action: ActionPattern},
+		{TargetType: audit.TargetLog, Action: ActionBurst},
+	}
+	if s.cfg.Each {
+		fs = append(fs, audit.Filter{TargetType: audit.TargetLog, Action: ActionEntry})
+	}
+	return incremental.Load(ctx, s.cfg.Trail, Name, recordKey, fs...)
+}
+
+// recordKey is what a record is about: a file's summary, one pattern, one
+// burst or one entry of a log target.
+func recordKey(r *audit.Record) string {
+	k := r.Action + "\x00" + r.Target
+	switch r.Action {
+	case ActionPattern:
+		k += "\x00" + fmt.Sprint(r.Context["pattern_key"])
+	case ActionBurst:
+		k += "\x00" + fmt.Sprint(r.Context["start"])
+	case ActionEntry:
+		k += "\x00" + fmt.Sprint(r.Context["line"])
+	}
+	return k
+}
+
+// targetNamer returns how records name a path: relative to the
+// repository (root, else the git top level above target, else the working
+// directory when target is inside it), slash-separated and cleaned, so
+// that "logs", "logs/", "./logs" and the absolute path are one target;
+// the absolute path when it is outside. Names that are not valid UTF-8
+// are Go-quoted.
+func targetNamer(root, target string) func(string) string {
+	if root == "" {
+		if abs, err := filepath.Abs(target); err == nil {
+			root = repoTop(abs)
+		}
+	}
+	if root == "" {
+		root, _ = os.Getwd()
+	}
+	if r, err := filepath.Abs(root); err == nil {
+		root = r
+		if real, err := filepath.EvalSymlinks(r); err == nil {
+			root = real
+		}
+	}
+	return func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return displayPath(p)
+		}
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+			abs = filepath.Join(dir, filepath.Base(abs))
+		}
+		if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return displayPath(filepath.ToSlash(rel))
+		}
+		return displayPath(abs)
+	}
+}
+
+// repoTop returns the nearest directory at or above dir holding .git, or
+// "".
+func repoTop(dir string) string {
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
 // readFile reads one file and sends its entries, then its summary.
 func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error {
-	fsum := &FileSummary{Path: job.display, PathEscaped: job.display != job.path}
+	fsum := &FileSummary{Path: job.display, PathEscaped: !utf8.ValidString(job.path)}
 	defer func() {
 		// the summary always goes last, whatever happened
 		select {
