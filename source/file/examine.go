@@ -195,7 +195,7 @@ func (r *run) examineRegular(ctx context.Context, j *job, link *linkFacts) {
 		// binary is not in the status; it was recorded with the hash
 		f.binary, f.privateKey = prev.binary, prev.privateKey
 		if !r.src.cfg.Force && len(changedFields(prev, f)) == 0 {
-			r.unchanged(j, f)
+			r.unchanged(ctx, j, f)
 			return
 		}
 		r.finish(ctx, j, f, prev)
@@ -423,10 +423,36 @@ func isTooManyLinks(err error) bool {
 	return strings.HasSuffix(err.Error(), "too many links")
 }
 
-// unchanged reports a file that needs no record.
-func (r *run) unchanged(j *job, f *facts) {
+// unchanged reports a file that needs no record (with its last commit,
+// with Config.IncludeGit, for the report).
+func (r *run) unchanged(ctx context.Context, j *job, f *facts) {
 	e := &j.entry
 	e.Type, e.Size, e.SHA256, e.Binary, e.Change = f.fileType, f.size, hex.EncodeToString(f.sum[:]), f.binary, ChangeUnchanged
+	r.lastCommit(ctx, j)
+}
+
+// lastCommit looks up, with Config.IncludeGit, the last commit that
+// touched the job's file in its repository's history (read in one pass,
+// on first use), sets the entry's Commit and returns the record's "git"
+// context; nil without a repository or on error (j.gitErr says).
+func (r *run) lastCommit(ctx context.Context, j *job) map[string]any {
+	if j.repo == nil || j.repo.hist == nil {
+		return nil
+	}
+	sub, ok := relTo(j.repo.topRel, j.rel)
+	if !ok && j.repo.topRel != j.rel {
+		return nil
+	}
+	commit, err := j.repo.hist.lookup(ctx, sub)
+	switch {
+	case err != nil:
+		j.gitErr, j.gitHist = err, j.repo.hist
+		return nil
+	case commit == nil:
+		return map[string]any{"committed": false}
+	}
+	j.entry.Commit = commit.Hash[:min(len(commit.Hash), 12)] + " " + commit.Author + " " + commit.Date
+	return commit.context()
 }
 
 // finish compares with the last record and builds the record when one is
@@ -443,6 +469,7 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 		if len(changed) == 0 {
 			e.Change = ChangeUnchanged
 			if !r.src.cfg.Force {
+				r.lastCommit(ctx, j)
 				return
 			}
 		} else {
@@ -502,24 +529,14 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 	if _, esc := escapePath(j.rel); esc && oddName(j.rel) {
 		f.warnings = append(f.warnings, "file name is not valid UTF-8 or holds control characters; recorded escaped")
 	}
-	ts := f.mtime
-	if y := ts.UTC().Year(); y < 1 || y > 9999 || ts.Unix() == 0 && ts.Nanosecond() == 0 {
-		f.warnings = append(f.warnings, "modification time is not a plausible date; the record carries the scan time")
-		ts = r.started
+	// The record's time is when it was audited (so that --since means
+	// "audited since"); the modification time is in the context.
+	ts := r.started
+	if y := f.mtime.UTC().Year(); y < 1 || y > 9999 || f.mtime.Unix() == 0 && f.mtime.Nanosecond() == 0 {
+		f.warnings = append(f.warnings, "modification time is not a plausible date")
 	}
-	if j.repo != nil && j.repo.hist != nil {
-		if sub, ok := relTo(j.repo.topRel, j.rel); ok || j.repo.topRel == j.rel {
-			commit, err := j.repo.hist.lookup(ctx, sub)
-			switch {
-			case err != nil:
-				j.gitErr, j.gitHist = err, j.repo.hist
-			case commit == nil:
-				c["git"] = map[string]any{"committed": false}
-			default:
-				c["git"] = commit.context()
-				e.Commit = commit.Hash[:min(len(commit.Hash), 12)] + " " + commit.Author + " " + commit.Date
-			}
-		}
+	if g := r.lastCommit(ctx, j); g != nil {
+		c["git"] = g
 	}
 	rec := r.newRecord(ActionHash, e.Path, ts, c)
 	if len(f.warnings) > 0 {

@@ -6,10 +6,10 @@
 //
 // One record per file, action "file_hash", target type file, target the
 // file's path relative to the root (slash-separated; see Config.Root).
-// The timestamp is the file's modification time: the moment the recorded
-// content and metadata came to be, so that "what changed last week" is a
-// query on timestamps. (When the modification time is not a plausible
-// date, the scan time is used and a warning says so.) The context holds:
+// The timestamp is when the file was audited (the run's start), so that
+// --since means "audited since"; the file's modification time is in the
+// context (mtime), and a warning says when it is not a plausible date. The
+// context holds:
 //
 //	sha256          hex SHA-256 of the content (of the link text for a
 //	                symbolic link that is not followed, as git does)
@@ -36,7 +36,11 @@
 //	path_escaped    the target is the escaped form of a name that is not
 //	                valid UTF-8 or holds control characters (UnescapePath)
 //	git             {commit, author, email, date} of the last commit that
-//	                touched the file, with Config.IncludeGit
+//	                touched the file, with Config.IncludeGit (one pass
+//	                over each repository's history; unchanged files get
+//	                theirs in Entry.Commit, for reports)
+//	private_key     true when the content is a private key (its hash and
+//	                metadata are recorded, never its content)
 //	scanned_at      when the run started
 //	warnings        what was odd about the file (the severity is then
 //	                warning)
