@@ -85,6 +85,7 @@ func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 		Blame:        f.blame,
 		NoSubmodules: f.noSubmodules,
 		NoSignatures: f.noSignatures,
+		Exclude:      a.exclusion(),
 	}
 	var err error
 	if cfg.Since, err = parseDateFlag("since", f.since, now); err != nil {

@@ -85,7 +85,7 @@ func gitRepoSource(ctx context.Context, a *App, _ sourceOptions) (audit.Source, 
 		return nil, err
 	}
 	run := &gitRun{stats: git.NewStats()}
-	src, err := git.New(git.Config{Recorded: store, OnCommit: run.stats.Add})
+	src, err := git.New(git.Config{Recorded: store, OnCommit: run.stats.Add, Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}
