@@ -120,6 +120,7 @@ func (a *App) runModule(cmd *cobra.Command, name string, f moduleFlags) error {
 		History:             store,
 		IncludeTests:        f.includeTests,
 		IncludeDependencies: f.includeDeps,
+		Exclude:             a.exclusion(),
 	})
 	if err != nil {
 		return usageError{err}
@@ -251,7 +252,7 @@ func moduleRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.So
 	if err != nil {
 		return nil, err
 	}
-	run, err := newModuleRun(module.Config{Root: opts.Root, History: store, IncludeTests: true, IncludeDependencies: true})
+	run, err := newModuleRun(module.Config{Root: opts.Root, History: store, IncludeTests: true, IncludeDependencies: true, Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}

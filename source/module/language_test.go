@@ -45,3 +45,27 @@ func TestUninitialisedSubmodule(t *testing.T) {
 		t.Errorf("core: %+v", core)
 	}
 }
+
+// TestNeverMeasuresKeysOrTrail: a module's private key files and trail
+// directory are not read.
+func TestNeverMeasuresKeysOrTrail(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+	write("svc/pyproject.toml", "[project]\nname = \"svc\"\n")
+	write("svc/main.py", "print(1)\n")
+	write("svc/key.py", "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n")
+	write("svc/.audit/x.py", "print(2)\n")
+	r := audit1(t, Config{Root: root}, "svc")
+	for p := range r.files {
+		if p != "svc/main.py" && p != "svc/pyproject.toml" {
+			t.Errorf("measured %s", p)
+		}
+	}
+	if len(r.files) != 2 {
+		t.Errorf("measured %d files, want 2", len(r.files))
+	}
+}

@@ -35,6 +35,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/incremental"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // SourceName is the source field of every record this package produces.
@@ -91,6 +92,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives debug messages; default slog.Default().
 	Logger *slog.Logger
+	// Exclude is what is never read (see package exclude): the trail's
+	// directory, git internals and private key files are not measured.
+	// Nil applies the rules by name and content.
+	Exclude *exclude.Rules
 	// OnFile, when set, is called with every measured file (from several
 	// goroutines at once).
 	OnFile func(module string, f FileStat)
