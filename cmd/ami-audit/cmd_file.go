@@ -45,8 +45,13 @@ owner and group, modification time, symbolic link target and whether it is
 binary. Paths in the records are relative to the top of the git repository
 holding them (or to --root).
 
-Files .gitignore excludes are left out (--no-ignore includes them); .git and
-.audit directories always are. Symbolic links are recorded as links and
+Every file git tracks is audited. Untracked files that .gitignore excludes
+are left out (--no-ignore includes them); git's internals and the trail's
+own directory are never read. Both are counted and listed in the report
+("Not audited"). A private key file is recorded (hash, size, mode) with
+private_key: true, never its content. Each record's time is when it was
+audited; the file's modification time is in its context (mtime).
+Symbolic links are recorded as links and
 never followed unless --follow-symlinks is given, and never out of the tree
 unless --allow-outside is given too.
 

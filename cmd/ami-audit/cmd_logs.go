@@ -56,6 +56,13 @@ burst is reported wherever --burst-window holds at least --burst-min errors.
 Appended to the trail: one log_file_summary record per file, one
 log_pattern record per pattern, one log_error_burst record per burst, and
 with --each one log_entry record per entry that passes the filters.
+Runs are incremental: a record that says what the trail's newest record of
+the same file, pattern, burst or entry says is not appended again. Targets
+are named relative to the repository ("logs" and "./logs/" are one).
+
+Git's internals, the trail's directory and private key files are never
+read, and every value is masked for secrets before it is recorded (see
+docs/secrets.md).
 
 --service=NAME reads only that service's logs, as named in the services
 manifest (scripts/config/services.yaml or scripts/services.yaml, found in
