@@ -22,8 +22,14 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 )
 
-// MetaKey is the metadata key holding a record's content digest.
-const MetaKey = "content_digest"
+// MetaKey is the metadata key holding a record's content digest, IDKey
+// the one holding a hash of its key (what the record is about). Both are
+// hex, which no secret rule matches, so masking leaves them as they are;
+// the key is kept hashed because the record's own fields may be masked.
+const (
+	MetaKey = "content_digest"
+	IDKey   = "content_id"
+)
 
 // Querier reads records; audit.Store satisfies it.
 type Querier interface {
@@ -44,9 +50,12 @@ func Digest(r *audit.Record, volatile ...string) string {
 			delete(c.Context, k)
 		}
 	}
-	if _, ok := c.Metadata[MetaKey]; ok {
+	_, hasD := c.Metadata[MetaKey]
+	_, hasID := c.Metadata[IDKey]
+	if hasD || hasID {
 		c.Metadata = maps.Clone(c.Metadata)
 		delete(c.Metadata, MetaKey)
+		delete(c.Metadata, IDKey)
 	}
 	c.Findings = append([]audit.Finding(nil), c.Findings...)
 	for i := range c.Findings {
@@ -75,14 +84,20 @@ func Stamp(r *audit.Record, volatile ...string) string {
 	return d
 }
 
+// ID is the hashed form of a record key kept in metadata (IDKey).
+func ID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
+}
+
 // Index is the newest digest the trail holds for each key.
 type Index struct {
-	last map[string]string
+	last map[string]string // ID(key) -> digest
 }
 
 // Load reads the records matching each filter (oldest first) whose source
-// is source, and keeps the digest of the newest of each key. A nil q gives
-// an empty index.
+// is source, and keeps the digest of the newest of each key (the record's
+// IDKey, else ID(key(r))). A nil q gives an empty index.
 func Load(ctx context.Context, q Querier, source string, key func(*audit.Record) string, filters ...audit.Filter) (*Index, error) {
 	x := &Index{last: map[string]string{}}
 	if q == nil {
@@ -102,7 +117,11 @@ func Load(ctx context.Context, q Querier, source string, key func(*audit.Record)
 			if d == "" {
 				continue
 			}
-			x.last[key(r)] = d
+			id, _ := r.Metadata[IDKey].(string)
+			if id == "" {
+				id = ID(key(r))
+			}
+			x.last[id] = d
 		}
 	}
 	return x, nil
@@ -110,16 +129,17 @@ func Load(ctx context.Context, q Querier, source string, key func(*audit.Record)
 
 // Unchanged reports whether the newest record of key has digest d.
 func (x *Index) Unchanged(key, d string) bool {
-	return x != nil && x.last[key] == d
+	return x != nil && x.last[ID(key)] == d
 }
 
-// Filter wraps emit: every record is stamped (with volatile left out of
-// its digest) and passed on unless the trail's newest record of its key
-// has the same digest; skipped counts the others.
+// Filter wraps emit: every record is stamped (its digest with volatile
+// left out, and its key's ID) and passed on unless the trail's newest
+// record of its key has the same digest; skipped counts the others.
 func (x *Index) Filter(key func(*audit.Record) string, emit func(*audit.Record) error, skipped *int64, volatile ...string) func(*audit.Record) error {
 	return func(r *audit.Record) error {
 		k := key(r)
 		d := Stamp(r, volatile...)
+		r.Metadata[IDKey] = ID(k)
 		if x.Unchanged(k, d) {
 			if skipped != nil {
 				*skipped++
@@ -127,7 +147,7 @@ func (x *Index) Filter(key func(*audit.Record) string, emit func(*audit.Record) 
 			return nil
 		}
 		if x != nil {
-			x.last[k] = d
+			x.last[ID(k)] = d
 		}
 		return emit(r)
 	}

@@ -20,6 +20,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/internal/incremental"
 	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
@@ -581,6 +582,7 @@ func (r *run) newRecord(action, target string, ts time.Time, c map[string]any) *
 	rec.Timestamp = ts.UTC()
 	rec.Source = SourceName
 	rec.Context = c
+	rec.Metadata = map[string]any{incremental.IDKey: incremental.ID(target)}
 	return rec
 }
 

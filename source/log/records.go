@@ -115,16 +115,16 @@ func (a *aggregator) patternRecord(p *Pattern) *audit.Record {
 		files[f] = n
 	}
 	c := map[string]any{
-		"pattern_id":  p.ID,
-		"pattern_key": p.Key,
-		"template":    p.Template,
-		"count":       p.Count,
-		"level":       string(p.Level),
-		"levels":      levelMap(p.Levels),
-		"untimed":     p.Untimed,
-		"examples":    examples,
-		"files":       files,
-		"evicted":     p.Evicted,
+		"pattern_id":   p.ID,
+		"pattern_hash": p.Key,
+		"template":     p.Template,
+		"count":        p.Count,
+		"level":        string(p.Level),
+		"levels":       levelMap(p.Levels),
+		"untimed":      p.Untimed,
+		"examples":     examples,
+		"files":        files,
+		"evicted":      p.Evicted,
 		"miner": map[string]any{
 			"algorithm":            "drain",
 			"similarity_threshold": a.miner.Config().SimThreshold,

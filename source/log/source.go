@@ -432,7 +432,7 @@ func recordKey(r *audit.Record) string {
 	k := r.Action + "\x00" + r.Target
 	switch r.Action {
 	case ActionPattern:
-		k += "\x00" + fmt.Sprint(r.Context["pattern_key"])
+		k += "\x00" + fmt.Sprint(r.Context["pattern_hash"])
 	case ActionBurst:
 		k += "\x00" + fmt.Sprint(r.Context["start"])
 	case ActionEntry:
