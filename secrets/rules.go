@@ -133,6 +133,26 @@ var ownRules = []ownRule{
 		},
 	},
 	{
+		ID:          "aws-secret-near-key-id",
+		Description: "An AWS secret access key written next to its access key id, without a name that says what it is.",
+		// 40 base64 characters within 80 of an access key id, before or
+		// after it; hex (a SHA-1) has too little entropy
+		Regex:    `(?:(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}[^\n]{0,80}?(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$))|(?:(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)[^\n]{0,80}?(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})`,
+		Keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
+		Entropy:  4.2,
+		True: []example{
+			{"using AKIAQ7XPL3MN4RT5VW6Y / q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
+			{"creds q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd for AKIAQ7XPL3MN4RT5VW6Y", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
+			// the line break right after the id counts as a separator
+			{"AKIAQ7XPL3MN4RT5VW6Y\nq8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
+		},
+		False: []string{
+			"key AKIAQ7XPL3MN4RT5VW6Y commit 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+			"q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd alone on a line",
+			"AKIAQ7XPL3MN4RT5VW6Y then a long way further, more than eighty characters of text later, in another sentence: q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd",
+		},
+	},
+	{
 		ID:          "note-private-key",
 		Description: "A C2SP signed-note private key (PRIVATE+KEY+name+hash+key).",
 		Regex:       `PRIVATE\+KEY\+[^+\s]+\+[0-9a-fA-F]{8}\+[A-Za-z0-9+/]+=*`,

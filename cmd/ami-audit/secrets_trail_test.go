@@ -32,6 +32,7 @@ var plantedSecrets = map[string]string{
 	"json password":  "Tr0ub4dor&3",
 	"note key":       "AYH0E7p7sGdrZf9sIbbPw5Eq9UXbqB0HWc8HX2y8WuQS",
 	"query password": "TopSecretQueryPW",
+	"bare aws pair":  "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd",
 }
 
 // plantLogs writes logs holding every planted secret, in several formats.
@@ -48,7 +49,8 @@ func plantLogs(t *testing.T, dir string) {
 			"2024-05-01 10:00:06 INFO request Authorization: Bearer " + s["bearer"] + "\n" +
 			"2024-05-01 10:00:07 DEBUG slack bot " + s["slack token"] + "\n" +
 			"2024-05-01 10:00:08 ERROR signing with PRIVATE+KEY+ami-audit.local/x+1a2b3c4d+" + s["note key"] + "\n" +
-			"2024-05-01 10:00:09 ERROR dsn postgres://u@db/app?sslmode=disable&password=" + s["query password"] + "\n",
+			"2024-05-01 10:00:09 ERROR dsn postgres://u@db/app?sslmode=disable&password=" + s["query password"] + "\n" +
+			"2024-05-01 10:00:10 DEBUG using AKIAQ7XPL3MN4RT5VW6Y / " + s["bare aws pair"] + "\n",
 		"logs/api.json.log": `{"timestamp":"2024-05-01T10:00:00Z","level":"error","message":"login failed {\"user\":\"bob\",\"password\":\"` + strings.ReplaceAll(s["json password"], "&", `\u0026`) + `\"}"}` + "\n" +
 			`{"timestamp":"2024-05-01T10:00:01Z","level":"error","message":"key AKIAZ3MSJV4WRUWMW4YJ denied"}` + "\n",
 	}
