@@ -427,9 +427,14 @@ func (s *Source) loadIndex(ctx context.Context) (*incremental.Index, error) {
 }
 
 // recordKey is what a record is about: a file's summary, one pattern, one
-// burst or one entry of a log target.
+// burst or one entry of a log target, as seen with one set of filters
+// (level, time window, service, log root), so that runs with other
+// filters in between do not make an unchanged log look changed.
 func recordKey(r *audit.Record) string {
 	k := r.Action + "\x00" + r.Target
+	for _, f := range []string{"log_root", "level_filter", "since", "until", "service"} {
+		k += "\x00" + fmt.Sprint(r.Context[f])
+	}
 	switch r.Action {
 	case ActionPattern:
 		k += "\x00" + fmt.Sprint(r.Context["pattern_hash"])
