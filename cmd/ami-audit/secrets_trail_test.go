@@ -54,15 +54,7 @@ func plantLogs(t *testing.T, dir string) {
 		"logs/api.json.log": `{"timestamp":"2024-05-01T10:00:00Z","level":"error","message":"login failed {\"user\":\"bob\",\"password\":\"` + strings.ReplaceAll(s["json password"], "&", `\u0026`) + `\"}"}` + "\n" +
 			`{"timestamp":"2024-05-01T10:00:01Z","level":"error","message":"key AKIAZ3MSJV4WRUWMW4YJ denied"}` + "\n",
 	}
-	for rel, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, files)
 }
 
 // allRecords reads every record of the SQLite trail in auditDir.
