@@ -245,3 +245,25 @@ func TestStorePasswordNeverWritten(t *testing.T) {
 		t.Fatalf("record with the configured store: exit %d: %s", code, errOut)
 	}
 }
+
+// TestEveryCollectorMasks: commands build collectors only through
+// App.collector, which sets the masking step; a command that called
+// batch.New itself would append unmasked records.
+func TestEveryCollectorMasks(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || f == "masking.go" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "batch.New(") {
+			t.Errorf("%s builds a collector with batch.New: use App.collector, which masks every record", f)
+		}
+	}
+}
