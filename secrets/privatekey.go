@@ -24,10 +24,11 @@ var textKeyHeads = [][]byte{
 // signed-note private key, a PEM private key of any kind (PKCS#1 RSA, EC,
 // DSA, PKCS#8, ENCRYPTED, OPENSSH), an OpenPGP secret key block, a PuTTY
 // key, an age identity, or a binary (DER) PKCS#1, PKCS#8 or EC private
-// key. A key counts when a line within the first KiB starts with its
-// header, so that comments or attributes before it (as openssl writes)
-// do not hide it; content may be a file's first bytes only. Text that
-// merely quotes a key further in (a log line, a document) is not a key
+// key. A text key's header must start the first line that is not a
+// preamble: blank lines, comments (#) and the attribute lines openssl
+// writes before a key (Bag Attributes, indented lines) may precede it,
+// within the first KiB. content may be a file's first bytes only. Text
+// that quotes a key after other text (a log, a document) is not a key
 // file: masking handles that.
 func IsPrivateKey(content []byte) bool {
 	if len(content) == 0 {
@@ -44,12 +45,24 @@ func IsPrivateKey(content []byte) bool {
 		} else {
 			head = nil
 		}
-		line = bytes.TrimLeft(line, " \t\r\ufeff")
-		if isKeyHeader(line) {
+		line = bytes.TrimRight(bytes.TrimPrefix(line, []byte("\ufeff")), "\r")
+		switch {
+		case isKeyHeader(line):
 			return true
+		case isPreamble(line):
+			continue
 		}
+		return false
 	}
 	return false
+}
+
+// isPreamble reports whether line may stand before a key's header.
+func isPreamble(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	return len(t) == 0 || t[0] == '#' || line[0] == ' ' || line[0] == '\t' ||
+		bytes.HasPrefix(t, []byte("Bag Attributes")) || bytes.HasPrefix(t, []byte("Key Attributes")) ||
+		bytes.HasPrefix(t, []byte("subject=")) || bytes.HasPrefix(t, []byte("issuer="))
 }
 
 func isKeyHeader(line []byte) bool {

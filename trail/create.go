@@ -98,7 +98,7 @@ func Create(ctx context.Context, cfg Config, opts CreateOptions) (*Trail, Create
 		return nil, Existed, err
 	}
 	if hasDir {
-		if cfg.Store != "" && settings.Store != cfg.Store && !(settings.Store == "" && cfg.Store == "sqlite:"+filepath.Join(cfg.Dir, DBFile)) {
+		if given, _ := store.StripCredentials(cfg.Store); cfg.Store != "" && settings.Store != given && settings.Store != cfg.Store && !(settings.Store == "" && cfg.Store == "sqlite:"+filepath.Join(cfg.Dir, DBFile)) {
 			where := settings.Store
 			if where == "" {
 				where = "sqlite:" + filepath.Join(cfg.Dir, DBFile)
@@ -168,7 +168,7 @@ func Create(ctx context.Context, cfg Config, opts CreateOptions) (*Trail, Create
 	}
 	settings = Settings{Origin: origin, LogID: logID, Difficulty: opts.Difficulty}
 	if cfg.Store != "" {
-		settings.Store = cfg.Store
+		settings.Store = t.settingsStore(cfg.Store)
 	}
 	if err := os.WriteFile(t.path(gitignoreFile), []byte(gitignoreLines), 0o644); err != nil {
 		return fail(err)
@@ -178,6 +178,17 @@ func Create(ctx context.Context, cfg Config, opts CreateOptions) (*Trail, Create
 	}
 	t.settings, t.hasDir = settings, true
 	return t, New, nil
+}
+
+// settingsStore is the store URL written to the settings: without its
+// credentials, which are never written (the driver finds the password
+// itself next time: PGPASSWORD or ~/.pgpass for PostgreSQL).
+func (t *Trail) settingsStore(loc string) string {
+	stripped, found := store.StripCredentials(loc)
+	if found {
+		t.notices = append(t.notices, fmt.Sprintf("the store's password is not written to %s; give it with PGPASSWORD or ~/.pgpass (or the whole URL in AMI_AUDIT_STORE)", t.path(ConfigFile)))
+	}
+	return stripped
 }
 
 // loadKeysFor loads the key pair Create just wrote.
@@ -218,7 +229,7 @@ func (t *Trail) join(opts CreateOptions, madeDir bool) (*Trail, Created, error) 
 		t.notices = append(t.notices, fmt.Sprintf("trusting the log key the store recorded, %s: compare it with the log owner's %s", fingerprintText(pub), LogPubFile))
 	}
 	t.hasDir = true
-	t.settings = Settings{Origin: id.Origin, LogID: id.LogID, Difficulty: id.Difficulty, Store: t.cfg.Store}
+	t.settings = Settings{Origin: id.Origin, LogID: id.LogID, Difficulty: id.Difficulty, Store: t.settingsStore(t.cfg.Store)}
 	if err := t.checkIdentity(); err != nil {
 		return fail(err)
 	}

@@ -47,14 +47,15 @@ import (
 
 // Files of a trail's directory.
 const (
-	ConfigFile     = "config.yaml"
-	LogKeyFile     = "log.key"
-	LogPubFile     = "log.pub"
-	DBFile         = "audit.db"
-	LatestFile     = "latest-checkpoint"
-	TrustedDir     = "trusted"
-	gitignoreFile  = ".gitignore"
-	gitignoreLines = "# private keys never leave this machine\n*.key\n"
+	ConfigFile    = "config.yaml"
+	LogKeyFile    = "log.key"
+	LogPubFile    = "log.pub"
+	DBFile        = "audit.db"
+	LatestFile    = "latest-checkpoint"
+	TrustedDir    = "trusted"
+	gitignoreFile = ".gitignore"
+	// the settings hold no secret and may be shared; keys may not
+	gitignoreLines = "# private keys (log.key, fingerprint.key) never leave this machine\n*.key\n.*.tmp\n# SQLite's transient files\n*.db-wal\n*.db-shm\n*.db-journal\n"
 )
 
 // Errors a caller may test for. ErrStoreGone and ErrOtherLog wrap
@@ -148,6 +149,9 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	t := &Trail{cfg: cfg, settings: settings, hasDir: hasDir}
 	if dirNotice != "" {
 		t.notices = append(t.notices, dirNotice)
+	}
+	if _, has := store.StripCredentials(settings.Store); has {
+		t.notices = append(t.notices, fmt.Sprintf("warning: %s holds the store's password; remove it from the URL there and give it with PGPASSWORD or ~/.pgpass", t.path(ConfigFile)))
 	}
 	if err := t.loadKeys(); err != nil {
 		return nil, err

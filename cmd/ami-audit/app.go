@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ami-orchestrator/ami-audit/internal/version"
+	"github.com/ami-orchestrator/ami-audit/secrets"
 	"github.com/ami-orchestrator/ami-audit/store"
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
@@ -27,6 +28,8 @@ type App struct {
 	cacheURL string // --cache, or $AMI_AUDIT_CACHE
 	quiet    bool   // --quiet
 	noColor  bool   // --no-color, or $NO_COLOR
+	// --gitleaks-config: gitleaks rules for secret masking
+	gitleaksConfig string
 
 	pubKey string // --key of the commands that check signed heads: the log's public key
 
@@ -36,6 +39,7 @@ type App struct {
 
 	// a trail created by this command (openTrail), until finishNewTrail
 	createdTrail *createdTrail
+	detector     *secrets.Detector // built on first use by secretDetector
 }
 
 func newApp(registry *store.Registry, stdin io.Reader, stdout, stderr io.Writer) *App {
@@ -73,6 +77,7 @@ Exit codes: 0 success, 1 operational error, 2 usage error,
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress and no notices")
 	pf.BoolVar(&a.noColor, "no-color", false, "no colour in terminal output (also when NO_COLOR is set)")
 	root.Flags().Bool("version", false, "print the version (module version, the commit it was built from) and exit")
+	pf.StringVar(&a.gitleaksConfig, "gitleaks-config", "", "gitleaks TOML rules for finding secrets to mask (default: gitleaks' own rules; ami-audit's are always added)")
 	for _, c := range a.commands() {
 		root.AddCommand(c)
 	}

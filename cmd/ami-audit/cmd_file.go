@@ -46,8 +46,13 @@ owner and group, modification time, symbolic link target and whether it is
 binary. Paths in the records are relative to the top of the git repository
 holding them (or to --root).
 
-Files .gitignore excludes are left out (--no-ignore includes them); .git and
-.audit directories always are. Symbolic links are recorded as links and
+Every file git tracks is audited. Untracked files that .gitignore excludes
+are left out (--no-ignore includes them); git's internals and the trail's
+own directory are never read. Both are counted and listed in the report
+("Not audited"). A private key file is recorded (hash, size, mode) with
+private_key: true, never its content. Each record's time is when it was
+audited; the file's modification time is in its context (mtime).
+Symbolic links are recorded as links and
 never followed unless --follow-symlinks is given, and never out of the tree
 unless --allow-outside is given too.
 
@@ -119,6 +124,7 @@ func (a *App) runFile(cmd *cobra.Command, target string, f fileFlags) error {
 		IncludeGit:     f.includeGit,
 		Force:          f.all,
 		Trail:          store,
+		Exclude:        a.exclusion(),
 		Observe: func(e file.Entry) {
 			tally.Observe(e)
 			if e.Change != file.ChangeNotice {
@@ -130,7 +136,7 @@ func (a *App) runFile(cmd *cobra.Command, target string, f fileFlags) error {
 		return usageError{err}
 	}
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
 		return err
 	}
@@ -169,6 +175,8 @@ func fileReport(target string, f fileFlags, t *file.Tally, appended int, now tim
 			{Label: "Changed", Value: i64(t.Changed)},
 			{Label: "Unchanged", Value: i64(t.Unchanged)},
 			{Label: "Skipped", Value: i64(t.Skipped)},
+			{Label: "Excluded", Value: i64(t.Excluded)},
+			{Label: "Ignored (untracked)", Value: i64(t.Ignored)},
 			{Label: "Warnings", Value: i64(t.WarningCount)},
 			{Label: "Records appended", Value: strconv.Itoa(appended)},
 		},
@@ -212,6 +220,10 @@ func fileReport(target string, f fileFlags, t *file.Tally, appended int, now tim
 		r.Sections = append(r.Sections, files)
 	}
 
+	if sec, ok := notAudited(t); ok {
+		r.Sections = append(r.Sections, sec)
+	}
+
 	exts := t.Extensions()
 	if len(exts) > 0 {
 		table := report.Section{Title: "Files by extension", Columns: []string{"Extension", "Files", "Size", "Bytes"}}
@@ -230,6 +242,23 @@ func fileReport(target string, f fileFlags, t *file.Tally, appended int, now tim
 		r.Sections = append(r.Sections, table, report.Section{Title: "Files per extension", Chart: chart})
 	}
 	return r
+}
+
+// notAudited lists the paths the file source passed over: never read
+// (git internals, the trail's directory) or untracked and ignored. Files
+// that could not be hashed are in the trail as file_skipped records.
+func notAudited(t *file.Tally) (report.Section, bool) {
+	if len(t.Passed) == 0 {
+		return report.Section{}, false
+	}
+	sec := report.Section{Title: "Not audited", Columns: []string{"Path", "Why"}}
+	for _, e := range t.Passed {
+		sec.Rows = append(sec.Rows, []string{e.Path, string(e.Change) + ": " + e.Reason})
+	}
+	if t.PassedDropped > 0 {
+		sec.Text = fmt.Sprintf("The first %d of %d paths (a directory counts once).", len(t.Passed), int64(len(t.Passed))+t.PassedDropped)
+	}
+	return sec, true
 }
 
 // Caps of the extension table and chart.

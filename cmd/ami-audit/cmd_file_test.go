@@ -82,8 +82,8 @@ func TestFileCommand(t *testing.T) {
 		".gitignore":      "build/\n",
 	}
 	writeFiles(t, repo, files)
-	if err := os.Mkdir(filepath.Join(repo, ".git"), 0o755); err != nil {
-		t.Fatal(err)
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v %s", err, out)
 	}
 	// files old enough for the next run to trust their stat
 	old := time.Now().Add(-time.Hour)
@@ -96,7 +96,8 @@ func TestFileCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := map[string]string{"Files": "5", "New": "5", "Changed": "0", "Unchanged": "0", "Skipped": "0", "Warnings": "0", "Records appended": "5"}
+	// .git and .audit are excluded, build/ (untracked) ignored
+	want := map[string]string{"Files": "5", "New": "5", "Changed": "0", "Unchanged": "0", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "5"}
 	if diff := cmp.Diff(want, fileSummary(t, out)); diff != "" {
 		t.Errorf("first run summary (-want +got):\n%s", diff)
 	}
@@ -115,7 +116,7 @@ func TestFileCommand(t *testing.T) {
 	for _, s := range r.Sections {
 		titles = append(titles, s.Title)
 	}
-	if diff := cmp.Diff([]string{"Files", "Files by extension", "Files per extension"}, titles); diff != "" {
+	if diff := cmp.Diff([]string{"Files", "Not audited", "Files by extension", "Files per extension"}, titles); diff != "" {
 		t.Errorf("sections (-want +got):\n%s", diff)
 	}
 	if rows := r.Sections[0].Rows; len(rows) != 5 || rows[0][0] != ".gitignore" || rows[2][2] != "binary" {
@@ -127,7 +128,7 @@ func TestFileCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("second run: exit %d: %s", code, errOut)
 	}
-	want = map[string]string{"Files": "5", "New": "0", "Changed": "0", "Unchanged": "5", "Skipped": "0", "Warnings": "0", "Records appended": "0"}
+	want = map[string]string{"Files": "5", "New": "0", "Changed": "0", "Unchanged": "5", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "0"}
 	if diff := cmp.Diff(want, fileSummary(t, out)); diff != "" {
 		t.Errorf("unchanged run summary (-want +got):\n%s", diff)
 	}
@@ -138,7 +139,7 @@ func TestFileCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("third run: exit %d: %s", code, errOut)
 	}
-	want = map[string]string{"Files": "6", "New": "1", "Changed": "1", "Unchanged": "4", "Skipped": "0", "Warnings": "0", "Records appended": "2"}
+	want = map[string]string{"Files": "6", "New": "1", "Changed": "1", "Unchanged": "4", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "2"}
 	if diff := cmp.Diff(want, fileSummary(t, out)); diff != "" {
 		t.Errorf("run after a change (-want +got):\n%s", diff)
 	}

@@ -95,6 +95,7 @@ func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 		Blame:        f.blame,
 		NoSubmodules: f.noSubmodules,
 		NoSignatures: f.noSignatures,
+		Exclude:      a.exclusion(),
 	}
 	var err error
 	if cfg.Since, err = parseDateFlag("since", f.since, now); err != nil {
@@ -149,7 +150,7 @@ func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 	}
 	appended := map[string]int{}
 	var warnings []string
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
 		for _, r := range recs {
 			appended[r.Action]++
 			if r.Action == git.ActionWarning {

@@ -57,6 +57,13 @@ burst is reported wherever --burst-window holds at least --burst-min errors.
 Appended to the trail: one log_file_summary record per file, one
 log_pattern record per pattern, one log_error_burst record per burst, and
 with --each one log_entry record per entry that passes the filters.
+Runs are incremental: a record that says what the trail's newest record of
+the same file, pattern, burst or entry says is not appended again. Targets
+are named relative to the repository ("logs" and "./logs/" are one).
+
+Git's internals, the trail's directory and private key files are never
+read, and every value is masked for secrets before it is recorded (see
+docs/secrets.md).
 
 --service=NAME reads only that service's logs, as named in the services
 manifest (scripts/config/services.yaml or scripts/services.yaml, found in
@@ -157,17 +164,19 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 	meter := progress.New(a.stderr, a.progress(), "logs", "lines", 0)
 	defer meter.Done()
 	cfg.OnProgress = meter.Add
+	cfg.Exclude = a.exclusion()
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	cfg.Trail = store
 	src, err := logsource.New(cfg)
 	if err != nil {
 		return usageError{err}
 	}
 	run := &logRun{Source: src}
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
 		return err
 	}
@@ -180,6 +189,8 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 			return withHint(usageError{err}, "services are listed in the services manifest")
 		case errors.Is(err, logsource.ErrNoLogs):
 			return withHint(err, "check --dir and --service")
+		case errors.Is(err, logsource.ErrExcluded):
+			return withHint(usageError{err}, "git internals, the trail's directory and private keys are never read")
 		}
 		return err
 	}
@@ -214,8 +225,12 @@ func (r *logRun) Collect(ctx context.Context, target string, emit func(*audit.Re
 
 // logRepoSource builds the log source for "repo": the repository's logs/
 // directory, when it has one.
-func logRepoSource(_ context.Context, _ *App, _ sourceOptions) (audit.Source, error) {
-	src, err := logsource.New(logsource.Config{})
+func logRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Source, error) {
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	src, err := logsource.New(logsource.Config{Exclude: a.exclusion(), Trail: store, Root: opts.Root})
 	if err != nil {
 		return nil, err
 	}

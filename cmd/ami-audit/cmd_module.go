@@ -119,13 +119,14 @@ func (a *App) runModule(cmd *cobra.Command, name string, f moduleFlags) error {
 		History:             store,
 		IncludeTests:        f.includeTests,
 		IncludeDependencies: f.includeDeps,
+		Exclude:             a.exclusion(),
 	})
 	if err != nil {
 		return usageError{err}
 	}
 	run.onResult = func(*module.Result) { meter.Add(1) }
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
 		return err
 	}
@@ -250,7 +251,7 @@ func moduleRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.So
 	if err != nil {
 		return nil, err
 	}
-	run, err := newModuleRun(module.Config{Root: opts.Root, History: store, IncludeTests: true, IncludeDependencies: true})
+	run, err := newModuleRun(module.Config{Root: opts.Root, History: store, IncludeTests: true, IncludeDependencies: true, Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}

@@ -131,6 +131,9 @@ The record id(s) are printed on standard output, one per line.`,
 				return err
 			}
 			r := &rec
+			if err := a.maskRecord(r); err != nil {
+				return err
+			}
 			if len(signers) == 0 {
 				err = s.Append(ctx, []*audit.Record{r})
 			} else {
@@ -213,6 +216,10 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 	if err != nil {
 		return err
 	}
+	d, err := a.secretDetector()
+	if err != nil {
+		return err
+	}
 	meter := progress.New(a.stderr, a.progress(), "record", "records", 0)
 	defer meter.Done()
 	var ids []string
@@ -224,6 +231,7 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 				return
 			}
 			meter.Add(1)
+			d.MaskRecord(r)
 			if keepIDs {
 				ids = append(ids, r.RecordID)
 				if len(ids) > 100000 {

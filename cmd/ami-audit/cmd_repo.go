@@ -140,7 +140,7 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 
 	meter := progress.New(a.stderr, a.progress(), "repo", "records", 0)
 	defer meter.Done()
-	col, err := batch.New(store, batch.Config{OnAppend: func(source string, recs []*audit.Record) {
+	col, err := a.collector(store, batch.Config{OnAppend: func(source string, recs []*audit.Record) {
 		meter.Add(int64(len(recs)))
 		r := byName[source]
 		if r == nil {

@@ -97,7 +97,7 @@ func gitRepoSource(ctx context.Context, a *App, _ sourceOptions) (audit.Source, 
 		return nil, err
 	}
 	run := &gitRun{stats: git.NewStats()}
-	src, err := git.New(git.Config{Recorded: store, OnCommit: run.stats.Add})
+	src, err := git.New(git.Config{Recorded: store, OnCommit: run.stats.Add, Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +140,8 @@ func fileRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Sour
 	if err != nil {
 		return nil, err
 	}
-	run := &fileRun{tally: &file.Tally{MaxRows: 1, MaxWarnings: maxReportWarnings}}
-	src, err := file.New(file.Config{Root: opts.Root, Trail: store, Observe: run.tally.Observe})
+	run := &fileRun{tally: &file.Tally{MaxRows: maxReportWarnings, MaxWarnings: maxReportWarnings}}
+	src, err := file.New(file.Config{Root: opts.Root, Trail: store, Observe: run.tally.Observe, Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,8 @@ func (f *fileRun) RunReport() reportPart {
 			{Label: "Changed files", Value: i64(t.Changed)},
 			{Label: "Unchanged files", Value: i64(t.Unchanged)},
 			{Label: "Files skipped", Value: i64(t.Skipped)},
+			{Label: "Files excluded", Value: i64(t.Excluded)},
+			{Label: "Files ignored (untracked)", Value: i64(t.Ignored)},
 		},
 		Warnings:     t.Warnings,
 		WarningCount: int(t.WarningCount),
@@ -172,6 +174,9 @@ func (f *fileRun) RunReport() reportPart {
 	}
 	if t.WarningCount > int64(len(t.Warnings)) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("file: %s more in the trail", plural.Count(t.WarningCount-int64(len(t.Warnings)), "warning")))
+	}
+	if sec, ok := notAudited(t); ok {
+		p.Sections = append(p.Sections, sec)
 	}
 	exts := t.Extensions()
 	if len(exts) == 0 {
@@ -190,7 +195,7 @@ func (f *fileRun) RunReport() reportPart {
 			chart.Values = append(chart.Values, float64(e.Files))
 		}
 	}
-	p.Sections = []report.Section{sec, {Title: "Files per extension", Chart: chart}}
+	p.Sections = append(p.Sections, sec, report.Section{Title: "Files per extension", Chart: chart})
 	return p
 }
 

@@ -59,6 +59,11 @@ type Config struct {
 	// Analyzers run over the records as they are appended (see the
 	// package documentation). Their findings are returned in the Summary.
 	Analyzers []audit.Analyzer
+	// Mask, when set, is applied to every record a source emits, before
+	// it is appended or seen by anyone: the step that keeps secrets out
+	// of the trail (see secrets.Detector.MaskRecord). It runs on the
+	// source's goroutine and must be safe for concurrent use.
+	Mask func(*audit.Record)
 	// OnAppend, when set, is called with every batch after it is appended,
 	// one call at a time, for progress and for building a report from the
 	// records without keeping them. It must not keep or modify the slice.
@@ -241,6 +246,9 @@ func (c *Collector) runSource(ctx context.Context, target string, src audit.Sour
 		}
 		if r.Source == "" {
 			r.Source = name
+		}
+		if c.cfg.Mask != nil {
+			c.cfg.Mask(r)
 		}
 		return w.put(ctx, r)
 	}

@@ -487,3 +487,40 @@ func BenchmarkRun(b *testing.B) {
 		}
 	})
 }
+
+// TestMaskBeforeAppend: every record passes Config.Mask before the store
+// and the OnAppend hook see it.
+func TestMaskBeforeAppend(t *testing.T) {
+	app := &memAppender{}
+	var masked atomic.Int64
+	var seen []string
+	c, err := New(app, Config{
+		BatchSize: 10,
+		Mask: func(r *audit.Record) {
+			masked.Add(1)
+			r.Target = "[masked]"
+		},
+		OnAppend: func(_ string, recs []*audit.Record) {
+			for _, r := range recs {
+				seen = append(seen, r.Target)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(context.Background(), "t", []audit.Source{&fakeSource{name: "a", n: 25}, &fakeSource{name: "b", n: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if masked.Load() != 32 {
+		t.Errorf("masked %d records, want 32", masked.Load())
+	}
+	for _, r := range app.recs {
+		if r.Target != "[masked]" {
+			t.Fatalf("appended unmasked target %q", r.Target)
+		}
+	}
+	if len(seen) != 32 || seen[0] != "[masked]" {
+		t.Errorf("OnAppend saw %d records, first %q", len(seen), seen[0])
+	}
+}

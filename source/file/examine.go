@@ -20,6 +20,8 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/internal/incremental"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // Reasons a path is skipped (the "reason" of a file_skipped record).
@@ -50,10 +52,12 @@ type facts struct {
 	sys      sysInfo
 	sum      [32]byte
 	binary   bool
-	sparse   bool
-	reused   bool
-	link     *linkFacts
-	warnings []string
+	// privateKey: the content is a private key (hashed, never recorded)
+	privateKey bool
+	sparse     bool
+	reused     bool
+	link       *linkFacts
+	warnings   []string
 }
 
 type linkFacts struct {
@@ -190,9 +194,9 @@ func (r *run) examineRegular(ctx context.Context, j *job, link *linkFacts) {
 	if prev != nil && r.statUnchanged(prev, f) {
 		f.sum, f.reused = prev.sum, true
 		// binary is not in the status; it was recorded with the hash
-		f.binary = prev.binary
+		f.binary, f.privateKey = prev.binary, prev.privateKey
 		if !r.src.cfg.Force && len(changedFields(prev, f)) == 0 {
-			r.unchanged(j, f)
+			r.unchanged(ctx, j, f)
 			return
 		}
 		r.finish(ctx, j, f, prev)
@@ -239,7 +243,7 @@ func (r *run) hashOpen(ctx context.Context, fh *os.File, before fs.FileInfo, f *
 				return before, err
 			}
 		}
-		sum, binary, err := hashStream(ctx, fh, *bp, before.Size())
+		sum, binary, key, err := hashStream(ctx, fh, *bp, before.Size(), r.src.cfg.Exclude)
 		if err != nil {
 			return before, err
 		}
@@ -249,6 +253,9 @@ func (r *run) hashOpen(ctx context.Context, fh *os.File, before fs.FileInfo, f *
 		}
 		if after.Size() == before.Size() && after.ModTime().Equal(before.ModTime()) && sysStat(after).ctime.Equal(sysStat(before).ctime) {
 			f.sum, f.binary = sum, binary
+			// a private key is hashed like any file; its content never
+			// enters a record
+			f.privateKey = key
 			return after, nil
 		}
 		if attempt == 1 {
@@ -262,22 +269,26 @@ func (r *run) hashOpen(ctx context.Context, fh *os.File, before fs.FileInfo, f *
 }
 
 // hashStream hashes r with buf, checking ctx between reads, and reports
-// whether the first binarySniff bytes hold a NUL. It stops after size
+// whether the first binarySniff bytes hold a NUL and whether the first
+// bytes read are a private key (by ex's rules). It stops after size
 // bytes (the size the file had when opened; a file that grew is noticed
 // by the status check after the read) or at the end of the file; with size
 // 0 it reads to the end.
-func hashStream(ctx context.Context, r io.Reader, buf []byte, size int64) (sum [32]byte, binary bool, err error) {
+func hashStream(ctx context.Context, r io.Reader, buf []byte, size int64, ex *exclude.Rules) (sum [32]byte, binary, key bool, err error) {
 	h := sha256.New()
 	sniffed := 0
 	var total int64
 	for n := 0; size <= 0 || total < size; n++ {
 		if n&63 == 63 { // every 16 MB
 			if err := ctx.Err(); err != nil {
-				return sum, false, err
+				return sum, false, false, err
 			}
 		}
 		k, rerr := r.Read(buf)
 		if k > 0 {
+			if total == 0 {
+				key = ex.Content(buf[:min(k, exclude.Sniff)]) != ""
+			}
 			if sniffed < binarySniff {
 				end := min(k, binarySniff-sniffed)
 				if bytes.IndexByte(buf[:end], 0) >= 0 {
@@ -292,11 +303,11 @@ func hashStream(ctx context.Context, r io.Reader, buf []byte, size int64) (sum [
 			break
 		}
 		if rerr != nil {
-			return sum, false, rerr
+			return sum, false, false, rerr
 		}
 	}
 	h.Sum(sum[:0])
-	return sum, binary, nil
+	return sum, binary, key, nil
 }
 
 // isSparse reports whether fewer blocks are allocated than the size needs.
@@ -413,10 +424,36 @@ func isTooManyLinks(err error) bool {
 	return strings.HasSuffix(err.Error(), "too many links")
 }
 
-// unchanged reports a file that needs no record.
-func (r *run) unchanged(j *job, f *facts) {
+// unchanged reports a file that needs no record (with its last commit,
+// with Config.IncludeGit, for the report).
+func (r *run) unchanged(ctx context.Context, j *job, f *facts) {
 	e := &j.entry
 	e.Type, e.Size, e.SHA256, e.Binary, e.Change = f.fileType, f.size, hex.EncodeToString(f.sum[:]), f.binary, ChangeUnchanged
+	r.lastCommit(ctx, j)
+}
+
+// lastCommit looks up, with Config.IncludeGit, the last commit that
+// touched the job's file in its repository's history (read in one pass,
+// on first use), sets the entry's Commit and returns the record's "git"
+// context; nil without a repository or on error (j.gitErr says).
+func (r *run) lastCommit(ctx context.Context, j *job) map[string]any {
+	if j.repo == nil || j.repo.hist == nil {
+		return nil
+	}
+	sub, ok := relTo(j.repo.topRel, j.rel)
+	if !ok && j.repo.topRel != j.rel {
+		return nil
+	}
+	commit, err := j.repo.hist.lookup(ctx, sub)
+	switch {
+	case err != nil:
+		j.gitErr, j.gitHist = err, j.repo.hist
+		return nil
+	case commit == nil:
+		return map[string]any{"committed": false}
+	}
+	j.entry.Commit = commit.Hash[:min(len(commit.Hash), 12)] + " " + commit.Author + " " + commit.Date
+	return commit.context()
 }
 
 // finish compares with the last record and builds the record when one is
@@ -433,6 +470,7 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 		if len(changed) == 0 {
 			e.Change = ChangeUnchanged
 			if !r.src.cfg.Force {
+				r.lastCommit(ctx, j)
 				return
 			}
 		} else {
@@ -442,6 +480,10 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 	c := r.baseContext(j, f.fileType, f.size, f.mode, f.mtime, f.sys)
 	c["sha256"] = e.SHA256
 	c["binary"] = f.binary
+	if f.privateKey {
+		c["private_key"] = true
+		f.warnings = append(f.warnings, "a private key: its hash and metadata are recorded, never its content")
+	}
 	c["change"] = string(e.Change)
 	if f.sparse {
 		c["sparse"] = true
@@ -485,27 +527,17 @@ func (r *run) finish(ctx context.Context, j *job, f *facts, prev *seen) {
 			f.warnings = append(f.warnings, "symbolic link leads back to a directory being walked; not followed")
 		}
 	}
-	if _, esc := escapePath(j.rel); esc {
+	if _, esc := escapePath(j.rel); esc && oddName(j.rel) {
 		f.warnings = append(f.warnings, "file name is not valid UTF-8 or holds control characters; recorded escaped")
 	}
-	ts := f.mtime
-	if y := ts.UTC().Year(); y < 1 || y > 9999 || ts.Unix() == 0 && ts.Nanosecond() == 0 {
-		f.warnings = append(f.warnings, "modification time is not a plausible date; the record carries the scan time")
-		ts = r.started
+	// The record's time is when it was audited (so that --since means
+	// "audited since"); the modification time is in the context.
+	ts := r.started
+	if y := f.mtime.UTC().Year(); y < 1 || y > 9999 || f.mtime.Unix() == 0 && f.mtime.Nanosecond() == 0 {
+		f.warnings = append(f.warnings, "modification time is not a plausible date")
 	}
-	if j.repo != nil && j.repo.hist != nil {
-		if sub, ok := relTo(j.repo.topRel, j.rel); ok || j.repo.topRel == j.rel {
-			commit, err := j.repo.hist.lookup(ctx, sub)
-			switch {
-			case err != nil:
-				j.gitErr, j.gitHist = err, j.repo.hist
-			case commit == nil:
-				c["git"] = map[string]any{"committed": false}
-			default:
-				c["git"] = commit.context()
-				e.Commit = commit.Hash[:min(len(commit.Hash), 12)] + " " + commit.Author + " " + commit.Date
-			}
-		}
+	if g := r.lastCommit(ctx, j); g != nil {
+		c["git"] = g
 	}
 	rec := r.newRecord(ActionHash, e.Path, ts, c)
 	if len(f.warnings) > 0 {
@@ -550,6 +582,7 @@ func (r *run) newRecord(action, target string, ts time.Time, c map[string]any) *
 	rec.Timestamp = ts.UTC()
 	rec.Source = SourceName
 	rec.Context = c
+	rec.Metadata = map[string]any{incremental.IDKey: incremental.ID(target)}
 	return rec
 }
 

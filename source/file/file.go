@@ -6,10 +6,10 @@
 //
 // One record per file, action "file_hash", target type file, target the
 // file's path relative to the root (slash-separated; see Config.Root).
-// The timestamp is the file's modification time: the moment the recorded
-// content and metadata came to be, so that "what changed last week" is a
-// query on timestamps. (When the modification time is not a plausible
-// date, the scan time is used and a warning says so.) The context holds:
+// The timestamp is when the file was audited (the run's start), so that
+// --since means "audited since"; the file's modification time is in the
+// context (mtime), and a warning says when it is not a plausible date. The
+// context holds:
 //
 //	sha256          hex SHA-256 of the content (of the link text for a
 //	                symbolic link that is not followed, as git does)
@@ -36,7 +36,11 @@
 //	path_escaped    the target is the escaped form of a name that is not
 //	                valid UTF-8 or holds control characters (UnescapePath)
 //	git             {commit, author, email, date} of the last commit that
-//	                touched the file, with Config.IncludeGit
+//	                touched the file, with Config.IncludeGit (one pass
+//	                over each repository's history; unchanged files get
+//	                theirs in Entry.Commit, for reports)
+//	private_key     true when the content is a private key (its hash and
+//	                metadata are recorded, never its content)
 //	scanned_at      when the run started
 //	warnings        what was odd about the file (the severity is then
 //	                warning)
@@ -80,8 +84,9 @@
 // the repository root down and .git/info/exclude, with git's rules (see
 // ignore.go); the user's global excludes file (core.excludesFile) is not
 // read. Config.NoIgnore includes everything. A path named on the command
-// line is audited even when ignored. Directories named .git and .audit are
-// always skipped. A nested repository (a directory with its own .git, such
+// line is audited even when ignored. What no source reads (Config.Exclude:
+// git internals, the trail's directory) is never walked; it is counted as
+// excluded. A nested repository (a directory with its own .git, such
 // as a submodule) starts a fresh set of ignore rules, as in git.
 //
 // # Streams
@@ -106,6 +111,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // Names the records carry.
@@ -164,6 +170,12 @@ type Config struct {
 	Observe func(Entry)
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// Exclude is what is never read (see package exclude): directories
+	// named .git or .audit, git directories, the trail's directory where
+	// it is given, and .git files are not walked; a private key file is
+	// recorded (hash, size, mode) with "private_key": true, never its
+	// content. Nil applies the rules by name and content.
+	Exclude *exclude.Rules
 }
 
 // Validate checks the combination of options.
@@ -187,16 +199,24 @@ const (
 	ChangeUnchanged Change = "unchanged"
 	ChangeSkipped   Change = "skipped" // could not be hashed: a warning
 	ChangeNotice    Change = "notice"  // a warning about no single file
+	// ChangeExcluded: never read (git internals, the trail's directory);
+	// Entry.Reason says which. A directory is one entry.
+	ChangeExcluded Change = "excluded"
+	// ChangeIgnored: an untracked path that ignore rules exclude. A
+	// directory is one entry.
+	ChangeIgnored Change = "ignored"
 )
 
 // Entry is what Observe hears about one path.
 type Entry struct {
-	Path     string // the record target (escaped when needed)
-	Type     string // "file", "symlink", "directory", "other"
-	Size     int64
-	SHA256   string
-	Binary   bool
-	Change   Change
+	Path   string // the record target (escaped when needed)
+	Type   string // "file", "symlink", "directory", "other"
+	Size   int64
+	SHA256 string
+	Binary bool
+	Change Change
+	// Reason says why a path was excluded or ignored.
+	Reason   string
 	Warnings []string
 	// Commit is the last commit that touched the file ("hash author
 	// date"), with Config.IncludeGit, for files that were recorded.

@@ -127,3 +127,36 @@ func FuzzGitLogParse(f *testing.F) {
 		}
 	})
 }
+
+// TestIncludeGitUnchanged: a second run with IncludeGit over unchanged
+// files appends nothing, and still gives every file its last commit.
+func TestIncludeGitUnchanged(t *testing.T) {
+	needGit(t)
+	dir := t.TempDir()
+	gitRun(t, dir, "init", "-q")
+	writeTree(t, dir, map[string]string{"a.txt": "a", "sub/b.txt": "b"})
+	gitRun(t, dir, "add", "-A")
+	gitRun(t, dir, "-c", "user.name=Alice", "-c", "user.email=alice@example.com", "commit", "-q", "-m", "one")
+	ageTree(t, dir)
+	trail := &memTrail{}
+	if recs, _ := collect(t, Config{Root: dir, IncludeGit: true}, dir, trail); len(recs) != 2 {
+		t.Fatalf("first run: %d records", len(recs))
+	}
+	recs, entries := collect(t, Config{Root: dir, IncludeGit: true}, dir, trail)
+	if len(recs) != 0 {
+		t.Errorf("second run appended %q", targets(recs))
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Change != ChangeUnchanged {
+			continue
+		}
+		n++
+		if !strings.Contains(e.Commit, "Alice") {
+			t.Errorf("%s: last commit %q", e.Path, e.Commit)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d unchanged files, want 2", n)
+	}
+}

@@ -361,7 +361,7 @@ func TestHostileNames(t *testing.T) {
 			t.Errorf("%q: hash is not that of the file's content", raw)
 		}
 		plain := raw == "ünïcode.txt" || raw == `back\slash`
-		if escaped == plain {
+		if escaped != (raw != "ünïcode.txt") {
 			t.Errorf("%q: path_escaped %v", raw, escaped)
 		}
 		if wantSev := map[bool]audit.Severity{true: audit.SeverityInfo, false: audit.SeverityWarning}[plain]; r.Severity != wantSev {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/incremental"
 )
 
 // Querier is the part of a store the source reads to learn what it
@@ -29,12 +30,13 @@ type seen struct {
 	dev, ino                     uint64
 	uid, gid                     uint32
 	hasSum, binary, skipped      bool   // skipped: the last record was file_skipped
+	privateKey                   bool   // the content is a private key
 	fileType, mode, reason, link string // link: the symlink target
 }
 
-// Index maps a record target (the path as recorded) to what its last
-// record said. It is read concurrently during a collection and must not be
-// changed then.
+// Index maps a record target (the path as recorded, hashed: see
+// incremental.ID) to what its last record said. It is read concurrently
+// during a collection and must not be changed then.
 type Index struct {
 	m map[string]seen
 }
@@ -43,7 +45,7 @@ func (x *Index) lookup(target string) *seen {
 	if x == nil {
 		return nil
 	}
-	s, ok := x.m[target]
+	s, ok := x.m[incremental.ID(target)]
 	if !ok {
 		return nil
 	}
@@ -82,7 +84,13 @@ func LoadIndex(ctx context.Context, q Querier) (*Index, error) {
 			// version, or by hand) only means the path is treated as new.
 			continue
 		}
-		x.m[r.Target] = *s
+		// Records name their path in metadata too (hashed): the target
+		// itself may have been masked for a secret in the name.
+		id, _ := r.Metadata[incremental.IDKey].(string)
+		if id == "" {
+			id = incremental.ID(r.Target)
+		}
+		x.m[id] = *s
 	}
 	return x, nil
 }
@@ -103,6 +111,7 @@ func seenFromRecord(r *audit.Record, intern func(string) string) (*seen, error) 
 		return nil, err
 	}
 	s.binary, _ = c["binary"].(bool)
+	s.privateKey, _ = c["private_key"].(bool)
 	uid, _ := ctxInt(c, "uid")
 	gid, _ := ctxInt(c, "gid")
 	s.uid, s.gid = uint32(uid), uint32(gid)

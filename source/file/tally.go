@@ -22,7 +22,15 @@ type Tally struct {
 	Changed   int64
 	Unchanged int64
 	Skipped   int64 // paths that could not be hashed
-	Recorded  int64 // records emitted
+	// Excluded counts paths never read (git internals, the trail's
+	// directory); Ignored untracked paths ignore rules exclude. A
+	// directory counts once.
+	Excluded, Ignored int64
+	// Passed are the first MaxRows excluded or ignored paths, with their
+	// reasons; PassedDropped counts the rest.
+	Passed        []Entry
+	PassedDropped int64
+	Recorded      int64 // records emitted
 	// WarningCount counts every warning; Warnings keeps the first
 	// MaxWarnings of them, each prefixed with its path.
 	WarningCount int64
@@ -59,6 +67,18 @@ func (t *Tally) Observe(e Entry) {
 	}
 	switch e.Change {
 	case ChangeNotice:
+		return
+	case ChangeExcluded, ChangeIgnored:
+		if e.Change == ChangeExcluded {
+			t.Excluded++
+		} else {
+			t.Ignored++
+		}
+		if len(t.Passed) < cmp.Or(t.MaxRows, 1000) {
+			t.Passed = append(t.Passed, e)
+		} else {
+			t.PassedDropped++
+		}
 		return
 	case ChangeSkipped:
 		t.Skipped++

@@ -51,6 +51,7 @@ const (
 	jobPath   jobKind = iota // a file, link or special file to examine
 	jobDirErr                // a directory that could not be listed
 	jobNotice                // a warning about no single file
+	jobPassed                // a path not examined: excluded or ignored
 )
 
 // job is one path in flight. The hasher fills entry and closes done.
@@ -110,9 +111,10 @@ func (d *dirRef) release() {
 
 // repoState is the git repository a walked directory belongs to.
 type repoState struct {
-	top    string // absolute
-	topRel string // relative to the root, slash-separated
-	hist   *gitHistory
+	top     string // absolute
+	topRel  string // relative to the root, slash-separated
+	hist    *gitHistory
+	tracked *tracked // loaded on first need (walker only)
 }
 
 // inFlight bounds the jobs between the walker and the emitter.
@@ -171,6 +173,10 @@ func (r *run) deliver(j *job) error {
 		r.observe(Entry{Path: j.entry.Path, Change: ChangeNotice, Warnings: []string{j.notice}})
 		return nil
 	}
+	if j.kind == jobPassed {
+		r.observe(j.entry)
+		return nil
+	}
 	if rec := j.entry.Record; rec != nil {
 		if err := r.emit(rec); err != nil {
 			return err
@@ -214,6 +220,20 @@ func (r *run) submit(ctx context.Context, j *job) error {
 func (r *run) notice(ctx context.Context, where, msg string) error {
 	p, _ := escapePath(where)
 	return r.submit(ctx, &job{kind: jobNotice, notice: msg, entry: Entry{Path: p}})
+}
+
+// passed reports a path that is not examined: excluded (never read) or
+// ignored. A directory's path ends with a slash.
+func (r *run) passed(ctx context.Context, rel string, dir bool, change Change, why string) error {
+	p, _ := escapePath(rel)
+	if dir {
+		p += "/"
+	}
+	return r.submit(ctx, &job{kind: jobPassed, entry: Entry{Path: p, Change: change, Reason: why}})
+}
+
+func (r *run) excluded(ctx context.Context, rel string, dir bool, why string) error {
+	return r.passed(ctx, rel, dir, ChangeExcluded, why)
 }
 
 // walk lists the plan's paths.
@@ -425,6 +445,31 @@ func devInoOf(fi fs.FileInfo) devIno {
 
 // walkDir walks one directory, depth first, entries sorted by name.
 func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, repo *repoState, ancestors []devIno) error {
+	return r.walkDirIn(ctx, abs, rel, ign, repo, ancestors, false)
+}
+
+// trackedBy returns what repo's index holds, loading it on first use; a
+// repository git cannot list says so once and tracks nothing.
+func (r *run) trackedBy(ctx context.Context, repo *repoState) *tracked {
+	if repo.tracked == nil {
+		repo.tracked = loadTracked(ctx, repo.top)
+		if repo.tracked.err != nil {
+			_ = r.notice(ctx, cmpOr(repo.topRel, "."), "tracked files unknown, ignore rules applied to every file: "+repo.tracked.err.Error())
+		}
+	}
+	return repo.tracked
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// walkDirIn walks one directory; inIgnored says the directory itself is
+// ignored and walked only for the tracked paths in it.
+func (r *run) walkDirIn(ctx context.Context, abs, rel string, ign *ignoreStack, repo *repoState, ancestors []devIno, inIgnored bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -455,9 +500,6 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if name == ".git" || name == ".audit" {
-			continue
-		}
 		crel := name
 		if rel != "" {
 			crel = rel + "/" + name
@@ -465,8 +507,33 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 		cabs := filepath.Join(abs, name)
 		t := e.Type()
 		isDir := t.IsDir()
-		if ign != nil && ign.ignored(crel, isDir) {
+		why := r.src.cfg.Exclude.Path(cabs)
+		if why == "" && isDir {
+			why = r.src.cfg.Exclude.Dir(cabs)
+		}
+		if why != "" {
+			if err := r.excluded(ctx, crel, isDir, why); err != nil {
+				return err
+			}
 			continue
+		}
+		childIgnored := false
+		if inIgnored || ign != nil && ign.ignored(crel, isDir) {
+			// Ignore rules apply to untracked paths only.
+			keep := false
+			if repo != nil {
+				tr := r.trackedBy(ctx, repo)
+				if sub, ok := relTo(repo.topRel, crel); ok {
+					keep = tr.has(sub) || isDir && tr.hasUnder(sub)
+				}
+			}
+			if !keep {
+				if err := r.passed(ctx, crel, isDir, ChangeIgnored, "untracked, excluded by ignore rules"); err != nil {
+					return err
+				}
+				continue
+			}
+			childIgnored = isDir
 		}
 		switch {
 		case isDir:
@@ -479,7 +546,7 @@ func (r *run) walkDir(ctx context.Context, abs, rel string, ign *ignoreStack, re
 					anc = append(ancestors[:len(ancestors):len(ancestors)], devInoOf(fi))
 				}
 			}
-			if err := r.walkDir(ctx, cabs, crel, ign, repo, anc); err != nil {
+			if err := r.walkDirIn(ctx, cabs, crel, ign, repo, anc, childIgnored); err != nil {
 				return err
 			}
 		case t&fs.ModeSymlink != 0:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,9 +222,15 @@ func summarizeBlame(commits map[string]*blameCommit, groups []blameGroup, revTim
 	return b
 }
 
+// ErrExcluded: the file is one no source reads (see package exclude).
+var ErrExcluded = errors.New("never read by ami-audit")
+
 // blame records the blame of file (relative to r) when its attribution
 // changed since the last git_blame record.
 func (s *Source) blame(ctx context.Context, r repo, file string, emit func(*audit.Record) error) error {
+	if why := s.cfg.Exclude.File(filepath.Join(r.dir, filepath.FromSlash(file))); why != "" {
+		return fmt.Errorf("blame %s: %w: %s", file, ErrExcluded, why)
+	}
 	rev := s.cfg.Revision
 	if rev == "" {
 		rev = "HEAD"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // Recorded is the part of the trail the source reads to know what it
@@ -53,6 +54,10 @@ type Config struct {
 	// Recorded is the trail read to skip commits already recorded and
 	// summaries that did not change. Nil records everything walked.
 	Recorded Recorded
+	// Exclude is what is never read (see package exclude): blame refuses
+	// a file inside the trail's directory or git's, or a private key.
+	// Nil applies the rules by name and content.
+	Exclude *exclude.Rules
 	// OnCommit, when set, is called for every commit walked, recorded now
 	// or before (Commit.New tells which), before its record is emitted.
 	// The commit and its slices are reused after OnCommit returns.

@@ -47,6 +47,10 @@ type FileChange struct {
 	Added   int64
 	Removed int64
 	Binary  bool
+	// Gitlink: the path is a submodule's pointer (a gitlink), so the
+	// change moved the submodule to another commit; its line counts are
+	// the one "Subproject commit" line, not content churn.
+	Gitlink bool
 }
 
 // Subject is the message's first paragraph on one line, as git's %s.

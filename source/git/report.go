@@ -36,6 +36,9 @@ func (s *Stats) Summary() []report.Item {
 	if len(s.Repos) > 1 {
 		items = append(items, report.Item{Label: "Repositories", Value: strconv.Itoa(len(s.Repos))})
 	}
+	if s.PointerBumps > 0 {
+		items = append(items, report.Item{Label: "Submodule pointer bumps", Value: strconv.FormatInt(s.PointerBumps, 10)})
+	}
 	return items
 }
 

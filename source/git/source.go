@@ -167,6 +167,26 @@ func (s *Source) toplevel(ctx context.Context, dir string) (top, prefix string, 
 	return top, prefix, nil
 }
 
+// gitlinks returns the paths of dir's index that are submodule pointers
+// (mode 160000), initialised or not; nil when there are none or git
+// cannot list them.
+func (s *Source) gitlinks(ctx context.Context, dir string) map[string]bool {
+	if _, err := os.Stat(filepath.Join(dir, ".gitmodules")); err != nil {
+		return nil
+	}
+	out, err := s.output(ctx, dir, "ls-files", "--stage", "-z")
+	if err != nil {
+		return nil
+	}
+	links := map[string]bool{}
+	for entry := range bytes.SplitSeq(out, []byte{0}) {
+		if meta, name, ok := bytes.Cut(entry, []byte{'\t'}); ok && bytes.HasPrefix(meta, []byte("160000 ")) {
+			links[string(name)] = true
+		}
+	}
+	return links
+}
+
 // submodules lists the initialised submodules of the repository in dir,
 // recursively. parent is dir's path ("" for the top).
 func (s *Source) submodules(ctx context.Context, dir, parent string) ([]repo, error) {
@@ -217,9 +237,15 @@ func (s *Source) collectRepo(ctx context.Context, r repo, file string, emit func
 	tally := newAuthorTally()
 	recorded := 0
 	c := &Commit{Repo: r.target}
+	links := s.gitlinks(ctx, r.dir)
 	handle := func(c *Commit) error {
 		c.Repo = r.target
 		c.New = !known.has(c.Hash)
+		if len(links) > 0 {
+			for i := range c.Files {
+				c.Files[i].Gitlink = links[c.Files[i].Path]
+			}
+		}
 		tally.add(c)
 		if s.cfg.OnCommit != nil {
 			s.cfg.OnCommit(c)

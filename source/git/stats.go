@@ -22,10 +22,14 @@ type Stats struct {
 	First   time.Time
 	Last    time.Time // committer dates
 	Signed  int64
-	Repos   map[string]int64 // commits per repository target
-	authors *authorTally
-	files   map[string]*FileStats
-	weeks   map[time.Time]int64
+	// PointerBumps counts changes of submodule pointers (gitlinks): a
+	// submodule moved to another commit. They are not churn: neither in
+	// the line counts nor in the hotspots.
+	PointerBumps int64
+	Repos        map[string]int64 // commits per repository target
+	authors      *authorTally
+	files        map[string]*FileStats
+	weeks        map[time.Time]int64
 }
 
 // FileStats is the change history of one path.
@@ -71,6 +75,10 @@ func (s *Stats) Add(c *Commit) {
 	s.authors.add(c)
 	author := c.Author()
 	for _, f := range c.Files {
+		if f.Gitlink {
+			s.PointerBumps++
+			continue
+		}
 		s.Added += f.Added
 		s.Removed += f.Removed
 		if f.OldPath != "" {

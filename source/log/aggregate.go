@@ -27,6 +27,8 @@ type FileSummary struct {
 	Bytes   int64 // bytes of text read (after decompression)
 	Lines   int64 // physical lines
 	Entries int64 // log entries (a traceback's lines are one entry)
+	// KeyLines are lines inside a private key block, never kept.
+	KeyLines int64
 	// InWindow is the entries inside the time window; Levels counts them
 	// by severity (index: audit.Severities).
 	InWindow int64
@@ -129,10 +131,16 @@ type Summary struct {
 	// Resolution is the timeline's bucket width, which bursts are found at.
 	Resolution time.Duration
 	Records    int64
+	// Unchanged counts records not emitted because the trail's newest
+	// record of the same key says the same (with Config.Trail).
+	Unchanged int64
 	// Warnings are the first problems met that did not stop the run;
 	// WarningCount counts them all.
 	Warnings     []string
 	WarningCount int64
+	// Excluded counts the files and directories not read because no
+	// source reads them (git internals, the trail's directory).
+	Excluded int64
 	// The rule bursts were found with.
 	BurstWindow time.Duration
 	BurstMin    int

@@ -38,6 +38,9 @@ const (
 	FormatBinary Format = "binary"
 	// FormatEmpty is a file with no lines.
 	FormatEmpty Format = "empty"
+	// FormatExcluded is a file no source reads (a private key); it is
+	// skipped unread.
+	FormatExcluded Format = "excluded"
 )
 
 // lineKind says what a line turned out to be.

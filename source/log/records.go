@@ -1,7 +1,6 @@
 package log
 
 import (
-	"strings"
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
@@ -73,6 +72,9 @@ func (a *aggregator) fileRecord(f *FileSummary) *audit.Record {
 	if f.PathEscaped {
 		c["path_escaped"] = true
 	}
+	if f.KeyLines > 0 {
+		c["private_key_lines"] = f.KeyLines
+	}
 	if f.Compression != "" {
 		c["compression"] = f.Compression
 	}
@@ -113,16 +115,16 @@ func (a *aggregator) patternRecord(p *Pattern) *audit.Record {
 		files[f] = n
 	}
 	c := map[string]any{
-		"pattern_id":  p.ID,
-		"pattern_key": p.Key,
-		"template":    p.Template,
-		"count":       p.Count,
-		"level":       string(p.Level),
-		"levels":      levelMap(p.Levels),
-		"untimed":     p.Untimed,
-		"examples":    examples,
-		"files":       files,
-		"evicted":     p.Evicted,
+		"pattern_id":   p.ID,
+		"pattern_hash": p.Key,
+		"template":     p.Template,
+		"count":        p.Count,
+		"level":        string(p.Level),
+		"levels":       levelMap(p.Levels),
+		"untimed":      p.Untimed,
+		"examples":     examples,
+		"files":        files,
+		"evicted":      p.Evicted,
 		"miner": map[string]any{
 			"algorithm":            "drain",
 			"similarity_threshold": a.miner.Config().SimThreshold,
@@ -199,83 +201,4 @@ func (a *aggregator) entryRecord(file string, e *entry, patternID int64) *audit.
 	r.Severity = e.lv.severity()
 	r.Normalize()
 	return r
-}
-
-// secretKeys are key names whose values are never kept.
-var secretKeys = []string{"password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "authorization", "private_key", "credential"}
-
-// redact hides the values of secret-looking pairs (password=…,
-// "api_key": "…", token: …) and bearer tokens in a message before it is
-// mined or kept.
-func redact(msg string) string {
-	if !strings.ContainsAny(msg, "=:") && !strings.Contains(msg, "earer ") {
-		return msg
-	}
-	var out []byte
-	last := 0
-	value := func(vs int) int {
-		for vs < len(msg) && (msg[vs] == ' ' || msg[vs] == '"' || msg[vs] == '\'') {
-			vs++
-		}
-		word := func(ve int) int {
-			for ve < len(msg) && msg[ve] != ' ' && msg[ve] != '"' && msg[ve] != '\'' && msg[ve] != ',' && msg[ve] != '&' && msg[ve] != ';' && msg[ve] != '}' {
-				ve++
-			}
-			return ve
-		}
-		ve := word(vs)
-		if v := msg[vs:ve]; (strings.EqualFold(v, "bearer") || strings.EqualFold(v, "basic")) && ve+1 < len(msg) && msg[ve] == ' ' {
-			ve = word(ve + 1) // "Authorization: Bearer <token>": the token too
-		}
-		if ve > vs {
-			out = append(out, msg[last:vs]...)
-			out = append(out, "[REDACTED]"...)
-			last = ve
-		}
-		return ve
-	}
-	for i := 0; i < len(msg); i++ {
-		switch c := msg[i]; {
-		case c == '=' || c == ':':
-			ke := i
-			if ke > 0 && (msg[ke-1] == '"' || msg[ke-1] == '\'') {
-				ke--
-			}
-			ks := ke
-			for ks > 0 && ke-ks < 64 && (isWordByte(msg[ks-1]) || msg[ks-1] == '-' || msg[ks-1] == '.') {
-				ks--
-			}
-			if ks < ke && isSecretKey(msg[ks:ke]) {
-				if ve := value(i + 1); ve > i+1 {
-					i = ve - 1
-				}
-			}
-		case (c == 'B' || c == 'b') && len(msg)-i > 7 && strings.EqualFold(msg[i:i+7], "bearer ") && (i == 0 || !isWordByte(msg[i-1])):
-			if ve := value(i + 7); ve > i+7 {
-				i = ve - 1
-			}
-		}
-	}
-	if out == nil {
-		return msg
-	}
-	return string(append(out, msg[last:]...))
-}
-
-func isSecretKey(k string) bool {
-	var buf [64]byte
-	l := buf[:0]
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		l = append(l, c)
-	}
-	for _, s := range secretKeys {
-		if strings.Contains(string(l), s) {
-			return true
-		}
-	}
-	return false
 }

@@ -31,6 +31,7 @@ package log
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -44,12 +45,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/drain"
+	"github.com/ami-orchestrator/ami-audit/internal/incremental"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -117,6 +121,15 @@ type Config struct {
 	OnProgress func(lines int64)
 	// Logger receives warnings as they happen (default: discarded).
 	Logger *slog.Logger
+	// Trail, when set, makes the source incremental: a record whose
+	// content equals the newest record of its key in the trail (the same
+	// file summary, pattern, burst or entry) is not emitted again (see
+	// package internal/incremental). audit.Store satisfies it.
+	Trail incremental.Querier
+	// Exclude is what is never read (see package exclude): the trail's
+	// directory, git internals and private key files. Nil applies the
+	// rules by name and content.
+	Exclude *exclude.Rules
 }
 
 // Validate checks c and fills its defaults.
@@ -207,8 +220,14 @@ func (s *Source) Collect(ctx context.Context, target string, emit func(*audit.Re
 	return err
 }
 
-// ErrNoLogs is returned when the target holds no file to read.
-var ErrNoLogs = errors.New("no log files")
+// Errors Run returns.
+var (
+	// ErrNoLogs: the target holds no file to read.
+	ErrNoLogs = errors.New("no log files")
+	// ErrExcluded: the target is something no source reads (see package
+	// exclude).
+	ErrExcluded = errors.New("never read by ami-audit")
+)
 
 // entry is one log entry passed from a file reader to the aggregator.
 type entry struct {
@@ -246,6 +265,9 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	if err != nil {
 		return nil, fmt.Errorf("log source: %w", err)
 	}
+	if why := cfg.Exclude.Path(target); why != "" {
+		return nil, fmt.Errorf("log source: %s is %s: %w", target, why, ErrExcluded)
+	}
 	var match func(rel string) bool
 	if cfg.Service != "" {
 		names, err := ServiceNames(cfg.Manifest, cfg.Root, cfg.Service)
@@ -258,6 +280,13 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	if actor == "" {
 		actor = cmp.Or(cfg.Service, filepath.Base(filepath.Clean(target)))
 	}
+	norm := targetNamer(cfg.Root, target)
+	idx, err := s.loadIndex(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("log source: reading the trail: %w", err)
+	}
+	var unchanged int64
+	emit = idx.Filter(recordKey, emit, &unchanged)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -265,6 +294,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	jobs := make(chan *fileJob, cfg.Jobs)
 	var walkMu sync.Mutex
 	var walkWarnings []string
+	var excluded atomic.Int64
 	// dispatcher: walk in lexical order, start a reader per file (at most
 	// Jobs at once) and queue the files in walk order for the aggregator.
 	g.Go(func() error {
@@ -286,7 +316,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 		}
 		var err error
 		if !info.IsDir() {
-			err = start(target, displayPath(target))
+			err = start(target, norm(target))
 		} else {
 			err = filepath.WalkDir(target, func(path string, d fs.DirEntry, err error) error {
 				if err != nil {
@@ -299,6 +329,14 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 					return nil
 				}
 				if d.IsDir() {
+					if path != target && cfg.Exclude.Dir(path) != "" {
+						excluded.Add(1)
+						return fs.SkipDir
+					}
+					return nil
+				}
+				if cfg.Exclude.Path(path) != "" {
+					excluded.Add(1)
 					return nil
 				}
 				rel, _ := filepath.Rel(target, path)
@@ -314,7 +352,7 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 						return nil
 					}
 				}
-				return start(path, displayPath(path))
+				return start(path, norm(path))
 			})
 		}
 		if werr := readers.Wait(); err == nil {
@@ -323,8 +361,8 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 		return err
 	})
 
-	agg := newAggregator(&cfg, target, actor, emit)
-	sum := &Summary{Target: target, Service: cfg.Service, Formats: map[Format]int{}}
+	agg := newAggregator(&cfg, norm(target), actor, emit)
+	sum := &Summary{Target: norm(target), Service: cfg.Service, Formats: map[Format]int{}}
 	var aggErr error
 	for job := range jobs {
 		for b := range job.out {
@@ -360,6 +398,8 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	}
 	sum.Warnings = append(walkWarnings, sum.Warnings...)
 	sum.WarningCount += int64(len(walkWarnings))
+	sum.Excluded = excluded.Load()
+	defer func() { sum.Unchanged = unchanged }()
 	if len(sum.Files) == 0 {
 		if cfg.Service != "" {
 			return sum, fmt.Errorf("%w for service %s under %s", ErrNoLogs, cfg.Service, target)
@@ -372,9 +412,96 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 	return sum, nil
 }
 
+// loadIndex reads the digests of the source's earlier records.
+func (s *Source) loadIndex(ctx context.Context) (*incremental.Index, error) {
+	if s.cfg.Trail == nil {
+		return nil, nil
+	}
+	fs := []audit.Filter{
+		{TargetType: audit.TargetLog, Action: ActionFile},
+		{TargetType: audit.TargetLog, Action: ActionPattern},
+		{TargetType: audit.TargetLog, Action: ActionBurst},
+	}
+	if s.cfg.Each {
+		fs = append(fs, audit.Filter{TargetType: audit.TargetLog, Action: ActionEntry})
+	}
+	return incremental.Load(ctx, s.cfg.Trail, Name, recordKey, fs...)
+}
+
+// recordKey is what a record is about: a file's summary, one pattern, one
+// burst or one entry of a log target, as seen with one set of filters
+// (level, time window, service, log root), so that runs with other
+// filters in between do not make an unchanged log look changed.
+func recordKey(r *audit.Record) string {
+	k := r.Action + "\x00" + r.Target
+	for _, f := range []string{"log_root", "level_filter", "since", "until", "service"} {
+		k += "\x00" + fmt.Sprint(r.Context[f])
+	}
+	switch r.Action {
+	case ActionPattern:
+		k += "\x00" + fmt.Sprint(r.Context["pattern_hash"])
+	case ActionBurst:
+		k += "\x00" + fmt.Sprint(r.Context["start"])
+	case ActionEntry:
+		k += "\x00" + fmt.Sprint(r.Context["line"])
+	}
+	return k
+}
+
+// targetNamer returns how records name a path: relative to the
+// repository (root, else the git top level above target, else the working
+// directory when target is inside it), slash-separated and cleaned, so
+// that "logs", "logs/", "./logs" and the absolute path are one target;
+// the absolute path when it is outside. Names that are not valid UTF-8
+// are Go-quoted.
+func targetNamer(root, target string) func(string) string {
+	if root == "" {
+		if abs, err := filepath.Abs(target); err == nil {
+			root = repoTop(abs)
+		}
+	}
+	if root == "" {
+		root, _ = os.Getwd()
+	}
+	if r, err := filepath.Abs(root); err == nil {
+		root = r
+		if real, err := filepath.EvalSymlinks(r); err == nil {
+			root = real
+		}
+	}
+	return func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return displayPath(p)
+		}
+		if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+			abs = filepath.Join(dir, filepath.Base(abs))
+		}
+		if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return displayPath(filepath.ToSlash(rel))
+		}
+		return displayPath(abs)
+	}
+}
+
+// repoTop returns the nearest directory at or above dir holding .git, or
+// "".
+func repoTop(dir string) string {
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
 // readFile reads one file and sends its entries, then its summary.
 func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error {
-	fsum := &FileSummary{Path: job.display, PathEscaped: job.display != job.path}
+	fsum := &FileSummary{Path: job.display, PathEscaped: !utf8.ValidString(job.path)}
 	defer func() {
 		// the summary always goes last, whatever happened
 		select {
@@ -411,6 +538,11 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 			return nil
 		}
 	}
+	if why := cfg.Exclude.Content(peek); why != "" {
+		fsum.Format, fsum.Reason, fsum.Skipped = FormatExcluded, why+": never read", true
+		warn("%s: not read", why)
+		return nil
+	}
 	if looksBinary(peek) {
 		fsum.Format, fsum.Reason, fsum.Skipped = FormatBinary, "the first bytes are not text", true
 		warn("binary data, not a log (skipped)")
@@ -444,6 +576,7 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 		return nil
 	}
 	var lineNo int64
+	keyLines := 0 // inside a private key block: lines so far
 	for {
 		line, size, err := lr.next()
 		if err != nil && len(line) == 0 {
@@ -468,6 +601,20 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 			}
 		}
 		line = stripANSI(line)
+		// The lines of a private key block written into a log are never
+		// kept: they are not entries, and masking could not recognise a
+		// key body line on its own. (The BEGIN line is an entry; its
+		// record is masked.)
+		if keyLines > 0 {
+			fsum.KeyLines++
+			if keyLines++; bytes.Contains(line, pemEnd) || keyLines > maxKeyLines {
+				keyLines = 0
+			}
+			goto next
+		}
+		if i := bytes.Index(line, pemBegin); i >= 0 && bytes.Contains(line[i:], []byte("PRIVATE KEY")) && !bytes.Contains(line[i:], pemEnd) {
+			keyLines = 1
+		}
 		switch p.parse(line, &out) {
 		case lkBlank:
 			fsum.Blank++
@@ -529,7 +676,7 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 			}
 			b.entries = append(b.entries, entry{
 				ns: out.ns, hasTime: out.hasTime, lv: out.lv, line: lineNo,
-				msg:     redact(clip(msg, cfg.MaxMessageBytes)),
+				msg:     clip(msg, cfg.MaxMessageBytes),
 				logger:  clip(out.logger, 200),
 				section: out.section,
 			})
@@ -583,6 +730,15 @@ func (s *Source) readFile(ctx context.Context, job *fileJob, cfg *Config) error 
 }
 
 const maxFileWarnings = 12
+
+// A private key block in a log: from its BEGIN line to its END line, at
+// most maxKeyLines lines.
+var (
+	pemBegin = []byte("-----BEGIN ")
+	pemEnd   = []byte("-----END ")
+)
+
+const maxKeyLines = 200
 
 // clip copies b into a string of at most n bytes, on a rune boundary,
 // with invalid UTF-8 replaced.

@@ -34,6 +34,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/incremental"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // SourceName is the source field of every record this package produces.
@@ -90,6 +92,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives debug messages; default slog.Default().
 	Logger *slog.Logger
+	// Exclude is what is never read (see package exclude): the trail's
+	// directory, git internals and private key files are not measured.
+	// Nil applies the rules by name and content.
+	Exclude *exclude.Rules
 	// OnFile, when set, is called with every measured file (from several
 	// goroutines at once).
 	OnFile func(module string, f FileStat)
@@ -259,11 +265,57 @@ func (s *Source) Audit(ctx context.Context, target string, fn func(*Result, []*a
 		if err != nil {
 			return err
 		}
+		recs, err = s.unchanged(ctx, recs)
+		if err != nil {
+			return err
+		}
 		if err := fn(res, recs); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// volatile are the context keys of a module record that change from run
+// to run without the module changing.
+var volatile = []string{"duration_ms"}
+
+// unchanged stamps each record with its content digest and, with
+// Config.History, drops a module_audit record whose content equals the
+// newest earlier one of its module: a re-run on an unchanged module
+// appends nothing.
+func (s *Source) unchanged(ctx context.Context, recs []*audit.Record) ([]*audit.Record, error) {
+	out := recs[:0]
+	for _, r := range recs {
+		d := incremental.Stamp(r, volatile...)
+		if r.Action == ActionAudit && s.cfg.History != nil {
+			prev, err := s.lastDigest(ctx, r.Target)
+			if err != nil {
+				return nil, err
+			}
+			if prev == d {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// lastDigest is the content digest of the module's newest module_audit
+// record, "" when there is none.
+func (s *Source) lastDigest(ctx context.Context, module string) (string, error) {
+	f := audit.Filter{TargetType: audit.TargetModule, Action: ActionAudit, Target: module, Newest: true, Limit: 20}
+	for rec, err := range s.cfg.History.Query(ctx, f) {
+		if err != nil {
+			return "", fmt.Errorf("module %s: previous record: %w", module, err)
+		}
+		if rec.Source == SourceName {
+			d, _ := rec.Metadata[incremental.MetaKey].(string)
+			return d, nil
+		}
+	}
+	return "", nil
 }
 
 func (s *Source) isRoot(target string) bool {

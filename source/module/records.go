@@ -91,9 +91,7 @@ func (s *Source) records(_ context.Context, res *Result) ([]*audit.Record, error
 	if c.Languages == nil {
 		c.Languages = []LanguageCounts{}
 	}
-	if len(res.Languages) > 0 {
-		c.PrimaryLanguage = res.Languages[0].Language
-	}
+	c.PrimaryLanguage = PrimaryLanguage(res.Languages)
 	c.TopFiles = []fileEntry{}
 	for _, f := range res.TopFiles {
 		c.TopFiles = append(c.TopFiles, fileEntry{Path: f.Path, Language: f.Language, Code: f.Code, Complexity: f.Complexity})

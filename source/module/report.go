@@ -85,7 +85,7 @@ func Sections(results []*Result) []report.Section {
 		m := r.Module
 		lang := "-"
 		if len(r.Languages) > 0 {
-			lang = r.Languages[0].Language
+			lang = PrimaryLanguage(r.Languages)
 		}
 		if m.Missing {
 			lang = "missing"

@@ -109,11 +109,27 @@ var coverageFiles = []string{
 	"coverage.out", "cover.out", "coverage.txt", "c.out",
 }
 
+// uninitialised reports whether a submodule's directory is empty, as git
+// leaves it until the submodule is initialised.
+func uninitialised(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return err != nil && len(names) == 0
+}
+
 func (s *Source) auditModule(ctx context.Context, r *resolver, m *Module) (*Result, error) {
 	start := time.Now()
 	res := &Result{Module: m, Time: s.cfg.Now().UTC()}
 	if m.Missing {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("module %s is listed (%s) but its directory does not exist", m.Path, strings.Join(m.FoundBy, ", ")))
+		return res, nil
+	}
+	if m.Submodule != "" && uninitialised(m.Dir) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("submodule %s is not initialised (its directory is empty): run 'git submodule update --init %s'", m.Path, m.Path))
 		return res, nil
 	}
 	sc := &scan{src: s, mod: m, res: res, graph: newGraph(r, m), langs: map[string]*Counts{}}

@@ -15,6 +15,7 @@ import (
 	"github.com/boyter/scc/v3/processor"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 	"github.com/ami-orchestrator/ami-audit/source/module/imports"
 	"github.com/ami-orchestrator/ami-audit/source/module/testcount"
 )
@@ -104,7 +105,7 @@ func (s *scan) files(ctx context.Context, nested []string) error {
 	queue := make(chan *gocodewalker.File, 256)
 	w := gocodewalker.NewFileWalker(s.mod.Dir, queue)
 	w.IncludeHidden = true
-	w.ExcludeDirectory = []string{".git", ".hg", ".svn"}
+	w.ExcludeDirectory = []string{".git", ".hg", ".svn", exclude.TrailDirName}
 	w.CustomIgnore = []string{".sccignore"}
 	for _, n := range nested {
 		w.LocationExcludePattern = append(w.LocationExcludePattern, n+string(filepath.Separator))
@@ -166,6 +167,11 @@ func (s *scan) file(f *gocodewalker.File, buf []byte) []byte {
 	if !fi.Mode().IsRegular() {
 		return buf
 	}
+	// What no source reads (the trail's directory wherever it is, git's
+	// internals) is not read here either.
+	if s.src.cfg.Exclude.Path(f.Location) != "" {
+		return buf
+	}
 	for _, x := range sccExcludeFiles {
 		if strings.Contains(f.Filename, x) {
 			return buf
@@ -188,6 +194,9 @@ func (s *scan) file(f *gocodewalker.File, buf []byte) []byte {
 	if err != nil {
 		s.warn("%s: %v", rel, err)
 		return buf
+	}
+	if s.src.cfg.Exclude.Content(content[:min(len(content), exclude.Sniff)]) != "" {
+		return buf // a private key is not code, and is not measured
 	}
 	job := &processor.FileJob{
 		Filename:          f.Filename,

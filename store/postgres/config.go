@@ -60,7 +60,7 @@ func (c *Config) Validate() error {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return fmt.Errorf("postgres store: URL %s: %w", store.Redact(c.URL), err)
+		return fmt.Errorf("postgres store: URL %s: %w", store.Redact(c.URL), store.RedactError(err, c.URL))
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return fmt.Errorf("postgres store: URL %s: want postgres:// or postgresql://", store.Redact(c.URL))

@@ -122,23 +122,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// redactErr keeps a password out of an error message.
-func redactErr(err error, loc string) error {
-	u := store.Redact(loc)
-	if u == loc {
-		return err
-	}
-	return errors.New(replaceAll(err.Error(), loc, u))
-}
-
-func replaceAll(s, old, repl string) string {
-	for i := 0; i+len(old) <= len(s); i++ {
-		if s[i:i+len(old)] == old {
-			return s[:i] + repl + replaceAll(s[i+len(old):], old, repl)
-		}
-	}
-	return s
-}
+// redactErr keeps every credential of loc out of an error message.
+func redactErr(err error, loc string) error { return store.RedactError(err, loc) }
 
 // migrate creates or upgrades the schema and loads the log's identity. A
 // read-only store only reads it.

@@ -93,7 +93,7 @@ func (c *Config) Validate() error {
 		return errors.New("redis cache: no URL")
 	}
 	if _, err := redis.ParseURL(c.URL); err != nil {
-		return fmt.Errorf("redis cache %s: %w", store.Redact(c.URL), err)
+		return fmt.Errorf("redis cache %s: %w", store.Redact(c.URL), store.RedactError(err, c.URL))
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -1,0 +1,78 @@
+package git
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
+)
+
+// TestPointerBumpsAreNotChurn: moving a submodule's pointer is counted as
+// a pointer bump, not as lines changed, and the submodule is no hotspot.
+func TestPointerBumpsAreNotChurn(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	ans, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 4, Commits: 60, SubmoduleCommits: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := NewStats()
+	src, err := New(Config{OnCommit: stats.Add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collect(ctx, src, dir, &memTrail{}); err != nil {
+		t.Fatal(err)
+	}
+	sub := ans.Submodule.Path
+	if stats.PointerBumps == 0 {
+		t.Fatalf("no pointer bumps counted for submodule %s", sub)
+	}
+	for _, h := range stats.Hotspots(0) {
+		if h.Path == sub {
+			t.Errorf("submodule %s is a hotspot: %+v", sub, h)
+		}
+	}
+	var added int64
+	for p, l := range ans.Files {
+		if p != sub {
+			added += l.Added
+		}
+	}
+	if stats.Added < added {
+		t.Errorf("lines added %d, want at least %d", stats.Added, added)
+	}
+}
+
+// TestBlameNeverReadsKeys: blame refuses a private key file and a file
+// of the trail's directory.
+func TestBlameNeverReadsKeys(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	files := map[string]string{
+		"deploy/id_ed25519":  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+		".audit/config.yaml": "origin: x\n",
+		"ok.txt":             "fine\n",
+	}
+	if _, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 1, Commits: 3, SubmoduleCommits: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gitgen.Commit(ctx, dir, "A", "a@example.com", time.Now(), "init", files); err != nil {
+		t.Fatal(err)
+	}
+	for f, excluded := range map[string]bool{"deploy/id_ed25519": true, ".audit/config.yaml": true, "ok.txt": false} {
+		src, err := New(Config{Blame: true, File: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = collect(ctx, src, dir, &memTrail{})
+		if got := errors.Is(err, ErrExcluded); got != excluded {
+			t.Errorf("blame %s: %v", f, err)
+		}
+	}
+}
