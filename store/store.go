@@ -64,6 +64,13 @@ func (o Options) Check() error {
 	return nil
 }
 
+// KeySetter is implemented by stores whose log key can be given after they
+// are opened, before their first append: the caller can then compare the
+// store's identity with the log it expects before handing it the key.
+type KeySetter interface {
+	SetLogKey(signer note.Signer, verifier note.Verifier) error
+}
+
 // Identity is what a store records about its log when it is created.
 type Identity struct {
 	Origin     string // the log's name in its checkpoints

@@ -163,6 +163,10 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		t.Close()
 		return nil, err
 	}
+	if err := t.giveKey(); err != nil {
+		t.Close()
+		return nil, err
+	}
 	if err := t.adoptLogID(); err != nil {
 		t.Close()
 		return nil, err
@@ -243,7 +247,9 @@ func (t *Trail) openStore(ctx context.Context, create bool, opts store.Options) 
 	t.loc = store.Redact(loc)
 	opts.Create = create
 	opts.ReadOnly = t.cfg.ReadOnly
-	if t.key != nil {
+	if t.key != nil && create {
+		// A store being created is this log's; an existing one gets the
+		// key once its identity is known to be the trail's (giveKey).
 		opts.Signer, opts.Verifier = t.key.Signer, t.key.Verifier
 	}
 	s, err := t.cfg.Registry.Open(ctx, loc, opts)
@@ -314,6 +320,22 @@ func (t *Trail) checkIdentity() error {
 	}
 	if id.LogKey != "" {
 		return fmt.Errorf("%w: the tree heads of %s are signed; give the log's public key (--key FILE, or %s)", ErrNeedPublicKey, id.Origin, t.path(LogPubFile))
+	}
+	return nil
+}
+
+// giveKey hands the log's private key to the store, now that the store is
+// known to hold this trail's log.
+func (t *Trail) giveKey() error {
+	if t.key == nil {
+		return nil
+	}
+	ks, ok := t.store.(store.KeySetter)
+	if !ok {
+		return fmt.Errorf("the store at %s cannot take the log key", t.loc)
+	}
+	if err := ks.SetLogKey(t.key.Signer, t.key.Verifier); err != nil {
+		return fmt.Errorf("%w: %v", ErrOtherLog, err)
 	}
 	return nil
 }

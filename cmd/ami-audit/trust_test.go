@@ -580,3 +580,15 @@ func TestRecordFromSignedHundredThousand(t *testing.T) {
 		t.Fatalf("verify:\n%s", v)
 	}
 }
+
+// TestAnotherTrailsStoreNamed: a store that holds another trail, named
+// for a directory whose trail holds the log key, is reported as another
+// trail (exit 3), not as a key problem, and nothing is appended to it.
+func TestAnotherTrailsStoreNamed(t *testing.T) {
+	a, b := newTrail(t, 1), newTrail(t, 1)
+	env := []string{"AMI_AUDIT_STORE=sqlite:" + filepath.Join(b, ".audit", dbFile)}
+	wantExit(t, a, env, 3, "it is another trail", "record", "--actor", "ci", "--action", "x", "--target", "y", "--target-type", "file")
+	if out := mustAmi(t, b, nil, "", "verify"); !strings.Contains(out, "1 records") && !strings.Contains(out, "1 record,") {
+		t.Fatalf("the other trail changed:\n%s", out)
+	}
+}

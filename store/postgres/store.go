@@ -284,3 +284,20 @@ func (s *Store) Close() error {
 	})
 	return nil
 }
+
+// SetLogKey implements store.KeySetter: it must be called before the first
+// append.
+func (s *Store) SetLogKey(signer note.Signer, verifier note.Verifier) error {
+	if s.cfg.ReadOnly {
+		return store.ErrReadOnly
+	}
+	opts := store.Options{Signer: signer, Verifier: verifier}
+	if err := opts.Check(); err != nil {
+		return err
+	}
+	if err := s.id.CheckKey(opts); err != nil {
+		return err
+	}
+	s.signer, s.verifier = signer, verifier
+	return nil
+}

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	audit "github.com/ami-orchestrator/ami-audit"
@@ -846,4 +847,13 @@ func (c *Cache) Cosignatures(ctx context.Context) ([]ledger.Cosignature, error) 
 		return nil, fmt.Errorf("%T keeps no co-signatures", c.inner)
 	}
 	return st.Cosignatures(ctx)
+}
+
+// SetLogKey implements store.KeySetter on the store of record.
+func (c *Cache) SetLogKey(signer note.Signer, verifier note.Verifier) error {
+	ks, ok := c.inner.(store.KeySetter)
+	if !ok {
+		return fmt.Errorf("%T cannot take a log key after it is opened", c.inner)
+	}
+	return ks.SetLogKey(signer, verifier)
 }

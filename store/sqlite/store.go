@@ -864,3 +864,20 @@ func (s *Store) Close() error {
 	})
 	return s.closeErr
 }
+
+// SetLogKey implements store.KeySetter: it must be called before the first
+// append.
+func (s *Store) SetLogKey(signer note.Signer, verifier note.Verifier) error {
+	if s.wdb == nil {
+		return store.ErrReadOnly
+	}
+	opts := store.Options{Signer: signer, Verifier: verifier}
+	if err := opts.Check(); err != nil {
+		return err
+	}
+	if err := s.id.CheckKey(opts); err != nil {
+		return err
+	}
+	s.signer, s.verifier = signer, verifier
+	return nil
+}
