@@ -38,10 +38,11 @@ type sourceFactory func(ctx context.Context, a *App, opts sourceOptions) (audit.
 // source package adds its line here.
 func (a *App) sourceRegistry() map[string]sourceFactory {
 	return map[string]sourceFactory{
-		"git":    gitRepoSource,
-		"file":   fileRepoSource,
-		"log":    logRepoSource,
-		"module": moduleRepoSource,
+		"git":     gitRepoSource,
+		"file":    fileRepoSource,
+		"log":     logRepoSource,
+		"module":  moduleRepoSource,
+		"quality": qualityRepoSource,
 	}
 }
 
