@@ -103,6 +103,8 @@ func (a *App) commands() []*cobra.Command {
 		a.moduleCommand(),
 		a.fileCommand(),
 		a.qualityCommand(),
+		a.servicesCommand(),
+		a.serviceCommand(),
 		a.migrateCommand(),
 	}
 }

@@ -43,6 +43,7 @@ func (a *App) sourceRegistry() map[string]sourceFactory {
 		"log":     logRepoSource,
 		"module":  moduleRepoSource,
 		"quality": qualityRepoSource,
+		"service": serviceRepoSource,
 	}
 }
 
