@@ -3,6 +3,7 @@ package quality
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,10 +121,15 @@ var versionRE = regexp.MustCompile(`\d+\.\d+(?:\.\d+)?(?:[-+.][0-9A-Za-z.-]+)?`)
 func firstVersion(args ...string) func(ctx context.Context, r *linterRun) string {
 	return func(ctx context.Context, r *linterRun) string {
 		out, err := r.exec(ctx, nil, args...)
-		if err != nil {
-			return ""
+		if v := versionRE.FindString(string(out)); err == nil && v != "" {
+			return v
 		}
-		return versionRE.FindString(string(out))
+		// A Go tool built with go install says "dev"; its build
+		// information holds the module version.
+		if bi, err := buildinfo.ReadFile(r.prog); err == nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return strings.TrimPrefix(bi.Main.Version, "v")
+		}
+		return ""
 	}
 }
 
@@ -312,7 +318,7 @@ func parseGosec(out []byte, root, dir, version string) ([]Violation, error) {
 	if err := json.Unmarshal(out, &doc); err != nil {
 		return nil, fmt.Errorf("gosec JSON output: %w", err)
 	}
-	if version == "" {
+	if version == "" && doc.GosecVersion != "dev" {
 		version = doc.GosecVersion
 	}
 	vs := make([]Violation, 0, len(doc.Issues))
