@@ -203,17 +203,6 @@ func asciiLower(b []byte) []byte {
 	return out
 }
 
-// lowerInto ASCII-lower-cases src into dst (same length) and returns it.
-func lowerInto(dst, src []byte) []byte {
-	dst = append(dst[:0], src...)
-	for i, c := range dst {
-		if 'A' <= c && c <= 'Z' {
-			dst[i] = c + ('a' - 'A')
-		}
-	}
-	return dst
-}
-
 // requiredLiteral returns the longest run of plain characters at the top
 // level of a regular expression that every match must contain, or "" when
 // it cannot tell (a top-level alternation, or no plain characters). It

@@ -1,10 +1,10 @@
 package banned
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -49,7 +49,7 @@ type FileResult struct {
 
 // Options tune a scan.
 type Options struct {
-	// Workers scan files at once; 0 means runtime.NumCPU().
+	// Workers scan files at once; 0 means twice the CPUs, at least 8.
 	Workers int
 	// Extra, when set, is called for every file that is not excluded
 	// (whether or not a word applies), from a worker goroutine, with its
@@ -71,6 +71,8 @@ type Scanner struct {
 	ignDirs   map[string]bool
 	ignNames  map[string]bool
 	ignFiles  map[string]bool
+	setsMu    sync.Mutex
+	sets      map[string]*patternSet
 }
 
 // Compile compiles every entry of c. It never drops an entry (see the
@@ -80,7 +82,7 @@ func Compile(c *Config) *Scanner {
 	if c == nil {
 		c = &Config{}
 	}
-	s := &Scanner{cfg: c, dirs: map[string][]*Pattern{}, dirComps: map[string]bool{},
+	s := &Scanner{cfg: c, dirs: map[string][]*Pattern{}, dirComps: map[string]bool{}, sets: map[string]*patternSet{},
 		ignDirs: set(c.IgnoredDirs), ignNames: set(c.IgnoredNames), ignFiles: set(c.IgnoredFiles)}
 	for _, e := range c.Global {
 		s.global = append(s.global, compile(e, KindGlobal, ""))
@@ -168,16 +170,6 @@ func (s *Scanner) walkable(name string) bool {
 	return !s.ignDirs[name] || s.dirComps[name]
 }
 
-// dirPatterns returns the directory-specific patterns for rel.
-func (s *Scanner) dirPatterns(rel string, into []*Pattern) []*Pattern {
-	for d, ps := range s.dirs {
-		if strings.HasPrefix(rel, d+"/") || strings.Contains(rel, "/"+d+"/") {
-			into = append(into, ps...)
-		}
-	}
-	return into
-}
-
 type job struct {
 	seq     int
 	rel     string
@@ -204,7 +196,8 @@ func (s *Scanner) Scan(ctx context.Context, root, base string, opts Options, fn 
 	}
 	workers := opts.Workers
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		// Reading small files waits on the kernel more than on the CPU.
+		workers = max(8, 2*runtime.NumCPU())
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -270,10 +263,10 @@ func (s *Scanner) Scan(ctx context.Context, root, base string, opts Options, fn 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			var raw []byte
 			for j := range jobs {
 				var r FileResult
-				r, buf = s.scanFile(j, opts, buf)
+				r, raw = s.scanFile(j, opts, raw)
 				select {
 				case results <- numbered{j.seq, r}:
 				case <-ctx.Done():
@@ -313,102 +306,234 @@ func (s *Scanner) Scan(ctx context.Context, root, base string, opts Options, fn 
 	return ctx.Err()
 }
 
-// scanFile reads and checks one file. buf is a reusable buffer for the
-// lower-cased content.
-func (s *Scanner) scanFile(j job, opts Options, buf []byte) (FileResult, []byte) {
+// scanFile reads and checks one file. raw is a reusable buffer for the
+// content.
+func (s *Scanner) scanFile(j job, opts Options, raw []byte) (FileResult, []byte) {
 	r := FileResult{Path: j.rel, DirOnly: j.dirOnly}
 	if !opts.NoWords && !j.dirOnly {
 		if h, ok := s.FilenameHit(path.Base(j.rel)); ok {
 			r.Hits = append(r.Hits, h)
 		}
 	}
-	fi, err := os.Stat(j.abs)
-	var content []byte
-	switch {
-	case err != nil:
+	content, raw, err := readFile(j.abs, raw)
+	if err != nil {
 		r.Skipped = err.Error()
-	case fi.Size() > MaxFileSize:
-		r.Skipped = fmt.Sprintf("larger than %d MiB", MaxFileSize>>20)
-	default:
-		content, err = os.ReadFile(j.abs)
-		if err != nil {
-			r.Skipped, content = err.Error(), nil
-		}
 	}
 	if opts.Extra != nil {
 		r.Extra = opts.Extra(j.rel, content)
 	}
 	if content == nil || opts.NoWords {
-		return r, buf
+		return r, raw
 	}
 	if !utf8.Valid(content) {
 		r.Skipped = "not UTF-8"
-		return r, buf
+		return r, raw
 	}
-	pats := s.dirPatterns(j.rel, nil)
-	if !j.dirOnly {
-		pats = append(slices.Clip(s.global), pats...)
-	}
-	if len(pats) == 0 {
-		return r, buf
+	ps := s.setFor(j.rel, j.dirOnly)
+	if len(ps.pats) == 0 {
+		return r, raw
 	}
 	r.Words = true
-	buf = lowerInto(buf, content)
-	hits, err := matchContent(content, buf, pats)
+	hits, err := matchContent(content, ps)
 	if err != nil {
 		r.Skipped = err.Error()
 	}
 	r.Hits = append(r.Hits, hits...)
 	slices.SortStableFunc(r.Hits, func(a, b Hit) int { return a.Line - b.Line })
-	return r, buf
+	return r, raw
+}
+
+// readFile reads a file into buf (grown as needed) with one open, one
+// fstat and as few reads as its size needs. Content larger than
+// MaxFileSize is not read.
+func readFile(name string, buf []byte) (content, newBuf []byte, err error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, buf, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, buf, err
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, buf, fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+	}
+	want := int(fi.Size()) + 1 // one more byte shows the file grew
+	if cap(buf) < want {
+		buf = make([]byte, 0, max(want, 64<<10))
+	}
+	buf = buf[:cap(buf)]
+	n := 0
+	for {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err == io.EOF || m == 0 && err == nil {
+			break
+		}
+		if err != nil {
+			return nil, buf, err
+		}
+		if n == len(buf) {
+			if n > MaxFileSize {
+				return nil, buf, fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+			}
+			buf = append(buf, 0)[:cap(buf)]
+		}
+	}
+	return buf[:n], buf, nil
+}
+
+// patternSet is the patterns applying to a file, with one matcher for
+// their literals.
+type patternSet struct {
+	pats    []*Pattern
+	ac      *acMatcher
+	acPat   []int // literal index → pattern index
+	noLit   []int // patterns with no literal: every line is matched
+	maxLine int
+}
+
+func newPatternSet(pats []*Pattern) *patternSet {
+	ps := &patternSet{pats: pats}
+	var lits [][]byte
+	for i, p := range pats {
+		if p.lit == nil {
+			ps.noLit = append(ps.noLit, i)
+			continue
+		}
+		lits = append(lits, p.lit)
+		ps.acPat = append(ps.acPat, i)
+	}
+	ps.ac = newACMatcher(lits)
+	return ps
+}
+
+// setFor returns the pattern set for a file: the global patterns (unless
+// dirOnly) and those of the directories in its path. Sets are built once
+// per combination and cached.
+func (s *Scanner) setFor(rel string, dirOnly bool) *patternSet {
+	var dirs []string
+	for d := range s.dirs {
+		if strings.HasPrefix(rel, d+"/") || strings.Contains(rel, "/"+d+"/") {
+			dirs = append(dirs, d)
+		}
+	}
+	slices.Sort(dirs)
+	key := strings.Join(dirs, "\x00")
+	if dirOnly {
+		key = "dir-only\x00" + key
+	}
+	s.setsMu.Lock()
+	defer s.setsMu.Unlock()
+	if ps, ok := s.sets[key]; ok {
+		return ps
+	}
+	var pats []*Pattern
+	if !dirOnly {
+		pats = append(pats, s.global...)
+	}
+	for _, d := range dirs {
+		pats = append(pats, s.dirs[d]...)
+	}
+	ps := newPatternSet(pats)
+	s.sets[key] = ps
+	return ps
+}
+
+// lineCursor walks a file's lines forward, with the line breaks of
+// Python's str.splitlines (see indexLines).
+type lineCursor struct {
+	b          []byte
+	n          int // 0-based line number
+	start, end int // the current line's text
+	brk        int // length of the break after it (0 at the end)
+}
+
+func newLineCursor(b []byte) *lineCursor {
+	c := &lineCursor{b: b}
+	c.end, c.brk = nextBreak(b, 0)
+	return c
+}
+
+// seek moves to the line holding offset off (off >= the current start).
+func (c *lineCursor) seek(off int) {
+	for off >= c.end+c.brk && c.brk > 0 {
+		c.start = c.end + c.brk
+		c.n++
+		c.end, c.brk = nextBreak(c.b, c.start)
+	}
+}
+
+// nextBreak finds the first line break at or after i: its offset and
+// length (len(b), 0 when none).
+func nextBreak(b []byte, i int) (int, int) {
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '\n', c == '\v', c == '\f', c == 0x1c, c == 0x1d, c == 0x1e:
+			return i, 1
+		case c == '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				return i, 2
+			}
+			return i, 1
+		case c == 0xc2 && i+1 < len(b) && b[i+1] == 0x85:
+			return i, 2
+		case c == 0xe2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xa8 || b[i+2] == 0xa9):
+			return i, 3
+		case c >= 0xc0:
+			// skip the rest of a multi-byte character
+			_, sz := utf8.DecodeRune(b[i:])
+			i += sz - 1
+		}
+	}
+	return len(b), 0
 }
 
 // matchContent finds, for each pattern, the lines of content it matches
-// (one hit per pattern and line). lower is content ASCII-lower-cased.
-func matchContent(content, lower []byte, pats []*Pattern) ([]Hit, error) {
-	var idx *lineIndex
-	lines := func() *lineIndex {
-		if idx == nil {
-			idx = indexLines(content)
-		}
-		return idx
-	}
+// (one hit per pattern and line).
+func matchContent(content []byte, ps *patternSet) ([]Hit, error) {
 	var hits []Hit
 	var firstErr error
-	check := func(p *Pattern, ln int) {
-		x := lines()
-		line := string(content[x.starts[ln]:x.ends[ln]])
-		col, ok, err := p.MatchLine(line)
+	check := func(p *Pattern, ln int, line []byte) {
+		col, ok, err := p.MatchLine(string(line))
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("line %d: %w", ln+1, err)
 		}
 		if ok {
-			hits = append(hits, Hit{Pattern: p, Line: ln + 1, Column: col, Text: line})
+			hits = append(hits, Hit{Pattern: p, Line: ln + 1, Column: col, Text: string(line)})
 		}
 	}
-	for _, p := range pats {
-		if p.lit == nil {
-			for ln := range lines().starts {
-				check(p, ln)
+	if len(ps.noLit) > 0 {
+		x := indexLines(content)
+		for _, i := range ps.noLit {
+			for ln := range x.starts {
+				check(ps.pats[i], ln, content[x.starts[ln]:x.ends[ln]])
 			}
-			continue
-		}
-		for off := 0; off < len(lower); {
-			j := bytes.Index(lower[off:], p.lit)
-			if j < 0 {
-				break
-			}
-			pos := off + j
-			x := lines()
-			ln := x.lineOf(pos)
-			if ln < 0 || pos+len(p.lit) > x.ends[ln] {
-				off = pos + 1 // the literal crosses a line break
-				continue
-			}
-			check(p, ln)
-			off = x.ends[ln] + 1
 		}
 	}
+	if len(ps.acPat) == 0 {
+		return hits, firstErr
+	}
+	var cur *lineCursor
+	lastLine := make([]int, len(ps.pats))
+	for i := range lastLine {
+		lastLine[i] = -1
+	}
+	ps.ac.scan(content, func(id int32, end int) {
+		pi := ps.acPat[id]
+		if cur == nil {
+			cur = newLineCursor(content)
+		}
+		cur.seek(end - 1)
+		start := end - ps.ac.lens[id]
+		if start < cur.start || end > cur.end || lastLine[pi] == cur.n {
+			return // crosses a line break, or this line was checked
+		}
+		lastLine[pi] = cur.n
+		check(ps.pats[pi], cur.n, content[cur.start:cur.end])
+	})
 	return hits, firstErr
 }
 
