@@ -275,15 +275,5 @@ func (q *qualityRun) RunReport() reportPart {
 	if run == nil {
 		return reportPart{}
 	}
-	rep := qualityReport(run, 0, false, time.Now())
-	p := reportPart{Sections: rep.Sections}
-	for _, it := range rep.Summary {
-		if it.Label != "Records appended" && it.Label != "Duration" {
-			p.Summary = append(p.Summary, it)
-		}
-	}
-	for _, w := range rep.Warnings {
-		p.Warnings = append(p.Warnings, "quality: "+w)
-	}
-	return p
+	return partOf(qualityReport(run, 0, false, time.Now()), "quality")
 }

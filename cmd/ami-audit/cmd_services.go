@@ -295,15 +295,5 @@ func (s *serviceRun) RunReport() reportPart {
 		}
 		return reportPart{}
 	}
-	rep := servicesReport(run, 0, time.Now())
-	p := reportPart{Sections: rep.Sections}
-	for _, it := range rep.Summary {
-		if it.Label != "Records appended" && it.Label != "Duration" {
-			p.Summary = append(p.Summary, it)
-		}
-	}
-	for _, w := range rep.Warnings {
-		p.Warnings = append(p.Warnings, "service: "+w)
-	}
-	return p
+	return partOf(servicesReport(run, 0, time.Now()), "service")
 }

@@ -77,6 +77,23 @@ type runObserver interface {
 	ObserveAppended(recs []*audit.Record)
 }
 
+// partOf turns a command's report into a source's part of a "repo"
+// report: the summary without the run's own bookkeeping (records
+// appended, duration), the sections, and the warnings named after the
+// source.
+func partOf(rep *report.Report, source string) reportPart {
+	p := reportPart{Sections: rep.Sections}
+	for _, it := range rep.Summary {
+		if it.Label != "Records appended" && it.Label != "Duration" {
+			p.Summary = append(p.Summary, it)
+		}
+	}
+	for _, w := range rep.Warnings {
+		p.Warnings = append(p.Warnings, source+": "+w)
+	}
+	return p
+}
+
 // maxReportWarnings caps the warnings a source puts in a report; the
 // summary still counts them all.
 const maxReportWarnings = 200

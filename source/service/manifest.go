@@ -12,18 +12,24 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 )
 
 // ManifestPaths are where a repository keeps its launcher manifest,
-// relative to its root, newest first.
-var ManifestPaths = []string{"scripts/config/services.yaml", "scripts/services.yaml"}
+// relative to its root, newest first (the log source reads the same
+// manifest to find a service's log files).
+var ManifestPaths = logsource.ManifestPaths
 
 // Errors.
 var (
-	ErrNoManifest     = errors.New("no services manifest")
+	ErrNoManifest     = logsource.ErrNoManifest
 	ErrUnknownService = errors.New("unknown service")
 	ErrUnknownProfile = errors.New("unknown profile")
 )
+
+// FindManifest returns the manifest under root (see ManifestPaths).
+func FindManifest(root string) (string, error) { return logsource.FindManifest(root) }
 
 // Manifest is the launcher manifest with its compose files read.
 type Manifest struct {
@@ -150,17 +156,6 @@ type composeYAML struct {
 			Timeout string `yaml:"timeout"`
 		} `yaml:"healthcheck"`
 	} `yaml:"services"`
-}
-
-// FindManifest returns the manifest under root (see ManifestPaths).
-func FindManifest(root string) (string, error) {
-	for _, p := range ManifestPaths {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if fi, err := os.Stat(full); err == nil && fi.Mode().IsRegular() {
-			return full, nil
-		}
-	}
-	return "", fmt.Errorf("%w under %s (looked for %s)", ErrNoManifest, root, strings.Join(ManifestPaths, ", "))
 }
 
 // LoadManifest reads a launcher manifest and the compose files its
@@ -339,19 +334,20 @@ func bindSource(v any) (string, bool) {
 	return "", false
 }
 
-// repoRoot is the directory holding the manifest's scripts/ folder.
+// repoRoot is the directory the manifest's path is relative to: the path
+// without one of ManifestPaths, else the manifest's directory.
 func repoRoot(manifestPath string) string {
-	dir := filepath.Dir(manifestPath)
-	for d := dir; ; {
-		if filepath.Base(d) == "scripts" {
-			return filepath.Dir(d)
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return dir
-		}
-		d = parent
+	abs, err := filepath.Abs(manifestPath)
+	if err != nil {
+		abs = manifestPath
 	}
+	slash := filepath.ToSlash(abs)
+	for _, p := range ManifestPaths {
+		if root, ok := strings.CutSuffix(slash, "/"+p); ok {
+			return filepath.FromSlash(root)
+		}
+	}
+	return filepath.Dir(abs)
 }
 
 // Select returns the services named, or those of a profile, or all.
