@@ -2,6 +2,8 @@ package quality
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -283,4 +285,59 @@ func FuzzLinterOutput(f *testing.F) {
 		parseMypy(b, "/r", "/r", "")
 		parseSARIF(b, "x.sarif", "/r")
 	})
+}
+
+// TestFixRecordsWhatTheLinterChanged: --fix runs the linter's fix mode
+// (here a stand-in ruff that rewrites a file the way ruff --fix would),
+// records the file with its hashes before and after, and checks again.
+func TestFixRecordsWhatTheLinterChanged(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "app/a.py", "import os\nx = 1\n")
+	write(t, root, "app/b.py", "y = 2\n")
+	dir := t.TempDir()
+	script := `#!/bin/sh
+case "$1 $2" in
+--version*) echo "ruff 0.6.9" ;;
+"check --fix") printf 'x = 1\n' > app/a.py ;;
+*) if grep -q "import os" app/a.py; then printf '[{"code":"F401","message":"unused","filename":"app/a.py","location":{"row":1,"column":8}}]'; else printf '[]'; fi ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(dir, "ruff"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lookPath := func(p string) (string, error) {
+		if p == "ruff" {
+			return filepath.Join(dir, "ruff"), nil
+		}
+		return "", os.ErrNotExist
+	}
+	trail := &memtrail.Trail{}
+	recs, _ := collect(t, trail, root, Config{Linters: []*Linter{ruffLinter()}, LookPath: lookPath})
+	if find(recs, "ruff:F401") == nil {
+		t.Fatalf("before the fix: %v", actions(recs))
+	}
+	before := sha256Hex("import os\nx = 1\n")
+	recs, run := collect(t, trail, root, Config{Linters: []*Linter{ruffLinter()}, LookPath: lookPath, Fix: true})
+	want := []string{"quality_fix app/a.py <nil>", "quality_run . <nil>", "quality_violation_resolved app/a.py ruff:F401"}
+	if diff := cmp.Diff(want, actions(recs)); diff != "" {
+		t.Fatalf("fix run (-want +got):\n%s", diff)
+	}
+	for _, r := range recs {
+		if r.Action == ActionFix && (r.Context["sha256_before"] != before || r.Context["sha256_after"] != sha256Hex("x = 1\n") ||
+			r.Context["tool"] != "ruff" || r.Context["tool_version"] != "0.6.9") {
+			t.Errorf("fix record: %v", r.Context)
+		}
+	}
+	if len(run.Fixed) != 1 {
+		t.Errorf("fixed %v", run.Fixed)
+	}
+	// nothing left to fix: nothing appended
+	if recs, _ := collect(t, trail, root, Config{Linters: []*Linter{ruffLinter()}, LookPath: lookPath, Fix: true}); len(recs) != 0 {
+		t.Errorf("second fix appended %v", actions(recs))
+	}
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }

@@ -371,6 +371,11 @@ func readFile(name string, buf []byte) (content, newBuf []byte, err error) {
 		if err == io.EOF || m == 0 && err == nil {
 			break
 		}
+		if err == nil && n < want {
+			// A regular file reads short only at its end: no second
+			// read to be told so.
+			break
+		}
 		if err != nil {
 			return nil, buf, err
 		}
