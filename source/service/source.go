@@ -45,7 +45,8 @@
 // down, warning when it became degraded, info otherwise. Context: state,
 // previous_state, reason, latency_ms (the slowest check), check_kind,
 // checks [{kind, target, ok, latency_ms, detail}], kind (compose or local),
-// profiles, and when known process {pid, cmdline, cpu_percent, rss_bytes,
+// profiles, module, compose_healthcheck (the compose file's test, which
+// the engine runs: its verdict is the container's health), and when known process {pid, cmdline, cpu_percent, rss_bytes,
 // ports, uptime_s, started}, container {name, id, state, health, restarts,
 // image, uptime_s, started}, disk [{dir, bytes, files, fs_used_percent}].
 // An unchanged state appends nothing, so a re-run is idempotent.
@@ -403,6 +404,13 @@ func (s *Source) record(st *Status) *audit.Record {
 	}
 	if svc.Module != "" {
 		c["module"] = svc.Module
+	}
+	if len(svc.ComposeHealth) > 0 {
+		hc := make([]any, len(svc.ComposeHealth))
+		for i, s := range svc.ComposeHealth {
+			hc[i] = s
+		}
+		c["compose_healthcheck"] = hc // run by the engine; its verdict is the container's health
 	}
 	if p := st.Process; p != nil {
 		pm := map[string]any{"pid": int64(p.PID), "cmdline": p.Cmdline, "cpu_percent": p.CPUPercent,
