@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -343,52 +342,6 @@ func (s *Scanner) scanFile(j job, opts Options, raw []byte) (FileResult, []byte)
 	return r, raw
 }
 
-// readFile reads a file into buf (grown as needed) with one open, one
-// fstat and as few reads as its size needs. Content larger than
-// MaxFileSize is not read.
-func readFile(name string, buf []byte) (content, newBuf []byte, err error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, buf, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, buf, err
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, buf, fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
-	}
-	want := int(fi.Size()) + 1 // one more byte shows the file grew
-	if cap(buf) < want {
-		buf = make([]byte, 0, max(want, 64<<10))
-	}
-	buf = buf[:cap(buf)]
-	n := 0
-	for {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err == io.EOF || m == 0 && err == nil {
-			break
-		}
-		if err == nil && n < want {
-			// A regular file reads short only at its end: no second
-			// read to be told so.
-			break
-		}
-		if err != nil {
-			return nil, buf, err
-		}
-		if n == len(buf) {
-			if n > MaxFileSize {
-				return nil, buf, fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
-			}
-			buf = append(buf, 0)[:cap(buf)]
-		}
-	}
-	return buf[:n], buf, nil
-}
-
 // patternSet is the patterns applying to a file, with one matcher for
 // their literals.
 type patternSet struct {
@@ -501,13 +454,14 @@ func nextBreak(b []byte, i int) (int, int) {
 func matchContent(content []byte, ps *patternSet) ([]Hit, error) {
 	var hits []Hit
 	var firstErr error
-	check := func(p *Pattern, ln int, line []byte) {
-		col, ok, err := p.MatchLine(string(line))
+	check := func(p *Pattern, ln int, b []byte) {
+		line := string(b)
+		col, ok, err := p.MatchLine(line)
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("line %d: %w", ln+1, err)
 		}
 		if ok {
-			hits = append(hits, Hit{Pattern: p, Line: ln + 1, Column: col, Text: string(line)})
+			hits = append(hits, Hit{Pattern: p, Line: ln + 1, Column: col, Text: line})
 		}
 	}
 	if len(ps.noLit) > 0 {
