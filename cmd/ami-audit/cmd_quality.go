@@ -14,6 +14,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/quality"
@@ -165,7 +166,7 @@ func (a *App) runQuality(cmd *cobra.Command, dir string, f qualityFlags) error {
 	meter.Done()
 	if err != nil {
 		if appended > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %d records were appended before the failure\n", appended)
+			fmt.Fprintf(a.stderr, "ami-audit: %s %s appended before the failure\n", plural.Count(appended, "record"), plural.Pick(appended, "was", "were"))
 		}
 		return err
 	}
@@ -175,7 +176,7 @@ func (a *App) runQuality(cmd *cobra.Command, dir string, f qualityFlags) error {
 	}
 	if failOn != "" {
 		if n := run.AtLeast(failOn); n > 0 {
-			return gateError{fmt.Errorf("%d violations of severity %s or worse (--fail-on=%s)", n, failOn, failOn)}
+			return gateError{fmt.Errorf("%s of severity %s or worse (--fail-on=%s)", plural.Count(n, "violation"), failOn, failOn)}
 		}
 	}
 	return nil

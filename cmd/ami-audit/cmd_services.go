@@ -15,6 +15,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/report"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 	"github.com/ami-orchestrator/ami-audit/source/service"
@@ -177,7 +178,7 @@ func (a *App) runServices(cmd *cobra.Command, names []string, f servicesFlags) e
 	}
 	if runErr != nil {
 		if appended > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %d records were appended before the failure\n", appended)
+			fmt.Fprintf(a.stderr, "ami-audit: %s %s appended before the failure\n", plural.Count(appended, "record"), plural.Pick(appended, "was", "were"))
 		}
 		switch {
 		case errors.Is(runErr, service.ErrNoManifest), errors.Is(runErr, service.ErrUnknownService), errors.Is(runErr, service.ErrUnknownProfile):
@@ -238,7 +239,7 @@ func servicesReport(run *service.Run, appended int, now time.Time) *report.Repor
 			if st.Container.Health != "" {
 				res += "/" + st.Container.Health
 			}
-			res += fmt.Sprintf(", %d restarts", st.Container.Restarts)
+			res += ", " + plural.Count(st.Container.Restarts, "restart")
 		case st.Process != nil:
 			res = fmt.Sprintf("pid %d, %.1f%% CPU, %s", st.Process.PID, st.Process.CPUPercent, humanize.IBytes(st.Process.RSSBytes))
 		}
