@@ -147,14 +147,14 @@ func (a *App) runQuality(cmd *cobra.Command, dir string, f qualityFlags) error {
 		return err
 	}
 	src, err := quality.New(quality.Config{BannedWordsOnly: f.bannedWords, NoLinters: f.noLinters, SARIF: sarifFiles,
-		Fix: f.fix, LinterTimeout: f.timeout, Trail: store, KeepViolations: f.violations})
+		Fix: f.fix, LinterTimeout: f.timeout, Trail: store, KeepViolations: f.violations, Exclude: a.exclusion()})
 	if err != nil {
 		return usageError{err}
 	}
 	meter := progress.New(a.stderr, a.progress(), "quality", "records", 0)
 	defer meter.Done()
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
 		appended += len(recs)
 		meter.Add(int64(len(recs)))
 	}})
@@ -264,7 +264,7 @@ func qualityRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.S
 	if err != nil {
 		return nil, err
 	}
-	src, err := quality.New(quality.Config{Root: opts.Root, Trail: store})
+	src, err := quality.New(quality.Config{Root: opts.Root, Trail: store, Exclude: a.exclusion()})
 	if err != nil {
 		return nil, err
 	}

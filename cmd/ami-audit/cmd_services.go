@@ -146,6 +146,7 @@ func (a *App) runServices(cmd *cobra.Command, names []string, f servicesFlags) e
 		return err
 	}
 	cfg.Trail = store
+	logCfg.Trail, logCfg.Exclude = store, a.exclusion()
 	src, err := service.New(cfg)
 	if err != nil {
 		return usageError{err}
@@ -161,7 +162,7 @@ func (a *App) runServices(cmd *cobra.Command, names []string, f servicesFlags) e
 		srcs = append(srcs, lr)
 	}
 	appended := 0
-	col, err := batch.New(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
 	if err != nil {
 		return err
 	}

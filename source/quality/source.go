@@ -44,10 +44,12 @@
 //     installed"), suppressions exempted, new, resolved and open counts,
 //     duration_ms.
 //
-// violation_key is the hex SHA-256 (first 16 bytes) of the tool, the rule,
+// violation_key is "sha256:" and the hex SHA-256 of the tool, the rule,
 // the file and the whitespace-normalised text of the violation's line (the
 // message when the text is unknown); a second identical violation in the
-// same file gets ".2", and so on. A violation that moves to another line
+// same file gets ".2", and so on. It is computed before the masking step
+// and has a form that step leaves alone, so a violation whose line holds a
+// secret is still recognised on the next run. A violation that moves to another line
 // keeps its key; editing its line makes it a new violation (and resolves
 // the old one).
 //
@@ -92,6 +94,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 	"github.com/ami-orchestrator/ami-audit/source/quality/banned"
 )
 
@@ -137,6 +140,11 @@ type Config struct {
 	Workers int
 	// Trail is read for an incremental run; nil records everything.
 	Trail Querier
+	// Exclude is what is never read (package exclude): the trail's
+	// directory, git internals, private key files; nil applies those rules
+	// by name and content only. (Linters are other programs: they read
+	// what they read.)
+	Exclude *exclude.Rules
 	// Actor is the records' actor; empty means the user running it.
 	Actor string
 	// KeepViolations keeps every violation found in Run.Violations (for a
@@ -473,7 +481,7 @@ func (r *run) scanTree(ctx context.Context, root, base string, tree *Tree) error
 	if withSuppr {
 		r.tool(ToolSuppression, "").Ran = true
 	}
-	opts := banned.Options{Workers: r.src.cfg.Workers, NoWords: cfg == nil,
+	opts := banned.Options{Workers: r.src.cfg.Workers, NoWords: cfg == nil, Exclude: r.src.cfg.Exclude,
 		Extra: func(rel string, content []byte) any {
 			if !withSuppr || content == nil {
 				return nil
@@ -592,7 +600,9 @@ func goModuleDir(t *Tree) string {
 // found handles one violation: counts it and records it unless it is open.
 func (r *run) found(_ context.Context, v *Violation) error {
 	if v.Text == "" && v.Line > 0 && v.File != "" {
-		v.Text = lineText(filepath.Join(r.sum.Root, filepath.FromSlash(v.File)), v.Line)
+		if p := filepath.Join(r.sum.Root, filepath.FromSlash(v.File)); r.src.cfg.Exclude.File(p) == "" {
+			v.Text = lineText(p, v.Line)
+		}
 	}
 	key := r.keys.key(v)
 	r.seen[key] = true
@@ -725,7 +735,7 @@ func (r *run) summary(_ context.Context) error {
 	}
 	fpSrc, _ := json.Marshal([]any{counts, ran, notRun, r.sum.SuppressionsExempt})
 	sum := sha256.Sum256(fpSrc)
-	fp := hex.EncodeToString(sum[:])
+	fp := "sha256:" + hex.EncodeToString(sum[:])
 	target := r.relBase
 	if r.sum.New == 0 && r.sum.Resolved == 0 && len(r.sum.Fixed) == 0 && r.st.lastRun[target] == fp {
 		return nil

@@ -15,6 +15,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/memtrail"
+	"github.com/ami-orchestrator/ami-audit/secrets"
 )
 
 func write(t *testing.T, root, rel, content string) {
@@ -340,4 +341,62 @@ esac
 func sha256Hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// TestIncrementalThroughMasking: records pass the masking step before the
+// trail; a violation whose line holds a secret, and every violation key,
+// must still be recognised on the next run.
+func TestIncrementalThroughMasking(t *testing.T) {
+	d, err := secrets.New(secrets.Config{FingerprintKey: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	write(t, root, "scripts/config/patterns/banned_words.yaml", wordsYAML)
+	write(t, root, "app/a.py", "x = fallback()  # noqa\npassword = \"hunter2hunter2hunter2\"  # fallback\napi_key = \"AKIAIOSFODNN7EXAMPLE\"  # noqa\n")
+	trail := &memtrail.Trail{}
+	run := func() []*audit.Record {
+		src, err := New(Config{Root: root, Trail: trail, Linters: []*Linter{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []*audit.Record
+		if err := src.Collect(context.Background(), root, func(r *audit.Record) error {
+			d.MaskRecord(r)
+			recs = append(recs, r)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > 0 {
+			if err := trail.Append(context.Background(), recs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return recs
+	}
+	recs := run()
+	masked := 0
+	for _, r := range recs {
+		if k, _ := r.Context["violation_key"].(string); r.Action == ActionViolation && !strings.HasPrefix(k, "sha256:") {
+			t.Errorf("violation_key %q did not survive masking", k)
+		}
+		if s, _ := r.Context["line_text"].(string); strings.Contains(s, "REDACTED") {
+			masked++
+		}
+		if strings.Contains(fmt.Sprint(r.Context), "hunter2hunter2") || strings.Contains(fmt.Sprint(r.Context), "AKIAIOSFODNN7EXAMPLE") {
+			t.Errorf("a secret reached the record: %v", r.Context)
+		}
+	}
+	if masked == 0 {
+		t.Error("no line text was masked")
+	}
+	if again := run(); len(again) != 0 {
+		t.Fatalf("re-run through masking appended %v", actions(again))
+	}
+	write(t, root, "app/a.py", "x = 1\npassword = \"hunter2hunter2hunter2\"  # fallback\napi_key = \"AKIAIOSFODNN7EXAMPLE\"  # noqa\n")
+	want := []string{"quality_run . <nil>", "quality_violation_resolved app/a.py banned-words:fallback", "quality_violation_resolved app/a.py suppression:noqa"}
+	if diff := cmp.Diff(want, actions(run())); diff != "" {
+		t.Errorf("after a fix (-want +got):\n%s", diff)
+	}
 }

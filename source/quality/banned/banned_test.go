@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 const genConfig = `version: "2.0.0"
@@ -323,5 +325,43 @@ func TestFilenames(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: got %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestNeverReadsExcluded: private key files, git internals and the trail's
+// directory are never scanned for words.
+func TestNeverReadsExcluded(t *testing.T) {
+	root := t.TempDir()
+	for rel, content := range map[string]string{
+		"scripts/config/patterns/banned_words.yaml": "global_banned_words: [fallback]\nignored_files: [scripts/config/patterns/banned_words.yaml]\n",
+		"src/ok.py":        "fallback\n",
+		"keys/deploy.pem":  "-----BEGIN OPENSSH PRIVATE KEY-----\nfallback\n-----END OPENSSH PRIVATE KEY-----\n",
+		".audit/audit.log": "fallback\n",
+		"trail/x.txt":      "fallback\n",
+		"sub/.git/config":  "fallback\n",
+	} {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+	cfg, err := Load(filepath.Join(root, Dir, WordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err = Compile(cfg).Scan(context.Background(), root, root, Options{Exclude: exclude.New(filepath.Join(root, "trail"))}, func(r FileResult) error {
+		if len(r.Hits) > 0 {
+			got = append(got, r.Path)
+		}
+		if r.Path == "keys/deploy.pem" && !strings.Contains(r.Skipped, "private key") {
+			t.Errorf("private key not skipped: %+v", r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"src/ok.py"}, got); diff != "" {
+		t.Errorf("files with hits (-want +got):\n%s", diff)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 )
 
 // MaxFileSize is the largest file whose content is scanned; a larger one is
@@ -57,6 +59,10 @@ type Options struct {
 	Extra func(rel string, content []byte) any
 	// NoWords skips the banned words and names (only Extra runs).
 	NoWords bool
+	// Exclude is what is never read (package exclude): the trail's
+	// directory, git internals, private key files. Nil applies those rules
+	// by name and content only (any .audit and .git).
+	Exclude *exclude.Rules
 }
 
 // Scanner checks files against a compiled configuration. It is safe for
@@ -225,9 +231,12 @@ func (s *Scanner) Scan(ctx context.Context, root, base string, opts Options, fn 
 				return nil
 			}
 			if d.IsDir() {
-				if p != base && !s.walkable(d.Name()) {
+				if p != base && (!s.walkable(d.Name()) || opts.Exclude.Dir(p) != "") {
 					return fs.SkipDir
 				}
+				return nil
+			}
+			if opts.Exclude.Path(p) != "" {
 				return nil
 			}
 			if !d.Type().IsRegular() {
@@ -317,6 +326,9 @@ func (s *Scanner) scanFile(j job, opts Options, raw []byte) (FileResult, []byte)
 	content, raw, err := readFile(j.abs, raw)
 	if err != nil {
 		r.Skipped = err.Error()
+	}
+	if why := opts.Exclude.Content(content[:min(len(content), exclude.Sniff)]); why != "" {
+		r.Skipped, content = why+": not read", nil
 	}
 	if opts.Extra != nil {
 		r.Extra = opts.Extra(j.rel, content)
