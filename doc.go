@@ -4,7 +4,8 @@
 //
 // Where a record is born, hashed, stored, analysed and reported:
 //
-//   - source/...   sources collect records about a target (git, file, log, module)
+//   - source/...   sources collect records about a target (git, file, log,
+//     module, quality, service)
 //   - canonical    RFC 8785 canonical JSON, the byte form a record hash covers
 //   - ledger       hash chain, proof of work, Merkle tree, checkpoints, verification
 //   - keys         Ed25519 signing keys on disk

@@ -58,7 +58,7 @@ whoever runs it.
 Start with "ami-audit init" in a repository; the trail lives in .audit/.
 
 Exit codes: 0 success, 1 operational error, 2 usage error,
-3 verification failed.`,
+3 verification failed, 4 a --fail-on gate tripped.`,
 		Version:       version.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -102,6 +102,9 @@ func (a *App) commands() []*cobra.Command {
 		a.logsCommand(),
 		a.moduleCommand(),
 		a.fileCommand(),
+		a.qualityCommand(),
+		a.servicesCommand(),
+		a.serviceCommand(),
 		a.migrateCommand(),
 	}
 }

@@ -43,8 +43,9 @@ func (a *App) repoCommand() *cobra.Command {
 sources over it in parallel, append their records to the trail, and print a
 report combining what each source found.
 
-By default every available source runs (` + "`--sources`" + ` lists them; today git
-and file). Runs are incremental: what is already in the trail (a commit, a
+By default every available source runs: git, file, log, module, quality
+(banned words, suppressions, the installed linters) and service (the launcher
+manifest's services, when the repository has one). Runs are incremental: what is already in the trail (a commit, a
 file whose content and metadata did not change) is not recorded again, so a
 second run on an unchanged repository appends nothing.
 

@@ -8,6 +8,8 @@
 //	1  operational error (a file, store or server could not be used)
 //	2  usage error (unknown command or flag, bad flag value, bad input record)
 //	3  verification failed (the trail, a signature, a checkpoint or a proof did not check)
+//	4  a CI gate tripped: findings or violations reached the --fail-on severity
+//	   (shared by every command with --fail-on: quality, security, …)
 package main
 
 import (
@@ -29,6 +31,7 @@ const (
 	exitError       = 1
 	exitUsage       = 2
 	exitVerifyFails = 3
+	exitGate        = 4
 )
 
 func main() {
@@ -72,6 +75,13 @@ type verifyError struct{ err error }
 func (e verifyError) Error() string { return e.err.Error() }
 func (e verifyError) Unwrap() error { return e.err }
 
+// gateError marks a CI gate that tripped: a collection that worked and
+// found violations (or findings) at or above the --fail-on severity.
+type gateError struct{ err error }
+
+func (e gateError) Error() string { return e.err.Error() }
+func (e gateError) Unwrap() error { return e.err }
+
 // hintError carries a line telling the user what to do.
 type hintError struct {
 	err  error
@@ -95,7 +105,10 @@ func (a *App) report(err error) int {
 	}
 	var u usageError
 	var v verifyError
+	var g gateError
 	switch {
+	case errors.As(err, &g):
+		return exitGate
 	case errors.As(err, &v), errors.Is(err, ledger.ErrTampered):
 		return exitVerifyFails
 	case errors.As(err, &u), isCobraUsage(err):

@@ -38,10 +38,12 @@ type sourceFactory func(ctx context.Context, a *App, opts sourceOptions) (audit.
 // source package adds its line here.
 func (a *App) sourceRegistry() map[string]sourceFactory {
 	return map[string]sourceFactory{
-		"git":    gitRepoSource,
-		"file":   fileRepoSource,
-		"log":    logRepoSource,
-		"module": moduleRepoSource,
+		"git":     gitRepoSource,
+		"file":    fileRepoSource,
+		"log":     logRepoSource,
+		"module":  moduleRepoSource,
+		"quality": qualityRepoSource,
+		"service": serviceRepoSource,
 	}
 }
 
@@ -73,6 +75,23 @@ type runReporter interface {
 // after they are appended (one call at a time).
 type runObserver interface {
 	ObserveAppended(recs []*audit.Record)
+}
+
+// partOf turns a command's report into a source's part of a "repo"
+// report: the summary without the run's own bookkeeping (records
+// appended, duration), the sections, and the warnings named after the
+// source.
+func partOf(rep *report.Report, source string) reportPart {
+	p := reportPart{Sections: rep.Sections}
+	for _, it := range rep.Summary {
+		if it.Label != "Records appended" && it.Label != "Duration" {
+			p.Summary = append(p.Summary, it)
+		}
+	}
+	for _, w := range rep.Warnings {
+		p.Warnings = append(p.Warnings, source+": "+w)
+	}
+	return p
 }
 
 // maxReportWarnings caps the warnings a source puts in a report; the
