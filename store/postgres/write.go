@@ -217,7 +217,7 @@ func (s *Store) commitPipelined(batch []*appendReq) error {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.params, edge)
 		if err != nil {
 			r.Err = err
 			continue
@@ -253,6 +253,9 @@ func (s *Store) commitPipelined(batch []*appendReq) error {
 	}
 	for _, row := range side.signatures {
 		b.Queue(insertSQL("audit_signatures", signatureColumns), row...)
+	}
+	for _, row := range side.values {
+		b.Queue(insertSQL("audit_field_values", valueColumns), row...)
 	}
 	b.Queue(`INSERT INTO audit_tree_heads (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET root = excluded.root, note = excluded.note`, int64(tip.Size), root[:], signed)
 	b.Queue(`UPDATE audit_chain SET size = $1, hash = $2`, int64(tip.Size), tip.Hash)
@@ -317,7 +320,7 @@ func (s *Store) commitCopy(batch []*appendReq) error {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.params, edge)
 		if err != nil {
 			r.Err = err
 			continue
@@ -461,7 +464,7 @@ func (l *linkSource) Next() bool {
 	if len(l.recs) == 0 {
 		return false
 	}
-	entries, tip, edge, err := ledger.LinkWith(l.tip, l.recs, l.s.id.Difficulty, l.edge)
+	entries, tip, edge, err := ledger.LinkWith(l.tip, l.recs, l.s.params, l.edge)
 	if err != nil {
 		var be *ledger.BatchError
 		if errors.As(err, &be) {
@@ -536,6 +539,15 @@ func recordRow(e *ledger.Entry, side *sideRows) ([]any, error) {
 			side.signatures = append(side.signatures, []any{uid, text(sig.Signer), text(sig.Algorithm), text(sig.Signature), audit.FormatTime(sig.Timestamp)})
 		}
 	}
+	if len(r.Disclosures) > 0 {
+		vals, err := e.Values()
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			side.values = append(side.values, []any{uid, []byte(v.Field), v.Salt, v.Value})
+		}
+	}
 	return []any{uid, r.RecordHash, r.Timestamp, text(r.Actor), text(r.Action), text(r.Target), string(r.TargetType),
 		text(r.Source), text(r.Reason), ctxJSON, metaJSON, r.PreviousHash, int64(r.Nonce), string(r.Severity),
 		text(r.Classification), string(r.Status), int64(r.Sequence), audit.FormatTime(r.Timestamp), e.Body, e.TreeBlob()}, nil
@@ -543,13 +555,14 @@ func recordRow(e *ledger.Entry, side *sideRows) ([]any, error) {
 
 // sideRows are the rows of the tables that hang off audit_records.
 type sideRows struct {
-	findings, violations, signatures [][]any
+	findings, violations, signatures, values [][]any
 }
 
 var (
 	findingColumns   = []string{"record_id", "position", "finding_id", "finding_type", "severity", "description", "location", "recommendation", "metadata"}
 	violationColumns = []string{"record_id", "position", "violation_id", "rule", "severity", "message", "file_path", "line_number", "column_number"}
 	signatureColumns = []string{"record_id", "signer", "algorithm", "signature", "timestamp"}
+	valueColumns     = []string{"record_id", "field", "salt", "value"}
 )
 
 func (sr *sideRows) copy(ctx context.Context, tx pgx.Tx) error {
@@ -561,6 +574,7 @@ func (sr *sideRows) copy(ctx context.Context, tx pgx.Tx) error {
 		{"audit_findings", findingColumns, sr.findings},
 		{"audit_violations", violationColumns, sr.violations},
 		{"audit_signatures", signatureColumns, sr.signatures},
+		{"audit_field_values", valueColumns, sr.values},
 	} {
 		if len(t.rows) == 0 {
 			continue
