@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"ProofOfWork", testProofOfWork},
 		{"Concurrent", testConcurrent},
 		{"Tamper", testTamper},
+		{"Forget", testForget},
 		{"SchemaNewer", testSchemaNewer},
 	}
 	for _, tc := range tests {
