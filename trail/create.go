@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -331,4 +332,27 @@ func (t *Trail) adoptLogID() error {
 	}
 	t.settings.LogID = t.id.LogID
 	return writeSettings(t.cfg.Dir, t.settings)
+}
+
+// AddRedactor names the public key vkey (note verifier key text) in the
+// settings of the trail at dir as a redactor: a key allowed to redact,
+// apply retention and release legal holds. Once any redactor is named,
+// the log key is one only if it is named too; first reports that vkey is
+// the first.
+func AddRedactor(dir, vkey string) (first bool, err error) {
+	s, ok, err := loadSettings(dir)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, fmt.Errorf("%w: no %s in %s", ErrNoTrail, ConfigFile, dir)
+	}
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return false, fmt.Errorf("redactor key: %w", err)
+	}
+	first = len(s.Redaction.Redactors) == 0
+	if !slices.Contains(s.Redaction.Redactors, vkey) {
+		s.Redaction.Redactors = append(s.Redaction.Redactors, vkey)
+	}
+	return first, writeSettings(dir, s)
 }
