@@ -77,10 +77,11 @@ var (
 func FieldName(section, key string) string { return section + "." + key }
 
 // SplitField splits a field name into its section and member key. The key
-// is everything after the first dot, dots included.
+// is everything after the first dot, dots included; it may be empty (""
+// is a valid member name).
 func SplitField(name string) (section, key string, ok bool) {
 	section, key, ok = strings.Cut(name, ".")
-	if !ok || key == "" || (section != SectionContext && section != SectionMetadata) {
+	if !ok || (section != SectionContext && section != SectionMetadata) {
 		return "", "", false
 	}
 	return section, key, true

@@ -111,7 +111,7 @@ func TestCommitmentValidation(t *testing.T) {
 	}{
 		{"committed and in the clear", func(r *Record) { r.Context["user_email"] = "x" }, "context"},
 		{"not a context or metadata member", func(r *Record) { r.Commitments["actor"] = strings.Repeat("a", 64) }, "commitments"},
-		{"empty key", func(r *Record) { r.Commitments["context."] = strings.Repeat("a", 64) }, "commitments"},
+		{"no section", func(r *Record) { r.Commitments["user_email"] = strings.Repeat("a", 64) }, "commitments"},
 		{"commitment not hex", func(r *Record) { r.Commitments["context.n"] = strings.Repeat("A", 64) }, "commitments"},
 		{"disclosure of nothing committed", func(r *Record) { r.Disclosures["context.other"] = Disclosure{} }, "disclosures"},
 	}

@@ -42,6 +42,7 @@ var commitmentCases = []struct{ name, field, value string }{
 	{"object with Unicode", "context.profile", `{"name":"Zoë","roles":["admin","ops"],"active":true}`},
 	{"null", "context.gone", `null`},
 	{"key with a dot and a quote", `context.a."b`, `"x"`},
+	{"empty key", "metadata.", `""`},
 }
 
 // salt returns a made-up salt: 32 bytes of b.

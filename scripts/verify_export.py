@@ -182,8 +182,8 @@ def check_commitments(rec):
     if not isinstance(commitments, dict) or not commitments:
         raise Failure("commitments is not an object of commitments")
     for field, c in commitments.items():
-        section, _, key = field.partition(".")
-        if section not in ("context", "metadata") or not key:
+        section, dot, key = field.partition(".")
+        if section not in ("context", "metadata") or not dot:
             raise Failure("commitment %r does not name a member of context or metadata" % field)
         if not isinstance(c, str) or not re.fullmatch("[0-9a-f]{64}", c):
             raise Failure("the commitment of %s is not 64 lowercase hex digits" % field)
@@ -290,15 +290,15 @@ class Forgetting:
     def summary(self):
         if not (self.committed or self.pruned or self.redactions or self.retentions):
             return None
-        return ("%s commit values: %d disclosed and matching their commitments, %d not disclosed (masked in this export, "
-                "or redacted: %d by %s); %s pruned, as %s say"
+        return ("%s with committed values: %d disclosed and matching their commitments, %d not disclosed (masked in this export, "
+                "or redacted: %d by %s); %s pruned, as %s said"
                 % (count(len(self.committed), "record"), self.disclosed, self.undisclosed, self.redacted, count(self.redactions, "redaction record"),
-                   count(len(self.pruned), "record"), count(self.retentions, "retention record")))
+                   count(len(self.pruned), "record"), count(self.retentions, "retention record", "retention records")))
 
 
-def count(n, noun):
+def count(n, noun, plural=None):
     """'1 record', '2 records'."""
-    return "%d %s%s" % (n, noun, "" if n == 1 else "s")
+    return "%d %s" % (n, noun if n == 1 else plural or noun + "s")
 
 
 # --- RFC 6962 Merkle tree ----------------------------------------------------
