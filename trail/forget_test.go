@@ -25,7 +25,7 @@ import (
 
 // newTrail creates a trail in a temporary directory, with config appended
 // to its config.yaml, and opens it for appending.
-func newTrail(t *testing.T, config string) (*trail.Trail, string) {
+func newTrail(t testing.TB, config string) (*trail.Trail, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), ".audit")
 	cfg := trail.Config{Dir: dir, Registry: all.Registry()}
@@ -50,7 +50,7 @@ func newTrail(t *testing.T, config string) (*trail.Trail, string) {
 	return tr, dir
 }
 
-func logKey(t *testing.T, dir string) note.Signer {
+func logKey(t testing.TB, dir string) note.Signer {
 	t.Helper()
 	s, err := keys.LoadSigner(filepath.Join(dir, trail.LogKeyFile))
 	if err != nil {
