@@ -202,9 +202,29 @@ func (e *Evaluator) Decide(r *ledger.RawRecord) (Decision, error) {
 	if err != nil {
 		return d, fmt.Errorf("record %d: %w", r.Seq, err)
 	}
+	return e.decide(d, f), nil
+}
+
+// Keeps reports whether the policies keep a record not appended yet: a
+// collector drops a record they would prune at once (a commit older than
+// the git policy, say), so that a run after 'retention apply' does not
+// record again what was pruned, and appends nothing new for it. Legal
+// holds on targets count; holds on sequence ranges cover only records
+// already in the trail.
+func (e *Evaluator) Keeps(r *audit.Record) bool {
+	f := fields{timestamp: r.Timestamp, id: r.RecordID, target: r.Target, targetType: string(r.TargetType),
+		source: r.Source, classification: r.Classification, action: r.Action}
+	if f.classification == "" {
+		f.classification = audit.ClassInternal
+	}
+	d := e.decide(Decision{Seq: ^uint64(0), RecordID: r.RecordID}, f)
+	return !d.Prunable()
+}
+
+func (e *Evaluator) decide(d Decision, f fields) Decision {
 	d.RecordID = f.id
 	if f.source == audit.SourceTrail && slices.Contains(audit.ForgettingActions, f.action) {
-		return d, nil // explains what the trail forgot: kept for ever
+		return d // explains what the trail forgot: kept for ever
 	}
 	best := -1
 	for i, p := range e.policies {
@@ -217,19 +237,19 @@ func (e *Evaluator) Decide(r *ledger.RawRecord) (Decision, error) {
 		}
 	}
 	if best < 0 {
-		return d, nil
+		return d
 	}
 	d.Policy = &e.policies[best]
 	d.Expired = f.timestamp.Before(e.cutoffs[best])
 	if d.Expired {
 		for i := range e.holds {
-			if e.holds[i].Covers(r.Seq, f.target) {
+			if e.holds[i].Covers(d.Seq, f.target) {
 				d.Hold = &e.holds[i]
 				break
 			}
 		}
 	}
-	return d, nil
+	return d
 }
 
 // Prunable reports whether retention removes the record now.

@@ -423,5 +423,24 @@ func (t *Trail) Holds(ctx context.Context) ([]retention.Hold, error) {
 	return retention.Holds(ctx, t.raw)
 }
 
+// RetentionKeeps returns what collectors ask before they append a record:
+// whether the trail's retention policies keep it at now (see
+// retention.Evaluator.Keeps). Nil when the trail has no policies: every
+// record is kept.
+func (t *Trail) RetentionKeeps(ctx context.Context, now time.Time) (func(*audit.Record) bool, error) {
+	if len(t.settings.Retention.Policies) == 0 {
+		return nil, nil
+	}
+	holds, err := retention.Holds(ctx, t.raw)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := retention.NewEvaluator(t.settings.Retention, holds, now)
+	if err != nil {
+		return nil, err
+	}
+	return ev.Keeps, nil
+}
+
 // RetentionSettings are the trail's retention policies.
 func (t *Trail) RetentionSettings() retention.Settings { return t.settings.Retention }
