@@ -15,14 +15,12 @@ package disclose
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"iter"
 	"slices"
 	"strings"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/canonical"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -156,11 +154,10 @@ func attach(ctx context.Context, vr ledger.ValueReader, a Access, recs []*audit.
 		if r == nil {
 			return nil
 		}
-		val, err := canonical.Decode(v.Value)
+		d, err := v.Disclosure()
 		if err != nil {
-			return fmt.Errorf("record %d: the stored value of %s does not decode: %w", seq, v.Field, err)
+			return fmt.Errorf("record %d: %w", seq, err)
 		}
-		d := audit.Disclosure{Salt: hex.EncodeToString(v.Salt), Value: val}
 		if c, ok := r.Commitments[v.Field]; !ok || d.Check(v.Field, c) != nil {
 			return fmt.Errorf("%w: record %d (%s): the stored value of %s does not match its commitment; run 'ami-audit verify'", ledger.ErrTampered, seq, r.RecordID, v.Field)
 		}

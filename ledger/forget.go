@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
 )
 
 // What a log forgot, and the proof that it forgot only what its records
@@ -78,8 +79,9 @@ type PolicyClaim struct {
 	SequencesSHA256 string `json:"sequences_sha256"`
 }
 
-// claimContext is a claim as a record's context.
-func claimContext(v any) (map[string]any, error) {
+// ClaimContext is a claim (a struct with JSON tags) as the context of the
+// record that makes it.
+func ClaimContext(v any) (map[string]any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -90,8 +92,9 @@ func claimContext(v any) (map[string]any, error) {
 	return m, dec.Decode(&m)
 }
 
-// parseClaim reads a claim from a record's context, strictly.
-func parseClaim(r *audit.Record, v any) error {
+// ParseClaim reads a claim from a record's context into v, strictly: a
+// member v does not have is an error.
+func ParseClaim(r *audit.Record, v any) error {
 	b, err := json.Marshal(r.Context)
 	if err != nil {
 		return err
@@ -99,21 +102,28 @@ func parseClaim(r *audit.Record, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("the %s record's context does not say what it forgot: %w", r.Action, err)
+		return fmt.Errorf("record %d (%s): the %s record's context does not say what it says: %w", r.Sequence, r.RecordID, r.Action, err)
 	}
 	return nil
+}
+
+// NewTrailRecord builds a record the trail appends about what it forgets
+// or keeps: source ami-audit, classification internal (never committed:
+// verification reads its claim), the claim as its context.
+func NewTrailRecord(action, target string, tt audit.TargetType, actor, reason string, claim any) (*audit.Record, error) {
+	ctx, err := ClaimContext(claim)
+	if err != nil {
+		return nil, err
+	}
+	r := audit.New(actor, action, target, tt)
+	r.Source, r.Reason, r.Context, r.Classification = audit.SourceTrail, reason, ctx, audit.ClassInternal
+	return r, nil
 }
 
 // NewRedactionRecord builds the record_redacted record of a claim: actor
 // (who redacted), reason (why), about the target of the redacted record.
 func NewRedactionRecord(c RedactionClaim, redacted *audit.Record, actor, reason string) (*audit.Record, error) {
-	ctx, err := claimContext(c)
-	if err != nil {
-		return nil, err
-	}
-	r := audit.New(actor, audit.ActionRecordRedacted, redacted.Target, redacted.TargetType)
-	r.Source, r.Reason, r.Context, r.Classification = audit.SourceTrail, reason, ctx, audit.ClassInternal
-	return r, nil
+	return NewTrailRecord(audit.ActionRecordRedacted, redacted.Target, redacted.TargetType, actor, reason, c)
 }
 
 // ParseRedaction reads the claim of a record_redacted record.
@@ -122,7 +132,7 @@ func ParseRedaction(r *audit.Record) (RedactionClaim, error) {
 	if r.Action != audit.ActionRecordRedacted {
 		return c, fmt.Errorf("not a %s record", audit.ActionRecordRedacted)
 	}
-	if err := parseClaim(r, &c); err != nil {
+	if err := ParseClaim(r, &c); err != nil {
 		return c, err
 	}
 	if len(c.Fields) == 0 || c.RecordID == "" {
@@ -134,13 +144,7 @@ func ParseRedaction(r *audit.Record) (RedactionClaim, error) {
 // NewRetentionRecord builds the retention_applied record of a claim,
 // about the log itself (its origin).
 func NewRetentionRecord(c RetentionClaim, origin, actor, reason string) (*audit.Record, error) {
-	ctx, err := claimContext(c)
-	if err != nil {
-		return nil, err
-	}
-	r := audit.New(actor, audit.ActionRetentionApplied, origin, audit.TargetLog)
-	r.Source, r.Reason, r.Context, r.Classification = audit.SourceTrail, reason, ctx, audit.ClassInternal
-	return r, nil
+	return NewTrailRecord(audit.ActionRetentionApplied, origin, audit.TargetLog, actor, reason, c)
 }
 
 // ParseRetention reads the claim of a retention_applied record.
@@ -149,7 +153,7 @@ func ParseRetention(r *audit.Record) (RetentionClaim, error) {
 	if r.Action != audit.ActionRetentionApplied {
 		return c, fmt.Errorf("not a %s record", audit.ActionRetentionApplied)
 	}
-	return c, parseClaim(r, &c)
+	return c, ParseClaim(r, &c)
 }
 
 // SequenceDigest hashes the sequence numbers of pruned records, in
@@ -559,4 +563,14 @@ type ValueReader interface {
 	// FieldValues calls fn with every stored value of the records with
 	// the given sequence numbers.
 	FieldValues(ctx context.Context, seqs []uint64, fn func(seq uint64, v FieldValue) error) error
+}
+
+// Disclosure is the stored value as a record carries it: salt in hex, the
+// value decoded.
+func (v FieldValue) Disclosure() (audit.Disclosure, error) {
+	val, err := canonical.Decode(v.Value)
+	if err != nil {
+		return audit.Disclosure{}, fmt.Errorf("the stored value of %s does not decode: %w", v.Field, err)
+	}
+	return audit.Disclosure{Salt: hex.EncodeToString(v.Salt), Value: val}, nil
 }

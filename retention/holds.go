@@ -2,13 +2,13 @@ package retention
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
 // Hold is a legal hold: records it covers are never pruned, whatever the
@@ -74,10 +74,7 @@ func NewHoldRecord(target string, tt audit.TargetType, from, to uint64, origin, 
 		c.From, c.To = &from, &to
 		about, tt = origin, audit.TargetLog
 	}
-	r := audit.New(actor, audit.ActionLegalHold, about, tt)
-	r.Source, r.Reason, r.Classification = audit.SourceTrail, reason, audit.ClassInternal
-	r.Context = claimContext(c)
-	return r, nil
+	return ledger.NewTrailRecord(audit.ActionLegalHold, about, tt, actor, reason, c)
 }
 
 // NewReleaseRecord builds the legal_hold_released record lifting hold,
@@ -86,32 +83,7 @@ func NewReleaseRecord(hold *audit.Record, actor, reason string) (*audit.Record, 
 	if strings.TrimSpace(reason) == "" {
 		return nil, errors.New("releasing a legal hold needs a reason")
 	}
-	r := audit.New(actor, audit.ActionLegalHoldReleased, hold.Target, hold.TargetType)
-	r.Source, r.Reason, r.Classification = audit.SourceTrail, reason, audit.ClassInternal
-	r.Context = claimContext(ReleaseClaim{Hold: hold.RecordID})
-	return r, nil
-}
-
-func claimContext(v any) map[string]any {
-	b, _ := json.Marshal(v)
-	var m map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	dec.Decode(&m)
-	return m
-}
-
-func parseClaim(r *audit.Record, v any) error {
-	b, err := json.Marshal(r.Context)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("record %d (%s): the %s record's context does not parse: %w", r.Sequence, r.RecordID, r.Action, err)
-	}
-	return nil
+	return ledger.NewTrailRecord(audit.ActionLegalHoldReleased, hold.Target, hold.TargetType, actor, reason, ReleaseClaim{Hold: hold.RecordID})
 }
 
 // Holds lists the legal holds in force in the trail: every legal_hold
@@ -131,14 +103,14 @@ func Holds(ctx context.Context, s audit.Store) ([]Hold, error) {
 			}
 			if action == audit.ActionLegalHoldReleased {
 				var c ReleaseClaim
-				if err := parseClaim(r, &c); err != nil {
+				if err := ledger.ParseClaim(r, &c); err != nil {
 					return nil, err
 				}
 				released[c.Hold] = true
 				continue
 			}
 			var c HoldClaim
-			if err := parseClaim(r, &c); err != nil {
+			if err := ledger.ParseClaim(r, &c); err != nil {
 				return nil, err
 			}
 			h := Hold{ID: r.RecordID, Target: c.Target, Actor: r.Actor, Time: r.Timestamp, Reason: r.Reason}

@@ -14,7 +14,6 @@ package migrate
 import (
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -24,7 +23,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/canonical"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/store"
@@ -246,14 +244,14 @@ func disclose(ctx context.Context, src Store, chunk []*audit.Record) error {
 		if r == nil {
 			return nil
 		}
-		val, err := canonical.Decode(v.Value)
+		d, err := v.Disclosure()
 		if err != nil {
-			return fmt.Errorf("source: record %d: the stored value of %s: %w", seq, v.Field, err)
+			return fmt.Errorf("source: record %d: %w", seq, err)
 		}
 		if r.Disclosures == nil {
 			r.Disclosures = map[string]audit.Disclosure{}
 		}
-		r.Disclosures[v.Field] = audit.Disclosure{Salt: hex.EncodeToString(v.Salt), Value: val}
+		r.Disclosures[v.Field] = d
 		return nil
 	})
 }

@@ -157,15 +157,7 @@ func (f *forgetTx) Append(rec *audit.Record, sign func(*audit.Record) error) err
 	if err := side.copy(ctx, tx); err != nil {
 		return fmt.Errorf("forget: %w", err)
 	}
-	root := edge.Root()
-	signed, err := s.signHead(next.Size, root)
-	if err != nil {
-		return err
-	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO audit_tree_heads (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET root = excluded.root, note = excluded.note`, int64(next.Size), root[:], signed)
-	b.Queue(`UPDATE audit_chain SET size = $1, hash = $2`, int64(next.Size), next.Hash)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.storeTip(ctx, tx, next, edge); err != nil {
 		return fmt.Errorf("forget: tip: %w", err)
 	}
 	f.tip, f.appended = next, true

@@ -135,6 +135,19 @@ func storedHead(size int64, root []byte, signed *string) *ledger.StoredHead {
 
 // finish stores the tree head and the new tip and commits.
 func (s *Store) finish(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *ledger.Accumulator, firstID string) error {
+	if err := s.storeTip(ctx, tx, tip, edge); err != nil {
+		return fmt.Errorf("append: tip: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.resolveCommit(err, firstID)
+	}
+	s.edge, s.edgeHash = edge, tip.Hash
+	return nil
+}
+
+// storeTip stores the tree head of the tree edge describes, signed when
+// the store has a signer, and the new tip.
+func (s *Store) storeTip(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *ledger.Accumulator) error {
 	root := edge.Root()
 	signed, err := s.signHead(tip.Size, root)
 	if err != nil {
@@ -143,14 +156,7 @@ func (s *Store) finish(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *led
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO audit_tree_heads (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET root = excluded.root, note = excluded.note`, int64(tip.Size), root[:], signed)
 	b.Queue(`UPDATE audit_chain SET size = $1, hash = $2`, int64(tip.Size), tip.Hash)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("append: tip: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return s.resolveCommit(err, firstID)
-	}
-	s.edge, s.edgeHash = edge, tip.Hash
-	return nil
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // resolveCommit finds out whether a transaction whose COMMIT failed was

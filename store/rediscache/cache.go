@@ -823,14 +823,23 @@ func (c *Cache) AddSignatures(ctx context.Context, sigs iter.Seq2[audit.RecordSi
 		return 0, fmt.Errorf("%T cannot add signatures in one transaction", c.inner)
 	}
 	n, err := sa.AddSignatures(ctx, sigs)
-	c.local.drop("*")
-	if !c.call(ctx, c.flush) {
-		c.local.enable(false)
-		c.mu.Lock()
-		c.dirty = true
-		c.mu.Unlock()
-	}
+	c.dropAll(ctx)
 	return n, err
+}
+
+// dropAll drops every cached entry of the trail, here and in Redis; when
+// Redis cannot be told now it is flushed when it answers again. It
+// reports whether Redis was flushed now.
+func (c *Cache) dropAll(ctx context.Context) bool {
+	c.local.drop("*")
+	if c.call(ctx, c.flush) {
+		return true
+	}
+	c.local.enable(false)
+	c.mu.Lock()
+	c.dirty = true
+	c.mu.Unlock()
+	return false
 }
 
 // FieldValues implements ledger.ValueReader from the store of record:
@@ -851,12 +860,7 @@ func (c *Cache) Forget(ctx context.Context, fn func(ledger.ForgetTx) error) (led
 		return ledger.ForgetResult{}, fmt.Errorf("%T cannot forget", c.inner)
 	}
 	res, err := f.Forget(ctx, fn)
-	c.local.drop("*")
-	if !c.call(ctx, c.flush) {
-		c.local.enable(false)
-		c.mu.Lock()
-		c.dirty = true
-		c.mu.Unlock()
+	if !c.dropAll(ctx) {
 		res.Residue = strings.TrimPrefix(res.Residue+"; ", "; ") + "the Redis cache could not be flushed now: it is flushed when it answers again"
 	} else if err == nil {
 		res.Scrubbed = strings.TrimPrefix(res.Scrubbed+"; ", "; ") + "Redis cache flushed"
