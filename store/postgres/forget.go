@@ -44,6 +44,18 @@ func (s *Store) Forget(ctx context.Context, fn func(ledger.ForgetTx) error) (led
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("forget: commit: %w", err)
 	}
+	return s.scrub(ctx, ft.valuesDeleted, ft.pruned), nil
+}
+
+// Scrub clears what redaction and retention removed from the tables'
+// files as far as PostgreSQL can: it rewrites the values table and
+// vacuums the others. Forget runs it after every commit; run it again
+// when the result said other transactions were open (row versions they
+// could still see were kept).
+func (s *Store) Scrub(ctx context.Context) ledger.ForgetResult { return s.scrub(ctx, true, true) }
+
+func (s *Store) scrub(ctx context.Context, values, records bool) ledger.ForgetResult {
+	var res ledger.ForgetResult
 	var done, failed []string
 	vacuum := func(stmt string) {
 		if _, err := s.pool.Exec(ctx, stmt); err != nil {
@@ -52,23 +64,27 @@ func (s *Store) Forget(ctx context.Context, fn func(ledger.ForgetTx) error) (led
 		}
 		done = append(done, stmt)
 	}
-	if ft.valuesDeleted {
+	if values {
 		vacuum(`VACUUM (FULL) audit_field_values`)
 	}
-	if ft.pruned {
+	if records {
 		vacuum(`VACUUM audit_records`)
 		vacuum(`VACUUM audit_findings`)
 		vacuum(`VACUUM audit_violations`)
 	}
 	res.Scrubbed = strings.Join(done, "; ")
+	var open int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL`).Scan(&open); err == nil && open > 0 {
+		failed = append(failed, fmt.Sprintf("%d other transactions were open: the removed rows they may still see were kept; run the command again later to clear them", open))
+	}
 	res.Residue = "PostgreSQL does not overwrite freed space and keeps old row versions in its write-ahead log until it is recycled"
-	if ft.pruned {
+	if records {
 		res.Residue += "; 'VACUUM FULL audit_records' rewrites the records table without them"
 	}
 	if len(failed) > 0 {
 		res.Residue = strings.Join(failed, "; ") + "; " + res.Residue
 	}
-	return res, nil
+	return res
 }
 
 // forgetTx is the transaction of Forget.
