@@ -87,3 +87,54 @@ FROM generate_series(0, pg_relation_size($2::text::regclass) / current_setting('
 		t.Error("a value that was not redacted is gone from the pages too")
 	}
 }
+
+// TestUpgradeFromSchema2 turns a store back into what schema version 2
+// wrote and opens it: read-only it says to upgrade; with write access it
+// is upgraded, verifies, and commits confidential values from then on.
+func TestUpgradeFromSchema2(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	schema := storetest.RandomName("t_")
+	admin := pgtest.Conn(t, url)
+	cfg := postgres.Config{URL: url, Schema: schema, Create: true, Origin: "example.org/upgrade"}
+	s, err := postgres.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+	if err := s.Append(ctx, []*audit.Record{audit.New("ci", "deploy", "svc/api", audit.TargetService)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, q := range []string{`DROP TABLE audit_field_values`, `ALTER TABLE audit_records DROP COLUMN pruned_by, DROP COLUMN pruned_policy, ALTER COLUMN actor SET NOT NULL`,
+		`DELETE FROM audit_meta WHERE key = 'committed'`, `UPDATE audit_meta SET value = '2' WHERE key = 'schema_version'`} {
+		if _, err := admin.Exec(ctx, `SET search_path = `+schema+`; `+q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ro := cfg
+	ro.Create, ro.ReadOnly = false, true
+	if _, err := postgres.Open(ctx, ro); err == nil || !strings.Contains(err.Error(), "upgrade") {
+		t.Fatalf("a read-only open of a version 2 store: %v, want a request to upgrade it", err)
+	}
+	cfg.Create = false
+	s, err = postgres.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := strings.Join(s.Identity().Committed, ","); got != "confidential,restricted" {
+		t.Errorf("an upgraded store commits %q", got)
+	}
+	r := audit.New("ci", "login", "svc/api", audit.TargetService)
+	r.Classification, r.Context = audit.ClassConfidential, map[string]any{"user": "ana"}
+	if err := s.Append(ctx, []*audit.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Commitments) != 1 {
+		t.Errorf("a confidential record appended after the upgrade has commitments %v", r.Commitments)
+	}
+	if _, err := ledger.Verify(ctx, s, ledger.Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
