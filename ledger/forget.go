@@ -33,8 +33,8 @@ import (
 //     the log and states, per policy, how many records it pruned and the
 //     SHA-256 of their sequence numbers; verification recomputes both;
 //   - records that make the log forget (record_redacted,
-//     retention_applied, legal_hold_released) are signed by a key allowed
-//     to (CheckAuthority).
+//     retention_applied, legal_hold_released, of source ami-audit) are
+//     signed by a key allowed to (CheckAuthority).
 //
 // A pruned record's hash cannot be recomputed, but it is a leaf of the
 // tree the log key signed and the next record's previous_hash names it,
@@ -393,6 +393,9 @@ func (s *forgetState) forgetting(seq uint64, body []byte) error {
 	var rec audit.Record
 	if err := json.Unmarshal(body, &rec); err != nil {
 		return failAt(seq, "", "the record does not decode: %v", err)
+	}
+	if rec.Source != audit.SourceTrail {
+		return nil // only the trail's own records make it forget
 	}
 	fg := Forgetting{Seq: seq, RecordID: rec.RecordID, Actor: rec.Actor, Time: rec.Timestamp, Reason: rec.Reason}
 	auth := Authority{Seq: seq, RecordID: rec.RecordID, Action: rec.Action, index: -1}

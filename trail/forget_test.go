@@ -344,3 +344,39 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCommittedFromSettings: the classifications the settings name are
+// committed too, on top of those the log recorded at creation.
+func TestCommittedFromSettings(t *testing.T) {
+	ctx := context.Background()
+	tr, dir := newTrail(t, "")
+	tr.Close()
+	path := filepath.Join(dir, trail.ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), "- restricted\n", "- restricted\n        - internal\n", 1)
+	if edited == string(b) {
+		t.Fatalf("no committed classifications in %s:\n%s", path, b)
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err = trail.Open(ctx, trail.Config{Dir: dir, Registry: all.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	plain, secret, public := audit.New("ci", "a", "t", audit.TargetFile), audit.New("ci", "a", "t", audit.TargetFile), audit.New("ci", "a", "t", audit.TargetFile)
+	secret.Classification, public.Classification = audit.ClassConfidential, audit.ClassPublic
+	for _, r := range []*audit.Record{plain, secret, public} {
+		r.Context = map[string]any{"k": "v"}
+	}
+	if err := tr.Store().Append(ctx, []*audit.Record{plain, secret, public}); err != nil {
+		t.Fatal(err)
+	}
+	if len(plain.Commitments) != 1 || len(secret.Commitments) != 1 || len(public.Commitments) != 0 {
+		t.Errorf("committed: internal %v, confidential %v, public %v", plain.Commitments, secret.Commitments, public.Commitments)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -81,6 +82,7 @@ another user owns, is refused.`,
 	cmd.Flags().StringVar(&opts.Origin, "origin", "", "name of the log in its checkpoints (default: derived from the directory and the log id)")
 	cmd.Flags().IntVar(&opts.Difficulty, "difficulty", 0, "proof-of-work difficulty: leading zero hex digits of every record hash")
 	cmd.Flags().StringVar(&opts.JoinKey, "key", "", "when joining an existing trail: its log public key to trust")
+	cmd.Flags().Var(committedFlag{&opts.Committed}, "commit", "classifications whose context and metadata values are committed, so that they can be redacted (default confidential,restricted; none for none)")
 	return cmd
 }
 
@@ -168,3 +170,30 @@ func trustKey(dir, name, pub string) (string, error) {
 	}
 	return dst, nil
 }
+
+// committedFlag reads --commit: a comma-separated list of
+// classifications, or none.
+type committedFlag struct{ p *[]string }
+
+func (f committedFlag) String() string {
+	if f.p == nil || *f.p == nil {
+		return ""
+	}
+	return strings.Join(*f.p, ",")
+}
+
+func (f committedFlag) Set(s string) error {
+	*f.p = []string{}
+	if strings.TrimSpace(s) == "none" {
+		return nil
+	}
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			return fmt.Errorf("an empty classification in %q", s)
+		}
+		*f.p = append(*f.p, c)
+	}
+	return nil
+}
+
+func (committedFlag) Type() string { return "classes" }

@@ -67,6 +67,9 @@ type Config struct {
 	LogKey string
 	// Difficulty is the proof-of-work difficulty. Used only at creation.
 	Difficulty int
+	// Committed lists classifications whose values are committed, beyond
+	// those the log recorded at creation (see store.Options).
+	Committed []string
 	// Signer, when set, signs the tree head after each committed batch;
 	// Verifier, its public half, is then required (see store.Options).
 	Signer   note.Signer
@@ -92,7 +95,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) options() store.Options {
 	return store.Options{Create: c.Create, ReadOnly: c.ReadOnly, Origin: c.Origin, LogID: c.LogID, LogKey: c.LogKey,
-		Difficulty: c.Difficulty, Signer: c.Signer, Verifier: c.Verifier}
+		Difficulty: c.Difficulty, Committed: c.Committed, Signer: c.Signer, Verifier: c.Verifier}
 }
 
 // Store is an SQLite-backed audit.Store. It also implements
