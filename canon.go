@@ -2,17 +2,22 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/ami-orchestrator/ami-audit/canonical"
 )
 
 // AppendCanonical appends the bytes the record hash covers: the RFC 8785
-// canonical JSON of the record without record_hash, signatures and status.
-// The members, in canonical order, are
+// canonical JSON of the record without record_hash, signatures and status
+// (nor disclosures). The members, in canonical order, are
 //
-//	action actor classification context findings metadata nonce previous_hash
-//	reason record_id sequence severity source target target_type timestamp
-//	violations
+//	action actor [canonical_version] classification [commitments] context
+//	findings metadata nonce previous_hash reason record_id sequence severity
+//	source target target_type timestamp violations
+//
+// canonical_version (2) and commitments are present only in a record with
+// commitments (commit.go); without them the form is version 1. A pruned
+// record has no canonical form any more (ErrPruned).
 //
 // Call Normalize first: nil maps and slices are written as {} and [], but ids
 // and defaults are not invented here. docs/canonical-form.md describes the
@@ -22,7 +27,11 @@ func (r *Record) AppendCanonical(dst []byte) ([]byte, error) {
 }
 
 // AppendJSON appends the whole record as canonical JSON, with record_hash,
-// signatures and status in their sorted places. It is the export form.
+// signatures and status in their sorted places, and the disclosures the
+// record holds. It is the export form. What a reader may see is decided
+// before (package disclose): a record read from a store holds no
+// disclosures unless they were asked for. A pruned record is written as
+// its remains (see appendPruned).
 func (r *Record) AppendJSON(dst []byte) ([]byte, error) {
 	return r.appendJSON(dst, true)
 }
@@ -72,15 +81,53 @@ func (w *jsonWriter) uint(field string, u uint64) {
 }
 
 func (r *Record) appendJSON(dst []byte, full bool) ([]byte, error) {
+	if r.Pruned != nil {
+		if !full {
+			return dst, fmt.Errorf("record %d (%s): %w", r.Sequence, r.RecordID, ErrPruned)
+		}
+		return r.appendPruned(dst)
+	}
 	w := jsonWriter{b: dst}
 	w.raw(`{"action":`)
 	w.str("action", r.Action)
 	w.raw(`,"actor":`)
 	w.str("actor", r.Actor)
+	if len(r.Commitments) > 0 {
+		w.raw(`,"canonical_version":`)
+		w.uint("canonical_version", CommittedFormVersion)
+	}
 	w.raw(`,"classification":`)
 	w.str("classification", r.Classification)
+	if len(r.Commitments) > 0 {
+		w.raw(`,"commitments":{`)
+		for i, k := range sortedKeys(r.Commitments) {
+			if i > 0 {
+				w.raw(",")
+			}
+			w.str("commitments", k)
+			w.raw(":")
+			w.str("commitments."+k, r.Commitments[k])
+		}
+		w.raw("}")
+	}
 	w.raw(`,"context":`)
 	w.object("context", r.Context)
+	if full && len(r.Disclosures) > 0 {
+		w.raw(`,"disclosures":{`)
+		for i, k := range sortedKeys(r.Disclosures) {
+			if i > 0 {
+				w.raw(",")
+			}
+			d := r.Disclosures[k]
+			w.str("disclosures", k)
+			w.raw(`:{"salt":`)
+			w.str("disclosures."+k+".salt", d.Salt)
+			w.raw(`,"value":`)
+			w.value("disclosures."+k+".value", d.Value)
+			w.raw("}")
+		}
+		w.raw("}")
+	}
 	w.raw(`,"findings":[`)
 	for i := range r.Findings {
 		if i > 0 {
@@ -107,23 +154,8 @@ func (r *Record) appendJSON(dst []byte, full bool) ([]byte, error) {
 	w.raw(`,"severity":`)
 	w.str("severity", string(r.Severity))
 	if full {
-		w.raw(`,"signatures":[`)
-		for i := range r.Signatures {
-			if i > 0 {
-				w.raw(",")
-			}
-			s := &r.Signatures[i]
-			w.raw(`{"algorithm":`)
-			w.str("signatures.algorithm", s.Algorithm)
-			w.raw(`,"signature":`)
-			w.str("signatures.signature", s.Signature)
-			w.raw(`,"signer":`)
-			w.str("signatures.signer", s.Signer)
-			w.raw(`,"timestamp":`)
-			w.str("signatures.timestamp", FormatTime(s.Timestamp))
-			w.raw("}")
-		}
-		w.raw("]")
+		w.raw(`,"signatures":`)
+		r.appendSignatures(&w)
 	}
 	w.raw(`,"source":`)
 	w.str("source", r.Source)
@@ -146,6 +178,60 @@ func (r *Record) appendJSON(dst []byte, full bool) ([]byte, error) {
 	}
 	w.raw("]}")
 	return w.b, w.err
+}
+
+// appendSignatures writes the signatures array.
+func (r *Record) appendSignatures(w *jsonWriter) {
+	w.raw("[")
+	for i := range r.Signatures {
+		if i > 0 {
+			w.raw(",")
+		}
+		s := &r.Signatures[i]
+		w.raw(`{"algorithm":`)
+		w.str("signatures.algorithm", s.Algorithm)
+		w.raw(`,"signature":`)
+		w.str("signatures.signature", s.Signature)
+		w.raw(`,"signer":`)
+		w.str("signatures.signer", s.Signer)
+		w.raw(`,"timestamp":`)
+		w.str("signatures.timestamp", FormatTime(s.Timestamp))
+		w.raw("}")
+	}
+	w.raw("]")
+}
+
+// appendPruned writes what remains of a pruned record: the pruning mark,
+// record_hash, record_id, sequence, signatures and status. It has no
+// hashed form: its hash is known only as a leaf of the Merkle tree and as
+// the previous_hash of the record after it.
+func (r *Record) appendPruned(dst []byte) ([]byte, error) {
+	w := jsonWriter{b: dst}
+	w.raw(`{"pruned":{"policy":`)
+	w.str("pruned.policy", r.Pruned.Policy)
+	w.raw(`,"retention_sequence":`)
+	w.uint("pruned.retention_sequence", r.Pruned.RetentionSequence)
+	w.raw(`},"record_hash":`)
+	w.str("record_hash", r.RecordHash)
+	w.raw(`,"record_id":`)
+	w.str("record_id", r.RecordID)
+	w.raw(`,"sequence":`)
+	w.uint("sequence", r.Sequence)
+	w.raw(`,"signatures":`)
+	r.appendSignatures(&w)
+	w.raw(`,"status":`)
+	w.str("status", string(r.Status))
+	w.raw("}")
+	return w.b, w.err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, canonical.Compare)
+	return keys
 }
 
 func (f *Finding) appendJSON(w *jsonWriter) {

@@ -10,7 +10,11 @@
 //   - ledger       hash chain, proof of work, Merkle tree, checkpoints, verification
 //   - keys         Ed25519 signing keys on disk
 //   - trail        a trail as a user has it: directory, identity, keys and
-//     store; opening, creating, verifying, checkpointing, proving, signing
+//     store; opening, creating, verifying, checkpointing, proving, signing,
+//     redacting and applying retention
+//   - disclose     reading by classification: confidential values masked
+//     (their commitments shown) unless a reader may see them
+//   - retention    retention policies, legal holds, what is kept too long
 //   - store/...    durable storage of the chain: SQLite (default), PostgreSQL,
 //     a Redis cache decorator, migration between them; storetest is the
 //     conformance suite every backend passes
@@ -22,5 +26,7 @@
 //
 // A Record is immutable once appended: the store assigns its sequence number,
 // previous_hash and record_hash, and only its signatures and status may change
-// later (neither is covered by the hash).
+// later (neither is covered by the hash). What a trail may forget — the
+// committed values of confidential records, the bodies of records past their
+// retention — it forgets without changing any hash (commit.go, forget.go).
 package audit

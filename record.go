@@ -128,6 +128,14 @@ type Record struct {
 	Severity       Severity       `json:"severity"`
 	Classification string         `json:"classification"`
 	Status         Status         `json:"status"`
+
+	// Commitments, Disclosures and Pruned are how a record forgets
+	// (commit.go): the salted commitments its hash covers instead of
+	// confidential values, those values as a reader may see them, and the
+	// mark of a record whose body retention removed.
+	Commitments map[string]string     `json:"commitments,omitempty"`
+	Disclosures map[string]Disclosure `json:"disclosures,omitempty"`
+	Pruned      *Pruning              `json:"pruned,omitempty"`
 }
 
 // Signature is one signer's Ed25519 signature over a record's hash (see
@@ -357,7 +365,7 @@ func (r *Record) ValidateFields() error {
 			return bad(fmt.Sprintf("signatures[%d].algorithm", i), "unsupported algorithm %q (want Ed25519)", s.Algorithm)
 		}
 	}
-	return nil
+	return r.validateCommitments()
 }
 
 // Validate checks the fields a caller supplies and that the record has a

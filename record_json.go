@@ -51,9 +51,9 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 
 // recordFields are the JSON member names of a record.
 var recordFields = []string{
-	"action", "actor", "classification", "context", "findings", "metadata", "nonce", "previous_hash",
-	"reason", "record_hash", "record_id", "sequence", "severity", "signatures", "source", "status",
-	"target", "target_type", "timestamp", "violations",
+	"action", "actor", "canonical_version", "classification", "commitments", "context", "disclosures", "findings",
+	"metadata", "nonce", "previous_hash", "pruned", "reason", "record_hash", "record_id", "sequence", "severity",
+	"signatures", "source", "status", "target", "target_type", "timestamp", "violations",
 }
 
 var (
@@ -82,8 +82,17 @@ func IsRecordField(name string) bool {
 // time (0001-01-01T00:00:00Z) is refused rather than taken as absent.
 func (r *Record) SetFields(obj map[string]any) error {
 	d := fieldDecoder{}
+	version := ""
 	d.members("", obj, recordFields, func(name, _ string, v any) {
 		switch name {
+		case "canonical_version":
+			version = strconv.FormatUint(d.uint(name, v), 10)
+		case "commitments":
+			r.Commitments = d.commitments(name, v)
+		case "disclosures":
+			r.Disclosures = d.disclosures(name, v)
+		case "pruned":
+			r.Pruned = d.pruning(name, v)
 		case "action":
 			r.Action = d.str(name, v)
 		case "actor":
@@ -132,6 +141,9 @@ func (r *Record) SetFields(obj map[string]any) error {
 			}
 		}
 	})
+	if d.err == nil {
+		d.err = r.checkVersion(version)
+	}
 	return d.err
 }
 

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/disclose"
 )
 
 // Formats lists the format names New accepts.
@@ -186,19 +187,20 @@ func (c *csvw) Write(r *audit.Record) error {
 	if sigs == nil {
 		sigs = []audit.Signature{}
 	}
+	if r.Pruned != nil {
+		// What remains of a pruned record: no time, no fields.
+		return c.w.Write([]string{strconv.FormatUint(r.Sequence, 10), r.RecordID, "", "", "pruned: policy " + r.Pruned.Policy, "",
+			"", "", "", "", string(r.Status), "", "", r.RecordHash, "", "{}", "{}", "[]", "[]", js(sigs)})
+	}
+	// Committed values show as disclosed, or masked with their
+	// commitment.
+	ctx, meta := disclose.Fields(r)
 	return c.w.Write([]string{
 		strconv.FormatUint(r.Sequence, 10), r.RecordID, audit.FormatTime(r.Timestamp), r.Actor, r.Action, r.Target,
 		string(r.TargetType), r.Source, string(r.Severity), r.Classification, string(r.Status), r.Reason,
 		r.PreviousHash, r.RecordHash, strconv.FormatUint(r.Nonce, 10),
-		js(orEmpty(r.Context)), js(orEmpty(r.Metadata)), js(r.Findings), js(r.Violations), js(sigs),
+		js(ctx), js(meta), js(r.Findings), js(r.Violations), js(sigs),
 	})
-}
-
-func orEmpty(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
 }
 
 func (c *csvw) Close() error {

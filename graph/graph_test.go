@@ -44,7 +44,7 @@ func fixture(t *testing.T) []*audit.Record {
 			Signatures: []audit.Signature{{Signer: "alice", Signature: "c2lnbmF0dXJl", Algorithm: audit.AlgorithmEd25519, Timestamp: at(10)}}},
 		{RecordID: id(5), Timestamp: at(11), Actor: "dave", Action: "deploy", Target: "svc/web", TargetType: audit.TargetService, Source: "cli"},
 	}
-	entries, _, err := ledger.Link(audit.Head{}, recs, 0, nil)
+	entries, _, err := ledger.Link(audit.Head{}, recs, ledger.Params{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,6 +117,11 @@ func Parse(b []byte, defaultSource string) (*audit.Record, error) {
 			return nil, &audit.FieldError{Field: name, Msg: "is assigned by the trail; leave it out"}
 		}
 	}
+	for _, name := range []string{"canonical_version", "commitments", "disclosures", "pruned"} {
+		if _, ok := obj[name]; ok {
+			return nil, &audit.FieldError{Field: name, Msg: "is assigned by the trail (it commits the context and metadata values of records whose classification calls for it); leave it out"}
+		}
+	}
 	if _, ok := obj["signatures"]; ok {
 		return nil, &audit.FieldError{Field: "signatures", Msg: "records are signed after they are appended (ami-audit sign); leave it out"}
 	}

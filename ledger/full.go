@@ -34,6 +34,10 @@ type Options struct {
 	RootsAt []uint64
 	// Progress, when set, is called with the number of records checked.
 	Progress func(n uint64)
+	// Redactors are the keys allowed to make the log forget: every
+	// record_redacted, retention_applied and legal_hold_released record
+	// must be signed by one of them (CheckAuthority).
+	Redactors []note.Verifier
 }
 
 // Result is what a successful Verify establishes.
@@ -63,34 +67,66 @@ type Result struct {
 //
 // Every failure wraps ErrTampered, most as a *ChainError naming the
 // record.
+//
+// Redaction and retention change rows in place, always in the
+// transaction that appends the record saying so. When a verification
+// finds a value or a body missing that no record explains, and the log
+// grew meanwhile, it runs again: the change may have been committed while
+// it read.
 func Verify(ctx context.Context, s Verifiable, opt Options) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, n, err := verifyOnce(ctx, s, opt)
+		var ue *unexplained
+		if !errors.As(err, &ue) || attempt == 3 {
+			return res, err
+		}
+		snap, serr := s.Snapshot(ctx)
+		if serr != nil || snap.Records <= n {
+			return res, err
+		}
+	}
+}
+
+func verifyOnce(ctx context.Context, s Verifiable, opt Options) (Result, uint64, error) {
+	res, n, err := verifySnapshot(ctx, s, opt)
+	if err != nil || res.Forgotten == nil || len(res.Forgotten.Authority) == 0 {
+		return res, n, err
+	}
+	g, ok := s.(RecordGetter)
+	if !ok {
+		return res, n, fmt.Errorf("the store cannot read the records that made the log forget")
+	}
+	return res, n, named("forgetting", CheckAuthority(ctx, g, res.Forgotten, opt.Redactors))
+}
+
+func verifySnapshot(ctx context.Context, s Verifiable, opt Options) (Result, uint64, error) {
 	snap, err := s.Snapshot(ctx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, 0, err
 	}
 	n, err := CheckSnapshot(snap)
 	if err != nil {
-		return Result{}, named("rows", err)
+		return Result{}, n, named("rows", err)
 	}
 	res, err := VerifyPrefix(ctx, s, n, VerifyOptions{Difficulty: s.Difficulty(), RootsAt: opt.RootsAt, Progress: opt.Progress})
 	if err != nil {
-		return Result{}, named("chain", err)
+		return Result{}, n, named("chain", err)
 	}
 	if t := snap.Tip; t != nil && n > 0 && t.Hash != res.LastHash {
-		return Result{}, &ChainError{Seq: n - 1, Check: "rows", Reason: fmt.Sprintf("the store's chain tip names record hash %.16s… but the last record is %.16s… (the tip was changed)", t.Hash, res.LastHash)}
+		return Result{}, n, &ChainError{Seq: n - 1, Check: "rows", Reason: fmt.Sprintf("the store's chain tip names record hash %.16s… but the last record is %.16s… (the tip was changed)", t.Hash, res.LastHash)}
 	}
 	out := Result{VerifyResult: res, Heads: snap.Heads}
 	if n == 0 {
-		return out, nil
+		return out, n, nil
 	}
 	cp, err := checkLatestHead(ctx, s, snap.Latest, res, s.HashReader(ctx), s.Origin(), opt.Key)
 	if err != nil {
-		return Result{}, named("tree heads", err)
+		return Result{}, n, named("tree heads", err)
 	}
 	out.Latest = cp
 	out.LatestNote = snap.Latest.Note
 	out.Signed = opt.Key != nil
-	return out, nil
+	return out, n, nil
 }
 
 // named sets the Check of a *ChainError.

@@ -41,7 +41,7 @@ func (m *memLog) tip() audit.Head {
 
 func (m *memLog) append(t testing.TB, difficulty int, recs ...*audit.Record) {
 	t.Helper()
-	entries, _, err := Link(m.tip(), recs, difficulty, m)
+	entries, _, err := Link(m.tip(), recs, Params{Difficulty: difficulty}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestLinkRefusesInvalidRecordNamingIt(t *testing.T) {
 	m := &memLog{}
 	bad := rec(1)
 	bad.Actor = ""
-	_, _, err := Link(m.tip(), []*audit.Record{rec(0), bad}, 0, m)
+	_, _, err := Link(m.tip(), []*audit.Record{rec(0), bad}, Params{}, m)
 	var be *BatchError
 	if !errors.As(err, &be) || be.Index != 1 || !strings.Contains(err.Error(), "actor") {
 		t.Fatalf("err = %v, want BatchError for record 2 naming actor", err)
@@ -158,7 +158,7 @@ func TestProofOfWork(t *testing.T) {
 		// Some hashes may start with 0 by chance; five in a row is 1 in 16^5.
 		t.Fatal("difficulty not enforced")
 	}
-	if _, _, err := Link(audit.Head{}, []*audit.Record{rec(0)}, MaxDifficulty+1, nil); err == nil {
+	if _, _, err := Link(audit.Head{}, []*audit.Record{rec(0)}, Params{Difficulty: MaxDifficulty + 1}, nil); err == nil {
 		t.Error("difficulty beyond the maximum accepted")
 	}
 }

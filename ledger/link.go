@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
 )
 
 // MaxDifficulty bounds proof of work: 8 hex digits is already about four
@@ -44,25 +46,43 @@ func (e *BatchError) Error() string {
 }
 func (e *BatchError) Unwrap() error { return e.Err }
 
+// Params are a log's rules for the records it appends.
+type Params struct {
+	// Difficulty is the proof-of-work difficulty: leading zero hex digits
+	// of every record hash.
+	Difficulty int
+	// Committed lists the classifications whose context and metadata
+	// values are committed rather than hashed in the clear
+	// (audit.Record.CommitValues).
+	Committed []string
+}
+
 // Link prepares recs to follow tip: it normalizes and validates each record,
-// assigns Sequence, PreviousHash, Nonce (mining to difficulty leading zero
-// hex digits) and RecordHash in place, and computes each leaf's tree hashes,
-// reading the tree's frontier at tip.Size through r. It returns the entries
-// and the new tip. Nothing is stored: the caller writes the entries in the
-// same transaction in which it read tip.
-func Link(tip audit.Head, recs []*audit.Record, difficulty int, r tlog.HashReader) ([]Entry, audit.Head, error) {
+// commits the values of a record whose classification is in p.Committed,
+// assigns Sequence, PreviousHash, Nonce (mining to p.Difficulty leading
+// zero hex digits) and RecordHash in place, and computes each leaf's tree
+// hashes, reading the tree's frontier at tip.Size through r. It returns the
+// entries and the new tip. Nothing is stored: the caller writes the entries
+// in the same transaction in which it read tip.
+//
+// A record that arrives with a record hash is a copy of a stored record
+// (package migrate): it is linked as it is, its commitments (if any) kept
+// and checked against its disclosures, and never committed anew — the
+// copy must hash as the original did.
+func Link(tip audit.Head, recs []*audit.Record, p Params, r tlog.HashReader) ([]Entry, audit.Head, error) {
 	acc, err := Frontier(tip.Size, r)
 	if err != nil {
 		return nil, tip, err
 	}
-	entries, next, _, err := LinkWith(tip, recs, difficulty, acc)
+	entries, next, _, err := LinkWith(tip, recs, p, acc)
 	return entries, next, err
 }
 
 // LinkWith is Link given the tree's frontier at tip.Size (which a store may
 // keep in memory between appends, saving the reads). It returns the
 // frontier after the new records; acc itself is not changed.
-func LinkWith(tip audit.Head, recs []*audit.Record, difficulty int, acc *Accumulator) ([]Entry, audit.Head, *Accumulator, error) {
+func LinkWith(tip audit.Head, recs []*audit.Record, p Params, acc *Accumulator) ([]Entry, audit.Head, *Accumulator, error) {
+	difficulty := p.Difficulty
 	if difficulty < 0 || difficulty > MaxDifficulty {
 		return nil, tip, nil, fmt.Errorf("proof-of-work difficulty %d is out of range 0..%d", difficulty, MaxDifficulty)
 	}
@@ -77,6 +97,7 @@ func LinkWith(tip audit.Head, recs []*audit.Record, difficulty int, acc *Accumul
 	buf := make([]byte, 0, 1024)
 	for i, rec := range recs {
 		rec.Normalize()
+		copied := rec.RecordHash != ""
 		rec.Sequence = tip.Size
 		rec.PreviousHash = tip.Hash
 		rec.Nonce = 0
@@ -85,6 +106,14 @@ func LinkWith(tip audit.Head, recs []*audit.Record, difficulty int, acc *Accumul
 			return nil, tip, nil, &BatchError{Index: i, Err: err}
 		}
 		var err error
+		if copied {
+			err = rec.CheckDisclosures()
+		} else {
+			err = rec.CommitValues(p.Committed)
+		}
+		if err != nil {
+			return nil, tip, nil, &BatchError{Index: i, Err: err}
+		}
 		var sum [32]byte
 		for {
 			buf, err = rec.AppendCanonical(buf[:0])
@@ -189,4 +218,23 @@ func SignEntries(entries []Entry, sign func(*audit.Record) error, offset int) er
 		}
 	}
 	return nil
+}
+
+// Values returns the disclosures of the entry's record as stores keep
+// them: the raw salt and the value's canonical JSON, by field name.
+func (e *Entry) Values() ([]FieldValue, error) {
+	out := make([]FieldValue, 0, len(e.Record.Disclosures))
+	for _, field := range slices.Sorted(maps.Keys(e.Record.Disclosures)) {
+		d := e.Record.Disclosures[field]
+		salt, err := hex.DecodeString(d.Salt)
+		if err != nil || len(salt) != audit.SaltSize {
+			return nil, fmt.Errorf("record %d: %s: the salt is not %d bytes of hex", e.Record.Sequence, field, audit.SaltSize)
+		}
+		v, err := canonical.Marshal(d.Value)
+		if err != nil {
+			return nil, fmt.Errorf("record %d: %s: %w", e.Record.Sequence, field, err)
+		}
+		out = append(out, FieldValue{Field: field, Salt: salt, Value: v})
+	}
+	return out, nil
 }

@@ -17,6 +17,9 @@ type chainFields struct {
 	// The members stores index, as JSON string tokens (quotes included),
 	// in the order of IndexedFields.
 	indexed [numIndexed][]byte
+	// commitments and version are the raw commitments object and
+	// canonical_version number, nil when absent.
+	commitments, version []byte
 }
 
 // Members calls fn with each member of the JSON object b, in order: the
@@ -77,6 +80,10 @@ func scanChainFields(b []byte) (chainFields, error) {
 			f.indexed[idxTargetType] = val
 		case "severity":
 			f.indexed[idxSeverity] = val
+		case "commitments":
+			f.commitments = val
+		case "canonical_version":
+			f.version = val
 		case "sequence":
 			n, err := strconv.ParseUint(string(val), 10, 64)
 			if err != nil {

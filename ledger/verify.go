@@ -27,6 +27,20 @@ type RawRecord struct {
 	// checks they say what the hashed body says, so that a changed column
 	// cannot hide a record from a query or misreport it.
 	Indexed *IndexedFields
+	// Values are the stored values of the record's committed fields
+	// (audit.Commitment), in any order.
+	Values []FieldValue
+	// Pruned is set when the row holds only what retention keeps of a
+	// record (its Body is then empty).
+	Pruned *audit.Pruning
+}
+
+// FieldValue is the stored value of a committed field. Its slices are
+// valid as long as the RawRecord's.
+type FieldValue struct {
+	Field string
+	Salt  []byte // SaltSize raw bytes
+	Value []byte // the value's canonical JSON
 }
 
 // IndexedFields are the record fields stores keep in columns of their own.
@@ -94,6 +108,8 @@ type VerifyResult struct {
 	Root     tlog.Hash            // Merkle tree hash of all of them
 	LastHash string               // record_hash of the last record
 	RootsAt  map[uint64]tlog.Hash // tree hash at each requested size
+	// Forgotten says what the log forgot, and why (redaction, retention).
+	Forgotten *Forgotten
 }
 
 // VerifyChain reads every stored row in order and checks, for each: the
@@ -202,7 +218,7 @@ func verifySequential(ctx context.Context, s RawScanner, to uint64, opt VerifyOp
 	if err := <-readErr; err != nil {
 		return VerifyResult{}, err
 	}
-	return v.result(), nil
+	return v.result()
 }
 
 const (
@@ -278,14 +294,17 @@ func verifyBlocks(ctx context.Context, s RawScanner, end uint64, opt VerifyOptio
 		}
 		free <- c
 	}
-	return v.result(), nil
+	return v.result()
 }
 
 // rawChunk holds copies of consecutive rows in one buffer, by offset.
 type rawChunk struct {
-	rows []rowRef
-	buf  []byte
-	err  error // reading the chunk failed
+	rows   []rowRef
+	buf    []byte
+	vals   []valRef
+	pruned []audit.Pruning
+	err    error        // reading the chunk failed
+	values []FieldValue // scratch for row
 }
 
 type rowRef struct {
@@ -294,11 +313,18 @@ type rowRef struct {
 	end           int
 	indexed       bool
 	cols          [numIndexed + 1]int // offsets of the indexed columns, after end
+	vals          [2]int              // the row's values: c.vals[vals[0]:vals[1]]
+	pruned        int                 // index+1 in c.pruned, 0 when not pruned
 }
+
+// valRef locates a FieldValue in a chunk's buf.
+type valRef struct{ field, salt, value, end int }
 
 func (c *rawChunk) reset() {
 	c.rows = c.rows[:0]
 	c.buf = c.buf[:0]
+	c.vals = c.vals[:0]
+	c.pruned = c.pruned[:0]
 	c.err = nil
 }
 
@@ -318,6 +344,22 @@ func (c *rawChunk) add(r *RawRecord) {
 		}
 		ref.cols[numIndexed] = len(c.buf)
 	}
+	ref.vals[0] = len(c.vals)
+	for _, v := range r.Values {
+		vr := valRef{field: len(c.buf)}
+		c.buf = append(c.buf, v.Field...)
+		vr.salt = len(c.buf)
+		c.buf = append(c.buf, v.Salt...)
+		vr.value = len(c.buf)
+		c.buf = append(c.buf, v.Value...)
+		vr.end = len(c.buf)
+		c.vals = append(c.vals, vr)
+	}
+	ref.vals[1] = len(c.vals)
+	if r.Pruned != nil {
+		c.pruned = append(c.pruned, *r.Pruned)
+		ref.pruned = len(c.pruned)
+	}
 	c.rows = append(c.rows, ref)
 }
 
@@ -334,9 +376,19 @@ func (c *rawChunk) row(i int, r *RawRecord, cols *IndexedFields) {
 		}
 		r.Indexed = cols
 	}
+	c.values = c.values[:0]
+	for _, v := range c.vals[ref.vals[0]:ref.vals[1]] {
+		c.values = append(c.values, FieldValue{Field: string(c.buf[v.field:v.salt]), Salt: c.buf[v.salt:v.value:v.value], Value: c.buf[v.value:v.end:v.end]})
+	}
+	r.Values = c.values
+	r.Pruned = nil
+	if ref.pruned > 0 {
+		r.Pruned = &c.pruned[ref.pruned-1]
+	}
 }
 
 type chainVerifier struct {
+	forget  forgetState
 	opt     VerifyOptions
 	acc     Accumulator
 	next    uint64
@@ -380,6 +432,15 @@ func (v *chainVerifier) check(r *RawRecord) error {
 	case r.Seq < seq:
 		return v.fail(r.Seq, r.Body, "sequence %d appears twice or out of order", r.Seq)
 	}
+	if r.Pruned != nil || len(r.Body) == 0 {
+		if len(r.Hash) != 32 {
+			return &ChainError{Seq: seq, Reason: "the stored record_hash is not 32 bytes"}
+		}
+		if err := v.forget.pruned(seq, r); err != nil {
+			return err
+		}
+		return v.advance(seq, [32]byte(r.Hash), nil, r)
+	}
 	sum := sha256.Sum256(r.Body)
 	if len(r.Hash) != 32 || !bytes.Equal(sum[:], r.Hash) {
 		return v.fail(seq, r.Body, "record_hash mismatch: the stored content does not hash to the stored record_hash (the record was changed)")
@@ -401,16 +462,25 @@ func (v *chainVerifier) check(r *RawRecord) error {
 			}
 		}
 	}
+	if err := v.forget.record(seq, sum, &f, r); err != nil {
+		return err
+	}
+	return v.advance(seq, sum, r.Body, r)
+}
+
+// advance checks what every row must satisfy, its body present or not —
+// the proof of work and the stored tree hashes — and moves on.
+func (v *chainVerifier) advance(seq uint64, sum [32]byte, body []byte, r *RawRecord) error {
 	if !meetsDifficulty(sum, v.opt.Difficulty) {
-		return v.fail(seq, r.Body, "record_hash does not meet the proof-of-work difficulty %d", v.opt.Difficulty)
+		return v.fail(seq, body, "record_hash does not meet the proof-of-work difficulty %d", v.opt.Difficulty)
 	}
 	v.tree = v.acc.Add(LeafHash(sum), v.tree)
 	if len(r.Tree) != 32*len(v.tree) {
-		return v.fail(seq, r.Body, "stored Merkle tree hashes are wrong (%d bytes, want %d)", len(r.Tree), 32*len(v.tree))
+		return v.fail(seq, body, "stored Merkle tree hashes are wrong (%d bytes, want %d)", len(r.Tree), 32*len(v.tree))
 	}
 	for i, h := range v.tree {
 		if !bytes.Equal(r.Tree[32*i:32*i+32], h[:]) {
-			return v.fail(seq, r.Body, "stored Merkle tree hash at level %d does not match the records", i)
+			return v.fail(seq, body, "stored Merkle tree hash at level %d does not match the records", i)
 		}
 	}
 	hex.Encode(v.prevBuf, sum[:])
@@ -442,8 +512,11 @@ func sameString(tok, s []byte) bool {
 	return dec == string(s)
 }
 
-func (v *chainVerifier) result() VerifyResult {
-	return VerifyResult{Size: v.next, Root: v.acc.Root(), LastHash: string(v.prev), RootsAt: v.roots}
+func (v *chainVerifier) result() (VerifyResult, error) {
+	res := VerifyResult{Size: v.next, Root: v.acc.Root(), LastHash: string(v.prev), RootsAt: v.roots}
+	f, err := v.forget.finish(v.next)
+	res.Forgotten = f
+	return res, err
 }
 
 // CheckCheckpoint compares a verified chain with a saved checkpoint: the log

@@ -33,7 +33,11 @@ import sys
 
 MAX_SAFE_INTEGER = 2**53 - 1
 GENESIS_HASH = "0"
-UNHASHED = ("record_hash", "signatures", "status")  # members the hash does not cover
+UNHASHED = ("record_hash", "signatures", "status", "disclosures")  # members the hash does not cover
+COMMITTED_FORM_VERSION = 2  # canonical_version of a record with commitments
+COMMITMENT_DOMAIN = b"ami-audit field commitment v1\n"
+PRUNED_MEMBERS = {"pruned", "record_hash", "record_id", "sequence", "signatures", "status"}
+SOURCE_TRAIL = "ami-audit"  # the source of the records the trail itself appends
 PROOF_FORMAT = "ami-audit-inclusion-proof/v1"
 
 
@@ -154,6 +158,147 @@ def record_hash(record):
     """Hex SHA-256 of the canonical form: the record without the unhashed members."""
     hashed = {k: v for k, v in record.items() if k not in UNHASHED}
     return hashlib.sha256(canonical(hashed)).hexdigest()
+
+
+# --- Field commitments (canonical form version 2) ----------------------------
+
+
+def commitment(field, salt, value):
+    """SHA-256 over the domain, the field name as a JSON string, a newline, the salt and the value's canonical JSON."""
+    return hashlib.sha256(COMMITMENT_DOMAIN + json_string(field).encode("utf-8") + b"\n" + salt + canonical(value)).hexdigest()
+
+
+def check_commitments(rec):
+    """Check a record's commitments and the values it discloses; return (committed fields, disclosed fields)."""
+    version, commitments, disclosures = rec.get("canonical_version"), rec.get("commitments"), rec.get("disclosures")
+    if commitments is None:
+        if version is not None:
+            raise Failure("canonical_version %r without commitments" % (version,))
+        if disclosures is not None:
+            raise Failure("disclosures without commitments")
+        return set(), set()
+    if version != COMMITTED_FORM_VERSION:
+        raise Failure("canonical_version %r is not one this script knows (1, or %d with commitments)" % (version, COMMITTED_FORM_VERSION))
+    if not isinstance(commitments, dict) or not commitments:
+        raise Failure("commitments is not an object of commitments")
+    for field, c in commitments.items():
+        section, dot, key = field.partition(".")
+        if section not in ("context", "metadata") or not dot:
+            raise Failure("commitment %r does not name a member of context or metadata" % field)
+        if not isinstance(c, str) or not re.fullmatch("[0-9a-f]{64}", c):
+            raise Failure("the commitment of %s is not 64 lowercase hex digits" % field)
+        if key in (rec.get(section) or {}):
+            raise Failure("%s is both committed and in the clear" % field)
+    if disclosures is None:
+        disclosures = {}
+    if not isinstance(disclosures, dict):
+        raise Failure("disclosures is not an object")
+    for field, d in disclosures.items():
+        if field not in commitments:
+            raise Failure("a value is disclosed for %s, which the record does not commit to" % field)
+        if not isinstance(d, dict) or set(d) != {"salt", "value"} or not isinstance(d["salt"], str) \
+                or not re.fullmatch("[0-9a-f]{64}", d["salt"]):
+            raise Failure("the disclosure of %s is not a salt of 64 lowercase hex digits and a value" % field)
+        if commitment(field, bytes.fromhex(d["salt"]), d["value"]) != commitments[field]:
+            raise Failure("the disclosed value of %s does not match its commitment (the value or its salt was changed)" % field)
+    return set(commitments), set(disclosures)
+
+
+class Forgetting:
+    """What an export says the trail forgot, checked as the records go by.
+
+    Redacted values: a record_redacted record names fields of an earlier
+    record; they must not be disclosed in the export. Pruned records: what
+    remains of them names the retention_applied record (later in the trail)
+    and the policy that pruned them; that record states, per policy, how
+    many records it pruned and the SHA-256 of their sequence numbers (8
+    bytes each, big-endian, in order), which must be what the export holds.
+    Who signed these records (a redactor key) needs Ed25519: not checked here.
+    """
+
+    def __init__(self):
+        self.committed = {}  # sequence -> (record_id, record_hash, committed fields, disclosed fields)
+        self.pruned = set()
+        self.digests = {}  # (retention sequence, policy) -> [sha256, count, first, last]
+        self.disclosed = self.undisclosed = self.redacted = self.redactions = self.retentions = 0
+
+    def prune(self, seq, rec):
+        extra = set(rec) - PRUNED_MEMBERS
+        if extra:
+            raise Failure("a pruned record still holds %s" % ", ".join(sorted(extra)))
+        mark = rec["pruned"]
+        if not isinstance(mark, dict) or set(mark) != {"policy", "retention_sequence"} or not isinstance(mark["policy"], str) \
+                or type(mark["retention_sequence"]) is not int:
+            raise Failure("the pruned mark is not a policy and a retention_sequence")
+        by = mark["retention_sequence"]
+        if by <= seq:
+            raise Failure("pruned by record %d, which does not come after it" % by)
+        d = self.digests.setdefault((by, mark["policy"]), [hashlib.sha256(), 0, seq, seq])
+        d[0].update(seq.to_bytes(8, "big"))
+        d[1] += 1
+        d[3] = seq
+        self.pruned.add(seq)
+
+    def record(self, seq, rec, claimed):
+        committed, disclosed = check_commitments(rec)
+        if committed:
+            self.committed[seq] = (rec.get("record_id"), claimed, committed, disclosed)
+            self.disclosed += len(disclosed)
+            self.undisclosed += len(committed) - len(disclosed)
+        if rec.get("source") != SOURCE_TRAIL:
+            return
+        if rec.get("action") == "record_redacted":
+            c = rec.get("context")
+            if not isinstance(c, dict) or set(c) != {"record_id", "sequence", "record_hash", "fields"} or type(c["sequence"]) is not int \
+                    or not isinstance(c["fields"], list) or not c["fields"]:
+                raise Failure("the redaction record's context does not say what it redacted")
+            target = c["sequence"]
+            if target >= seq:
+                raise Failure("the redaction names record %d, which does not come before it" % target)
+            self.redactions += 1
+            if target in self.pruned:
+                return
+            rid, rhash, fields, shown = self.committed.get(target, (None, None, set(), set()))
+            if (rid, rhash) != (c["record_id"], c["record_hash"]):
+                raise Failure("the redaction names record %d as %s, which is not that record (or it commits to nothing)" % (target, c["record_id"]))
+            for field in c["fields"]:
+                if field not in fields:
+                    raise Failure("the redaction names %s of record %d, which it does not commit to" % (field, target))
+                if field in shown:
+                    raise Failure("%s of record %d was redacted, yet the export discloses its value" % (field, target))
+                self.redacted += 1
+        elif rec.get("action") == "retention_applied":
+            c = rec.get("context")
+            if not isinstance(c, dict) or not isinstance(c.get("policies"), list):
+                raise Failure("the retention record's context does not say what it pruned")
+            self.retentions += 1
+            for p in c["policies"]:
+                key = (seq, p.get("policy"))
+                h, n, first, last = self.digests.pop(key, [hashlib.sha256(), 0, 0, 0])
+                if (n, first, last, h.hexdigest()) != (p.get("records"), p.get("first_sequence"), p.get("last_sequence"), p.get("sequences_sha256")):
+                    raise Failure("policy %s says it pruned %r records (%r..%r), but the export holds %d pruned by it (%d..%d), or not the same ones"
+                                  % (p.get("policy"), p.get("records"), p.get("first_sequence"), p.get("last_sequence"), n, first, last))
+            for (by, policy), (h, n, first, last) in self.digests.items():
+                if by == seq:
+                    raise Failure("%d records (%d..%d) are marked pruned by it under policy %r, which it does not name" % (n, first, last, policy))
+
+    def finish(self):
+        for (by, policy), (h, n, first, last) in sorted(self.digests.items()):
+            raise Failure("records %d..%d (%d) are marked pruned under policy %r by record %d, which is not a retention record of the export"
+                          % (first, last, n, policy, by))
+
+    def summary(self):
+        if not (self.committed or self.pruned or self.redactions or self.retentions):
+            return None
+        return ("%s with committed values: %d disclosed and matching their commitments, %d not disclosed (masked in this export, "
+                "or redacted: %d by %s); %s pruned, as %s said"
+                % (count(len(self.committed), "record"), self.disclosed, self.undisclosed, self.redacted, count(self.redactions, "redaction record"),
+                   count(len(self.pruned), "record"), count(self.retentions, "retention record", "retention records")))
+
+
+def count(n, noun, plural=None):
+    """'1 record', '2 records'."""
+    return "%d %s" % (n, noun if n == 1 else plural or noun + "s")
 
 
 # --- RFC 6962 Merkle tree ----------------------------------------------------
@@ -292,12 +437,18 @@ def id_problem(rec):
 
 
 def check_export(path, difficulty, checkpoint_sizes):
-    """Check every record; return the record count and the roots at the given sizes."""
+    """Check every record; return the record count, the roots at the given sizes and what was forgotten."""
+    return check_records(read_export(path), difficulty, checkpoint_sizes)
+
+
+def check_records(records, difficulty, checkpoint_sizes):
+    """Check (line number, record) pairs in order, as check_export does."""
     tree = MerkleTree()
     roots = {0: tree.root()} if 0 in checkpoint_sizes else {}
     previous = GENESIS_HASH
     seen_ids = set()
-    for lineno, rec in read_export(path):
+    forgetting = Forgetting()
+    for lineno, rec in records:
         name = "record %s (%s), line %d" % (rec.get("sequence"), rec.get("record_id"), lineno)
 
         def fail(reason):
@@ -306,17 +457,29 @@ def check_export(path, difficulty, checkpoint_sizes):
         claimed = rec.get("record_hash")
         if not isinstance(claimed, str) or not re.fullmatch("[0-9a-f]{64}", claimed):
             fail("record_hash is missing or not 64 lowercase hex digits")
-        try:
-            actual = record_hash(rec)
-        except Failure as e:
-            fail("no canonical form: %s" % e)
-        if actual != claimed:
-            fail("record_hash mismatch: the content hashes to %s (the record was changed)" % actual)
         seq = rec.get("sequence")
         if type(seq) is not int or seq != tree.size:
             fail("sequence is %r where %d was expected (a record was removed, inserted or moved)" % (seq, tree.size))
-        if rec.get("previous_hash") != previous:
-            fail("previous_hash %r does not link to the record before it (%s)" % (rec.get("previous_hash"), previous))
+        if "pruned" in rec:
+            # Its content is gone: its hash is a leaf of the tree and the
+            # next record's previous_hash, no more.
+            try:
+                forgetting.prune(seq, rec)
+            except Failure as e:
+                fail(str(e))
+        else:
+            try:
+                actual = record_hash(rec)
+            except Failure as e:
+                fail("no canonical form: %s" % e)
+            if actual != claimed:
+                fail("record_hash mismatch: the content hashes to %s (the record was changed)" % actual)
+            if rec.get("previous_hash") != previous:
+                fail("previous_hash %r does not link to the record before it (%s)" % (rec.get("previous_hash"), previous))
+            try:
+                forgetting.record(seq, rec, claimed)
+            except Failure as e:
+                fail(str(e))
         if difficulty and not claimed.startswith("0" * difficulty):
             fail("record_hash does not start with %d zero hex digits (proof of work)" % difficulty)
         problem = id_problem(rec)
@@ -330,8 +493,9 @@ def check_export(path, difficulty, checkpoint_sizes):
         if tree.size in checkpoint_sizes:
             roots[tree.size] = tree.root()
         previous = claimed
+    forgetting.finish()
     roots[tree.size] = tree.root()
-    return tree.size, roots
+    return tree.size, roots, forgetting.summary()
 
 
 def check_proof(path):
@@ -349,6 +513,12 @@ def check_proof(path):
     if not isinstance(rec, dict) or type(index) is not int or index < 0:
         raise Failure("%s: record or leaf_index is missing" % path)
     name = "%s: record %s (%s)" % (path, rec.get("sequence"), rec.get("record_id"))
+    if "pruned" in rec:
+        raise Failure("%s: the record was pruned: its content is gone" % name)
+    try:
+        check_commitments(rec)
+    except Failure as e:
+        raise Failure("%s: %s" % (name, e))
     actual = record_hash(rec)
     if actual != rec.get("record_hash"):
         raise Failure("%s: record_hash mismatch: the content hashes to %s (the record was changed)" % (name, actual))
@@ -408,6 +578,17 @@ def check_vectors(path):
         if base64.b64encode(tree.root()).decode() != want:
             raise Failure("%s: Merkle root of the first %d records differs" % (path, tree.size))
         n += 1
+    for case in vectors.get("commitments", []):
+        got = commitment(case["field"], bytes.fromhex(case["salt"]), case["value"])
+        if got != case["commitment"]:
+            raise Failure("%s: commitment %r is %s, want %s" % (path, case["name"], got, case["commitment"]))
+        n += 1
+    chain = vectors.get("forgetting")
+    if chain:
+        size, roots, _ = check_records(enumerate(chain["export"], 1), 0, set())
+        if base64.b64encode(roots[size]).decode() != chain["merkle_root"]:
+            raise Failure("%s: the Merkle root of the forgetting chain differs" % path)
+        n += 1
     return n
 
 
@@ -436,11 +617,15 @@ def main(argv):
             print("ok    proof        %s: %s" % (proof, check_proof(proof)))
         if args.export:
             checkpoints = [(cp, parse_checkpoint(read_text(cp), cp)) for cp in args.checkpoint]
-            size, roots = check_export(args.export, args.difficulty, {c[1][1] for c in checkpoints})
+            size, roots, forgotten = check_export(args.export, args.difficulty, {c[1][1] for c in checkpoints})
             pow_note = ", proof of work %d" % args.difficulty if args.difficulty else ""
             print("ok    records      %d records: record_hash, previous_hash links, sequence %s and ids intact%s"
                   % (size, "0..%d" % (size - 1) if size else "(none)", pow_note))
             print("ok    merkle root  %d %s" % (size, base64.b64encode(roots[size]).decode()))
+            if forgotten:
+                print("ok    forgotten    %s" % forgotten)
+                print("note  forgotten    who signed the redaction and retention records (a redactor key) is NOT checked"
+                      " (no Ed25519); 'ami-audit verify' checks it")
             for path, (origin, cp_size, cp_root) in checkpoints:
                 if cp_size > size:
                     raise Failure("%s: the checkpoint commits to %d records but the export holds %d (records were removed from the end)"

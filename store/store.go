@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
 // Options are what every backend understands.
@@ -43,6 +45,12 @@ type Options struct {
 	LogKey string
 	// Difficulty is a new log's proof-of-work difficulty.
 	Difficulty int
+	// Committed lists classifications whose values the log commits
+	// (audit.Record.CommitValues) beyond those it recorded at creation. A
+	// new log records them (nil: audit.DefaultCommitted); a log keeps
+	// committing what it recorded, so that no writer hashes in the clear
+	// what the trail was created to commit.
+	Committed []string
 	// Signer, when set, signs the tree head of each committed batch.
 	// Verifier, its public half, is then required: before a writer signs
 	// a tree it did not build itself, it checks that the tree extends the
@@ -79,6 +87,8 @@ type Identity struct {
 	LogKey     string // the log's public key text; empty when unsigned
 	Difficulty int
 	CreatedAt  string
+	// Committed lists the classifications whose values the log commits.
+	Committed []string
 }
 
 // NewLogID returns a random log identity: 16 hex digits.
@@ -147,7 +157,10 @@ func (r *Registry) Open(ctx context.Context, loc string, opts Options) (audit.St
 // store id, the log key, the difficulty and the time.
 func NewIdentity(opts Options) Identity {
 	id := Identity{Origin: opts.Origin, LogID: opts.LogID, StoreID: NewLogID(), LogKey: opts.LogKey,
-		Difficulty: opts.Difficulty, CreatedAt: audit.FormatTime(time.Now())}
+		Difficulty: opts.Difficulty, CreatedAt: audit.FormatTime(time.Now()), Committed: opts.Committed}
+	if id.Committed == nil {
+		id.Committed = audit.DefaultCommitted
+	}
 	if id.LogID == "" {
 		id.LogID = NewLogID()
 	}
@@ -166,7 +179,27 @@ func (id Identity) Meta() map[string]string {
 		"log_key":    id.LogKey,
 		"difficulty": strconv.Itoa(id.Difficulty),
 		"created_at": id.CreatedAt,
+		"committed":  CommittedMeta(id.Committed),
 	}
+}
+
+// CommittedMeta is the meta value recording committed classifications: a
+// JSON array.
+func CommittedMeta(classes []string) string {
+	b, _ := json.Marshal(append([]string{}, classes...))
+	return string(b)
+}
+
+// Params are the rules the store's log appends by: its difficulty, and
+// the classifications it commits — those it recorded and those opts add.
+func (id Identity) Params(opts Options) ledger.Params {
+	committed := slices.Clone(id.Committed)
+	for _, c := range opts.Committed {
+		if !slices.Contains(committed, c) {
+			committed = append(committed, c)
+		}
+	}
+	return ledger.Params{Difficulty: id.Difficulty, Committed: committed}
 }
 
 // ParseIdentity reads an identity from a store's key/value rows.
@@ -183,6 +216,11 @@ func ParseIdentity(meta map[string]string) (Identity, error) {
 		return id, fmt.Errorf("difficulty %q is not a number", meta["difficulty"])
 	}
 	id.Difficulty = d
+	if c, ok := meta["committed"]; ok {
+		if err := json.Unmarshal([]byte(c), &id.Committed); err != nil {
+			return id, fmt.Errorf("committed classifications %q are not a JSON array of strings", c)
+		}
+	}
 	return id, nil
 }
 
@@ -208,4 +246,10 @@ func (id Identity) CheckKey(opts Options) error {
 			opts.Verifier.Name(), opts.Verifier.KeyHash(), v.Name(), v.KeyHash())
 	}
 	return nil
+}
+
+// PrunedRecord is what a store reads back of a pruned record: its
+// sequence, id, hash (raw) and status, and the pruning mark.
+func PrunedRecord(seq uint64, id string, hash []byte, status string, mark audit.Pruning) *audit.Record {
+	return &audit.Record{Sequence: seq, RecordID: id, RecordHash: hex.EncodeToString(hash), Status: audit.Status(status), Pruned: &mark}
 }

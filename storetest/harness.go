@@ -89,4 +89,15 @@ type Tamperer interface {
 	// from under a new record id and record hash, with a signature row
 	// attached to it.
 	AddStrayRow(ctx context.Context, from uint64, seq int64) error
+	// SetValue stores value (canonical JSON) as the value of the field of
+	// the record at seq, keeping its salt, or with a salt of zeros when
+	// the field had no stored value.
+	SetValue(ctx context.Context, seq uint64, field string, value []byte) error
+	// DeleteValue removes the stored value of the field of the record at
+	// seq.
+	DeleteValue(ctx context.Context, seq uint64, field string) error
+	// PruneRow does to the record at seq what retention does — removes
+	// its body, query columns and values — and marks it pruned as mark
+	// says, without a record saying so.
+	PruneRow(ctx context.Context, seq uint64, mark audit.Pruning) error
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/canonical"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/store"
 )
@@ -40,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		{"ProofOfWork", testProofOfWork},
 		{"Concurrent", testConcurrent},
 		{"Tamper", testTamper},
+		{"Forget", testForget},
 		{"SchemaNewer", testSchemaNewer},
 	}
 	for _, tc := range tests {
@@ -125,10 +128,13 @@ func samples(n int) []*audit.Record {
 }
 
 // exportForm is the record as export writes it, signatures sorted by
-// signer: two records are the same when their export forms are.
+// signer, without the values of committed fields (which a store reads
+// back only when asked): two records are the same when their export
+// forms are.
 func exportForm(t *testing.T, r *audit.Record) string {
 	t.Helper()
 	c := r.Clone()
+	c.Disclosures = nil
 	slices.SortFunc(c.Signatures, func(a, b audit.Signature) int { return strings.Compare(a.Signer, b.Signer) })
 	b, err := c.AppendJSON(nil)
 	if err != nil {
@@ -233,6 +239,7 @@ func testAppendGet(t *testing.T, h Harness) {
 			t.Fatalf("record %d read back does not hash to its record_hash", r.Sequence)
 		}
 	}
+	checkValues(t, inst.Store, recs)
 	head, err := inst.Store.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -755,4 +762,53 @@ func readRow(t *testing.T, v Verifiable, seq uint64) Row {
 		t.Fatalf("read row %d: %v (found %v)", seq, err, found)
 	}
 	return row
+}
+
+// checkValues checks that the store keeps, beside the records, exactly the
+// values and salts of their committed fields that Append disclosed.
+func checkValues(t *testing.T, s audit.Store, recs []*audit.Record) {
+	t.Helper()
+	vr, ok := s.(ledger.ValueReader)
+	if !ok {
+		t.Fatalf("%T does not implement ledger.ValueReader", s)
+	}
+	var seqs []uint64
+	want := map[uint64]map[string]string{}
+	for _, r := range recs {
+		if r.Classification == audit.ClassConfidential && len(r.Commitments) == 0 {
+			t.Fatalf("record %d is confidential and was appended without commitments", r.Sequence)
+		}
+		if len(r.Commitments) == 0 {
+			continue
+		}
+		if len(r.Context) != 0 || len(r.Metadata) != 0 {
+			t.Fatalf("record %d keeps committed values in the clear: %v %v", r.Sequence, r.Context, r.Metadata)
+		}
+		seqs = append(seqs, r.Sequence)
+		want[r.Sequence] = map[string]string{}
+		for f, d := range r.Disclosures {
+			v, err := canonical.Marshal(d.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[r.Sequence][f] = d.Salt + " " + string(v)
+		}
+	}
+	if len(seqs) == 0 {
+		t.Fatal("no record with commitments among the samples")
+	}
+	got := map[uint64]map[string]string{}
+	err := vr.FieldValues(context.Background(), seqs, func(seq uint64, v ledger.FieldValue) error {
+		if got[seq] == nil {
+			got[seq] = map[string]string{}
+		}
+		got[seq][v.Field] = hex.EncodeToString(v.Salt) + " " + string(v.Value)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stored values of committed fields (-disclosed +stored):\n%s", diff)
+	}
 }

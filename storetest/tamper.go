@@ -128,7 +128,7 @@ func (l *tamperLog) relink(t *testing.T, k uint64, edit func(*audit.Record)) {
 	for _, r := range tail {
 		r.Signatures = nil
 	}
-	entries, _, err := ledger.Link(tip, tail, l.v.Difficulty(), l.v.HashReader(ctx))
+	entries, _, err := ledger.Link(tip, tail, ledger.Params{Difficulty: l.v.Difficulty()}, l.v.HashReader(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
+	"github.com/ami-orchestrator/ami-audit/retention"
 	"github.com/ami-orchestrator/ami-audit/store"
 )
 
@@ -28,6 +30,25 @@ type Settings struct {
 	LogID string `yaml:"log_id,omitempty"`
 	// Difficulty is the proof-of-work difficulty.
 	Difficulty int `yaml:"difficulty"`
+	// Redaction says which values are committed (so that they can be
+	// redacted) and who may make the trail forget.
+	Redaction RedactionSettings `yaml:"redaction,omitempty"`
+	// Retention holds the retention policies.
+	Retention retention.Settings `yaml:"retention,omitempty"`
+}
+
+// RedactionSettings are the redaction section of config.yaml.
+type RedactionSettings struct {
+	// Classifications lists the classifications whose context and
+	// metadata values are committed rather than hashed in the clear, so
+	// that they can be redacted later. The log records, when it is
+	// created, what it commits (default: confidential and restricted);
+	// classifications listed here are committed too.
+	Classifications []string `yaml:"classifications,omitempty"`
+	// Redactors are the public keys (C2SP note verifier keys,
+	// NAME+HASH+BASE64) allowed to redact, apply retention and release
+	// legal holds. Empty: the log key alone.
+	Redactors []string `yaml:"redactors,omitempty"`
 }
 
 // loadSettings reads dir/config.yaml; ok is false when there is none.
@@ -45,6 +66,14 @@ func loadSettings(dir string) (s Settings, ok bool, err error) {
 	}
 	if s.Origin == "" {
 		return s, false, fmt.Errorf("%s names no origin: it was not written by 'ami-audit init'", path)
+	}
+	if err := s.Retention.Validate(); err != nil {
+		return s, false, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, k := range s.Redaction.Redactors {
+		if _, err := note.NewVerifier(k); err != nil {
+			return s, false, fmt.Errorf("%s: redactor key %q: %w", path, k, err)
+		}
 	}
 	return s, true, nil
 }
@@ -69,6 +98,9 @@ type CreateOptions struct {
 	// holds a trail (a second machine joining a team trail). Without it,
 	// the key the store recorded is trusted and its fingerprint reported.
 	JoinKey string
+	// Committed lists the classifications whose values the new log
+	// commits (nil: audit.DefaultCommitted).
+	Committed []string
 }
 
 // Created says what Create did.
@@ -160,13 +192,14 @@ func Create(ctx context.Context, cfg Config, opts CreateOptions) (*Trail, Create
 	if err := t.loadKeysFor(); err != nil {
 		return fail(err)
 	}
-	if err := t.openStore(ctx, true, store.Options{Origin: origin, LogID: logID, LogKey: vkey, Difficulty: opts.Difficulty}); err != nil {
+	if err := t.openStore(ctx, true, store.Options{Origin: origin, LogID: logID, LogKey: vkey, Difficulty: opts.Difficulty, Committed: opts.Committed}); err != nil {
 		return fail(err)
 	}
 	if t.id.LogID != logID {
 		return fail(fmt.Errorf("%w: the store at %s was created by someone else meanwhile (log %s)", ErrOtherLog, t.loc, t.id.LogID))
 	}
-	settings = Settings{Origin: origin, LogID: logID, Difficulty: opts.Difficulty}
+	settings = Settings{Origin: origin, LogID: logID, Difficulty: opts.Difficulty,
+		Redaction: RedactionSettings{Classifications: t.id.Committed}}
 	if cfg.Store != "" {
 		settings.Store = t.settingsStore(cfg.Store)
 	}
@@ -229,7 +262,8 @@ func (t *Trail) join(opts CreateOptions, madeDir bool) (*Trail, Created, error) 
 		t.notices = append(t.notices, fmt.Sprintf("trusting the log key the store recorded, %s: compare it with the log owner's %s", fingerprintText(pub), LogPubFile))
 	}
 	t.hasDir = true
-	t.settings = Settings{Origin: id.Origin, LogID: id.LogID, Difficulty: id.Difficulty, Store: t.settingsStore(t.cfg.Store)}
+	t.settings = Settings{Origin: id.Origin, LogID: id.LogID, Difficulty: id.Difficulty, Store: t.settingsStore(t.cfg.Store),
+		Redaction: RedactionSettings{Classifications: id.Committed}}
 	if err := t.checkIdentity(); err != nil {
 		return fail(err)
 	}
@@ -298,4 +332,27 @@ func (t *Trail) adoptLogID() error {
 	}
 	t.settings.LogID = t.id.LogID
 	return writeSettings(t.cfg.Dir, t.settings)
+}
+
+// AddRedactor names the public key vkey (note verifier key text) in the
+// settings of the trail at dir as a redactor: a key allowed to redact,
+// apply retention and release legal holds. Once any redactor is named,
+// the log key is one only if it is named too; first reports that vkey is
+// the first.
+func AddRedactor(dir, vkey string) (first bool, err error) {
+	s, ok, err := loadSettings(dir)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, fmt.Errorf("%w: no %s in %s", ErrNoTrail, ConfigFile, dir)
+	}
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return false, fmt.Errorf("redactor key: %w", err)
+	}
+	first = len(s.Redaction.Redactors) == 0
+	if !slices.Contains(s.Redaction.Redactors, vkey) {
+		s.Redaction.Redactors = append(s.Redaction.Redactors, vkey)
+	}
+	return first, writeSettings(dir, s)
 }

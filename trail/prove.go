@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/ledger"
@@ -75,6 +76,9 @@ func (t *Trail) Prove(ctx context.Context, id string, cpNote []byte) (*Inclusion
 	r, err := t.raw.Get(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if r.Pruned != nil {
+		return nil, fmt.Errorf("record %d (%s): %w (policy %s, record %d): there is no content left to prove", r.Sequence, r.RecordID, audit.ErrPruned, r.Pruned.Policy, r.Pruned.RetentionSequence)
 	}
 	if r.Sequence >= cp.Size {
 		return nil, fmt.Errorf("record %s (sequence %d) was appended after the checkpoint (size %d); prove it against a newer checkpoint", id, r.Sequence, cp.Size)
@@ -149,7 +153,8 @@ func VerifyProof(b []byte, key note.Verifier) (Check, error) {
 
 // RecordHashOf recomputes a record's hash from its exported JSON the way
 // any RFC 8785 implementation would: drop record_hash, signatures and
-// status, canonicalize, SHA-256.
+// status (and disclosures), canonicalize, SHA-256. Disclosed values, when
+// the export holds any, must match their commitments.
 func RecordHashOf(raw []byte) (sum [32]byte, claimed string, err error) {
 	v, err := canonical.Decode(raw)
 	if err != nil {
@@ -160,6 +165,19 @@ func RecordHashOf(raw []byte) (sum [32]byte, claimed string, err error) {
 		return sum, "", errors.New("record is not a JSON object")
 	}
 	claimed, _ = obj["record_hash"].(string)
+	if _, ok := obj["pruned"]; ok {
+		return sum, claimed, audit.ErrPruned
+	}
+	if _, ok := obj["disclosures"]; ok {
+		var r audit.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return sum, claimed, fmt.Errorf("record: %w", err)
+		}
+		if err := r.CheckDisclosures(); err != nil {
+			return sum, claimed, fmt.Errorf("a disclosed value: %w", err)
+		}
+		delete(obj, "disclosures")
+	}
 	delete(obj, "record_hash")
 	delete(obj, "signatures")
 	delete(obj, "status")

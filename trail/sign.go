@@ -35,6 +35,7 @@ type Selection struct {
 type SignResult struct {
 	Signed  int    // signatures added
 	Skipped int    // records already signed by the signer (with Unsigned)
+	Pruned  int    // records whose content retention removed: not signed
 	Size    uint64 // the log size the selection was taken from
 }
 
@@ -99,6 +100,10 @@ func (t *Trail) Sign(ctx context.Context, signer note.Signer, sel Selection) (Si
 			if err == nil && (r.Sequence < sel.From || r.Sequence >= to) {
 				continue
 			}
+			if err == nil && r.Pruned != nil {
+				res.Pruned++
+				continue
+			}
 			if err == nil && sel.Unsigned && signedBy(r, signer.Name()) {
 				res.Skipped++
 				continue
@@ -122,6 +127,9 @@ func signedBy(r *audit.Record, name string) bool {
 func signature(r *audit.Record, err error, signer note.Signer, now time.Time) (audit.RecordSignature, error) {
 	if err != nil {
 		return audit.RecordSignature{}, err
+	}
+	if r.Pruned != nil {
+		return audit.RecordSignature{}, fmt.Errorf("record %d (%s): %w: refusing to sign what cannot be read", r.Sequence, r.RecordID, audit.ErrPruned)
 	}
 	if h, herr := r.Hash(); herr != nil || h != r.RecordHash {
 		return audit.RecordSignature{}, fmt.Errorf("%w: record %d (%s) does not match its record_hash; refusing to sign it", ledger.ErrTampered, r.Sequence, r.RecordID)

@@ -247,6 +247,7 @@ func (t *Trail) openStore(ctx context.Context, create bool, opts store.Options) 
 	t.loc = store.Redact(loc)
 	opts.Create = create
 	opts.ReadOnly = t.cfg.ReadOnly
+	opts.Committed = append(opts.Committed, t.settings.Redaction.Classifications...)
 	if t.key != nil && create {
 		// A store being created is this log's; an existing one gets the
 		// key once its identity is known to be the trail's (giveKey).

@@ -1,6 +1,7 @@
 package trail
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
@@ -56,6 +59,9 @@ type Report struct {
 	Failure   *ledger.ChainError `json:"failure,omitempty"`
 	Error     string             `json:"error,omitempty"`
 	Integrity *Integrity         `json:"integrity,omitempty"`
+	// Forgotten says what the trail forgot (redacted values, pruned
+	// records), by which records, signed by whom.
+	Forgotten *ledger.Forgotten `json:"forgotten,omitempty"`
 }
 
 func (r *Report) add(name string, ok bool, format string, args ...any) {
@@ -167,7 +173,7 @@ func (t *Trail) verify(ctx context.Context, o VerifyOptions, rep *Report) error 
 	if seen != nil {
 		sizes = append(sizes, seen.Size)
 	}
-	res, err := ledger.Verify(ctx, t.raw, ledger.Options{Key: t.pub, RootsAt: sizes, Progress: o.Progress})
+	res, err := ledger.Verify(ctx, t.raw, ledger.Options{Key: t.pub, RootsAt: sizes, Progress: o.Progress, Redactors: t.Redactors()})
 	if err != nil {
 		name := "chain"
 		var ce *ledger.ChainError
@@ -178,6 +184,8 @@ func (t *Trail) verify(ctx context.Context, o VerifyOptions, rep *Report) error 
 	}
 	rep.add("chain", true, "%s, hashes and links intact, Merkle root %s; no row outside the log",
 		plural.Count(res.Size, "record"), base64.StdEncoding.EncodeToString(res.Root[:]))
+	rep.Forgotten = res.Forgotten
+	reportForgotten(rep, res.Forgotten)
 	switch {
 	case res.Size == 0:
 		rep.add("tree heads", true, "the log is empty")
@@ -270,21 +278,56 @@ func (t *Trail) verifyRecord(ctx context.Context, id string, rep *Report) error 
 		return rep.fail("record", &ledger.ChainError{Seq: r.Sequence, RecordID: r.RecordID, Reason: reason})
 	}
 	var body []byte
+	var values []ledger.FieldValue
+	var pruned *audit.Pruning
 	err = t.raw.ScanRaw(ctx, r.Sequence, r.Sequence+1, func(raw *ledger.RawRecord) error {
 		body = append([]byte(nil), raw.Body...)
+		for _, v := range raw.Values {
+			values = append(values, ledger.FieldValue{Field: v.Field, Salt: slices.Clone(v.Salt), Value: slices.Clone(v.Value)})
+		}
+		if raw.Pruned != nil {
+			p := *raw.Pruned
+			pruned = &p
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(body)
-	if hex.EncodeToString(sum[:]) != r.RecordHash {
-		return fail("record_hash mismatch: the stored content does not hash to the stored record_hash (the record was changed)")
+	sum, err := hex.DecodeString(r.RecordHash)
+	if err != nil || len(sum) != 32 {
+		return fail("the stored record_hash is not 32 bytes")
 	}
-	if h, err := r.Hash(); err != nil || h != r.RecordHash {
-		return fail("the stored content is not the canonical form of the record")
+	what := "hash, link"
+	if pruned != nil {
+		// Its content is gone; its hash must still be a leaf of the
+		// signed tree (below). The whole-log check ties it to the
+		// retention record that pruned it.
+		what = fmt.Sprintf("pruned by retention (policy %s, record %d): its content is gone, its hash", pruned.Policy, pruned.RetentionSequence)
+	} else {
+		if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
+			return fail("record_hash mismatch: the stored content does not hash to the stored record_hash (the record was changed)")
+		}
+		if h, err := r.Hash(); err != nil || h != r.RecordHash {
+			return fail("the stored content is not the canonical form of the record")
+		}
+		seen := map[string]bool{}
+		for _, v := range values {
+			c, ok := r.Commitments[v.Field]
+			if got, err := audit.CommitmentOf(v.Field, v.Salt, v.Value); !ok || err != nil || got != c {
+				return fail(fmt.Sprintf("the stored value of %s does not match its commitment (the value or its salt was changed)", v.Field))
+			}
+			seen[v.Field] = true
+		}
+		if len(r.Commitments) > 0 {
+			what = fmt.Sprintf("hash, %d committed values matching their commitments", len(seen))
+			if n := len(r.Commitments) - len(seen); n > 0 {
+				what += fmt.Sprintf(" (%d redacted: the whole-log check ties each to its redaction record)", n)
+			}
+			what += ", link"
+		}
 	}
-	if r.Sequence > 0 {
+	if r.Sequence > 0 && pruned == nil {
 		var prev string
 		for p, err := range t.raw.Range(ctx, r.Sequence-1, r.Sequence) {
 			if err != nil {
@@ -295,7 +338,7 @@ func (t *Trail) verifyRecord(ctx context.Context, id string, rep *Report) error 
 		if prev != r.PreviousHash {
 			return fail("previous_hash mismatch: it does not link to the record before it")
 		}
-	} else if r.PreviousHash != "0" {
+	} else if r.Sequence == 0 && pruned == nil && r.PreviousHash != "0" {
 		return fail(`the first record must have previous_hash "0"`)
 	}
 	latest, err := t.raw.LatestTreeHead(ctx)
@@ -319,10 +362,10 @@ func (t *Trail) verifyRecord(ctx context.Context, id string, rep *Report) error 
 	if err != nil {
 		return fail("no inclusion proof can be built from the stored tree: " + err.Error())
 	}
-	if err := tlog.CheckRecord(proof, int64(head.Size), root, int64(r.Sequence), ledger.LeafHash(sum)); err != nil {
+	if err := tlog.CheckRecord(proof, int64(head.Size), root, int64(r.Sequence), ledger.LeafHash([32]byte(sum))); err != nil {
 		return fail("not included in the tree of the latest tree head: " + err.Error())
 	}
-	rep.add("record", true, "%d (%s): hash, link and inclusion in the %s tree head of %s", r.Sequence, r.RecordID, how, plural.Count(head.Size, "record"))
+	rep.add("record", true, "%d (%s): %s and inclusion in the %s tree head of %s", r.Sequence, r.RecordID, what, how, plural.Count(head.Size, "record"))
 	return nil
 }
 
@@ -475,4 +518,37 @@ func ReadCheckpoints(paths []string) ([]SavedCheckpoint, error) {
 		out = append(out, SavedCheckpoint{Name: filepath.Clean(p), Note: b})
 	}
 	return out, nil
+}
+
+// reportForgotten adds the checks of what the trail forgot: committed
+// values, redactions and retention.
+func reportForgotten(rep *Report, f *ledger.Forgotten) {
+	if f == nil {
+		return
+	}
+	if f.Committed > 0 {
+		detail := fmt.Sprintf("%s %s confidential values; every stored value matches its commitment", plural.Count(f.Committed, "record"), plural.Pick(f.Committed, "commits its", "commit their"))
+		if f.RedactedFields > 0 {
+			detail += fmt.Sprintf("; %s redacted (their commitments remain)", plural.Count(f.RedactedFields, "value"))
+		}
+		rep.add("commitments", true, "%s", detail)
+	}
+	for _, r := range f.Redactions {
+		rep.add("redacted", true, "record %d (%s): %s, by %s at %s (record %d, signed by %s): %s",
+			r.Claim.Sequence, r.Claim.RecordID, strings.Join(r.Claim.Fields, ", "), r.Actor, r.Time.UTC().Format(time.RFC3339),
+			r.Seq, strings.Join(r.SignedBy, ", "), r.Reason)
+	}
+	for _, r := range f.Retentions {
+		var parts []string
+		for _, p := range r.Claim.Policies {
+			if p.Records > 0 {
+				parts = append(parts, fmt.Sprintf("%s by policy %s (keep %s, before %s; records %d..%d)", plural.Count(p.Records, "record"), p.Policy, p.Keep, p.Cutoff, p.First, p.Last))
+			}
+		}
+		if r.Claim.KeptByHolds > 0 {
+			parts = append(parts, fmt.Sprintf("%s kept by legal holds", plural.Count(r.Claim.KeptByHolds, "expired record")))
+		}
+		rep.add("pruned", true, "%s at %s (record %d, signed by %s): %s; their hashes remain in the chain and the tree",
+			r.Actor, r.Time.UTC().Format(time.RFC3339), r.Seq, strings.Join(r.SignedBy, ", "), strings.Join(parts, "; "))
+	}
 }

@@ -97,6 +97,8 @@ func (a *App) commands() []*cobra.Command {
 		a.checkpointCommand(),
 		a.proveCommand(),
 		a.verifyCommand(),
+		a.redactCommand(),
+		a.retentionCommand(),
 		a.gitCommand(),
 		a.repoCommand(),
 		a.logsCommand(),

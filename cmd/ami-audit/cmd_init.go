@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -81,19 +82,24 @@ another user owns, is refused.`,
 	cmd.Flags().StringVar(&opts.Origin, "origin", "", "name of the log in its checkpoints (default: derived from the directory and the log id)")
 	cmd.Flags().IntVar(&opts.Difficulty, "difficulty", 0, "proof-of-work difficulty: leading zero hex digits of every record hash")
 	cmd.Flags().StringVar(&opts.JoinKey, "key", "", "when joining an existing trail: its log public key to trust")
+	cmd.Flags().Var(committedFlag{&opts.Committed}, "commit", "classifications whose context and metadata values are committed, so that they can be redacted (default confidential,restricted; none for none)")
 	return cmd
 }
 
 func (a *App) keygenCommand() *cobra.Command {
 	var name, dir string
-	var trust bool
+	var trust, redactor bool
 	cmd := &cobra.Command{
 		Use:   "keygen --name NAME",
 		Short: "Create an Ed25519 signing key pair for a person or a service",
 		Long: `Create NAME.key (private, mode 0600) and NAME.pub (public) in the
 current directory or --dir. Give NAME.pub to whoever verifies signatures
 (put it in their --trusted directory, or the trail's .audit/trusted/ with
---trust); keep NAME.key to yourself.`,
+--trust); keep NAME.key to yourself.
+
+--redactor names the key in the trail's settings (redaction.redactors) as
+one allowed to redact, apply retention and release legal holds. Once a
+redactor is named, the log key no longer is one unless it is named too.`,
 		Example: `  ami-audit keygen --name alice
   ami-audit sign --key alice.key --record 0193…`,
 		Args: cobra.NoArgs,
@@ -114,7 +120,8 @@ current directory or --dir. Give NAME.pub to whoever verifies signatures
 					return err
 				}
 			}
-			if _, err := keys.Generate(name, priv, pub); err != nil {
+			vkey, err := keys.Generate(name, priv, pub)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "private key: %s (mode 0600, keep it secret)\npublic key:  %s\n", priv, pub)
@@ -125,12 +132,23 @@ current directory or --dir. Give NAME.pub to whoever verifies signatures
 				}
 				fmt.Fprintf(a.stdout, "trusted:     %s ('verify --signatures' counts this key)\n", dst)
 			}
+			if redactor {
+				first, err := trail.AddRedactor(a.auditDir, vkey)
+				if err != nil {
+					return a.trailError(err)
+				}
+				fmt.Fprintf(a.stdout, "redactor:    %s may redact and apply retention (%s)\n", name, a.auditPath(trail.ConfigFile))
+				if first {
+					a.notice("the log key no longer redacts: only the keys in redaction.redactors do")
+				}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the signer's name, as it appears in signatures (required)")
 	cmd.Flags().StringVar(&dir, "dir", ".", "directory to write the key files to")
 	cmd.Flags().BoolVar(&trust, "trust", false, "also put the public key in the trail's trusted keys (.audit/trusted/)")
+	cmd.Flags().BoolVar(&redactor, "redactor", false, "also name the key in the trail's settings as a redactor (redaction.redactors)")
 	return cmd
 }
 
@@ -152,3 +170,30 @@ func trustKey(dir, name, pub string) (string, error) {
 	}
 	return dst, nil
 }
+
+// committedFlag reads --commit: a comma-separated list of
+// classifications, or none.
+type committedFlag struct{ p *[]string }
+
+func (f committedFlag) String() string {
+	if f.p == nil || *f.p == nil {
+		return ""
+	}
+	return strings.Join(*f.p, ",")
+}
+
+func (f committedFlag) Set(s string) error {
+	*f.p = []string{}
+	if strings.TrimSpace(s) == "none" {
+		return nil
+	}
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			return fmt.Errorf("an empty classification in %q", s)
+		}
+		*f.p = append(*f.p, c)
+	}
+	return nil
+}
+
+func (committedFlag) Type() string { return "classes" }

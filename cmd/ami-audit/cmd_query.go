@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,10 +13,12 @@ import (
 	"github.com/spf13/cobra"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/disclose"
 	"github.com/ami-orchestrator/ami-audit/export"
 	"github.com/ami-orchestrator/ami-audit/graph"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
 // filterFlags are the record filter flags query and export share.
@@ -86,7 +90,7 @@ func (ff *filterFlags) filter(now time.Time) (audit.Filter, error) {
 
 func (a *App) queryCommand() *cobra.Command {
 	var ff filterFlags
-	var format, output, provenance string
+	var format, output, provenance, reveal string
 	var follow, neighbourhood bool
 	var poll time.Duration
 	cmd := &cobra.Command{
@@ -105,6 +109,8 @@ the records about other targets whose context names it.
 committed, until interrupted (via the Redis cache's announcements when
 --cache is set, otherwise by reading the store every --poll).
 
+` + revealHelp + `
+
 Formats: table (default), json, jsonl, yaml, csv.`,
 		Example: `  ami-audit query --action=deploy --since="7 days ago" --format=json
   ami-audit query --severity=error --newest --limit 20
@@ -114,6 +120,10 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 			f, err := ff.filter(time.Now())
 			if err != nil {
 				return err
+			}
+			access, err := disclose.ParseAccess(reveal)
+			if err != nil {
+				return usageError{err}
 			}
 			if provenance != "" {
 				f = audit.Filter{Target: provenance, Limit: -1}
@@ -144,7 +154,7 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 				} else if rw, err = export.New(w, format); err != nil {
 					return err
 				}
-				for r, err := range s.Query(cmd.Context(), f) {
+				for r, err := range readable(cmd.Context(), s, access, s.Query(cmd.Context(), f)) {
 					if err != nil {
 						return err
 					}
@@ -157,6 +167,7 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 		},
 	}
 	ff.register(cmd, audit.DefaultLimit)
+	addRevealFlag(cmd, &reveal)
 	cmd.Flags().StringVar(&format, "format", "table", "table, json, jsonl, yaml or csv")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")
 	cmd.Flags().StringVar(&provenance, "provenance", "", "every record about this target, in order (other filters are ignored)")
@@ -168,7 +179,7 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 
 func (a *App) exportCommand() *cobra.Command {
 	var ff filterFlags
-	var format, output, schemaPath string
+	var format, output, schemaPath, reveal string
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the trail (or the records matching filters) as jsonl, json, yaml or csv",
@@ -184,7 +195,10 @@ AuditFinding, AuditViolation, AuditSignature; edges previous_record,
 findings, violations, signatures) and the Dgraph schema beside the output
 (FILE.schema, or --schema FILE). --format=dot writes a GraphViz picture;
 with --target it shows the target's provenance: who did what to it, and the
-records that refer to it.`,
+records that refer to it.
+
+` + revealHelp + ` A revealed export holds each value with its
+salt ("disclosures"), which verifiers check against the commitment.`,
 		Example: `  ami-audit export --format jsonl --output trail.jsonl
   ami-audit export --format csv --since 2025-01-01 --output q1.csv
   ami-audit export --format=dgraph-rdf --output=trail.rdf
@@ -204,6 +218,10 @@ records that refer to it.`,
 			if err != nil {
 				return err
 			}
+			access, err := disclose.ParseAccess(reveal)
+			if err != nil {
+				return usageError{err}
+			}
 			s, err := a.openExisting(cmd.Context())
 			if err != nil {
 				return err
@@ -214,7 +232,7 @@ records that refer to it.`,
 				if err != nil {
 					return err
 				}
-				for r, err := range s.Query(cmd.Context(), f) {
+				for r, err := range readable(cmd.Context(), s, access, s.Query(cmd.Context(), f)) {
 					if err != nil {
 						return err
 					}
@@ -232,6 +250,7 @@ records that refer to it.`,
 		},
 	}
 	ff.register(cmd, 0)
+	addRevealFlag(cmd, &reveal)
 	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, json, yaml, csv, dgraph-rdf or dot")
 	cmd.Flags().StringVar(&schemaPath, "schema", "", "with --format=dgraph-rdf: write the Dgraph schema to FILE (default: beside --output)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE (replaced atomically) instead of stdout")
@@ -261,6 +280,10 @@ func (t *tableWriter) Write(r *audit.Record) error {
 	if len(signers) > 0 {
 		signed = strings.Join(signers, ",")
 	}
+	if r.Pruned != nil {
+		_, err := fmt.Fprintf(t.tw, "%d\t-\t-\t(pruned: policy %s)\t-\t-\t-\t%s\t%s\n", r.Sequence, oneLine(r.Pruned.Policy), signed, r.RecordID)
+		return err
+	}
 	_, err := fmt.Fprintf(t.tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Sequence, r.Timestamp.UTC().Format("2006-01-02 15:04:05"),
 		oneLine(r.Actor), oneLine(r.Action), oneLine(r.Target), r.TargetType, r.Severity, signed, r.RecordID)
 	return err
@@ -281,6 +304,24 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// revealHelp explains --reveal.
+const revealHelp = `Values of confidential records (their classification is committed:
+confidential and restricted by default) are masked: their commitments are
+shown, not the values. --reveal shows them (--reveal=CLASS,… only those of
+these classifications); values that were redacted are gone for good.`
+
+// addRevealFlag registers --reveal.
+func addRevealFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "reveal", "none", "show committed (confidential) values: all, or a comma-separated list of classifications")
+	cmd.Flags().Lookup("reveal").NoOptDefVal = "all"
+}
+
+// readable is seq as a reader with access sees it (package disclose).
+func readable(ctx context.Context, s audit.Store, access disclose.Access, seq iter.Seq2[*audit.Record, error]) iter.Seq2[*audit.Record, error] {
+	vr, _ := s.(ledger.ValueReader)
+	return disclose.Records(ctx, vr, access, seq)
 }
 
 // registerSelection registers the filter flags that choose records

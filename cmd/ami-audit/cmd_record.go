@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,6 +90,9 @@ The record id(s) are printed on standard output, one per line.`,
 			}
 			if len(missing) > 0 {
 				return withHint(usagef("missing %s", strings.Join(missing, ", ")), "give --actor, --action, --target and --target-type, or --from FILE with JSON lines")
+			}
+			if err := reservedAction(rec.Action); err != nil {
+				return err
 			}
 			rec.TargetType = audit.TargetType(targetType)
 			if severity != "" {
@@ -231,6 +235,10 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 				return
 			}
 			meter.Add(1)
+			if err := reservedAction(r.Action); err != nil {
+				yield(nil, err)
+				return
+			}
 			d.MaskRecord(r)
 			if keepIDs {
 				ids = append(ids, r.RecordID)
@@ -309,4 +317,13 @@ func appendSigned(ctx context.Context, s audit.Store, seq iter.Seq2[*audit.Recor
 		}
 		return nil
 	})
+}
+
+// reservedAction refuses the actions of the records only the trail itself
+// appends, each with what it removed (redact, retention).
+func reservedAction(action string) error {
+	if slices.Contains(audit.ForgettingActions, action) {
+		return withHint(usagef("action %q is reserved: the trail records it itself", action), "use 'ami-audit redact' or 'ami-audit retention'")
+	}
+	return nil
 }

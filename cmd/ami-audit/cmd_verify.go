@@ -381,6 +381,9 @@ signers keep up with a log of millions of records. 'verify --signatures
 			if res.Skipped > 0 {
 				msg += fmt.Sprintf(" (%s already signed by %s)", plural.Count(res.Skipped, "record"), signer.Name())
 			}
+			if res.Pruned > 0 {
+				msg += fmt.Sprintf(" (%s pruned by retention, whose content is gone, not signed)", plural.Count(res.Pruned, "record"))
+			}
 			fmt.Fprintln(a.stdout, msg)
 			return nil
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
@@ -134,5 +136,12 @@ func (a *App) collector(app audit.Appender, cfg batch.Config) (*batch.Collector,
 		return nil, err
 	}
 	cfg.Mask = func(r *audit.Record) { d.MaskRecord(r) }
+	// What the trail's retention policies would prune at once is not
+	// recorded (again, after 'retention apply').
+	if t := a.trail; t != nil {
+		if cfg.Keep, err = t.RetentionKeeps(context.Background(), time.Now()); err != nil {
+			return nil, err
+		}
+	}
 	return batch.New(app, cfg)
 }

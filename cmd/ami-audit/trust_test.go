@@ -108,7 +108,7 @@ func rewriteFrom(t *testing.T, dir string, k uint64, heads string) {
 	}
 	tail[0].Actor = "mallory"
 	tip := audit.Head{Size: k, Hash: tail[0].PreviousHash}
-	entries, _, err := ledger.Link(tip, tail, s.Difficulty(), s.HashReader(ctx))
+	entries, _, err := ledger.Link(tip, tail, ledger.Params{Difficulty: s.Difficulty()}, s.HashReader(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}

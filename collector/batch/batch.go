@@ -68,6 +68,11 @@ type Config struct {
 	// one call at a time, for progress and for building a report from the
 	// records without keeping them. It must not keep or modify the slice.
 	OnAppend func(source string, recs []*audit.Record)
+	// Keep, when set, is asked about every record before it is appended;
+	// a record it refuses is dropped and counted as expired (the trail's
+	// retention policies would prune it at once: see
+	// trail.RetentionKeeps). It is called from the sources' goroutines.
+	Keep func(*audit.Record) bool
 }
 
 // Validate checks the fields.
@@ -117,7 +122,10 @@ type SourceSummary struct {
 	// Unappended counts records the source produced that did not reach
 	// the trail because the run failed or was cancelled.
 	Unappended int
-	Duration   time.Duration
+	// Expired counts records dropped because the trail's retention
+	// policies no longer keep them (Config.Keep).
+	Expired  int
+	Duration time.Duration
 	// Err says why the source failed, nil when it finished. Records
 	// appended before the failure stay in the trail.
 	Err error
@@ -250,6 +258,10 @@ func (c *Collector) runSource(ctx context.Context, target string, src audit.Sour
 		if c.cfg.Mask != nil {
 			c.cfg.Mask(r)
 		}
+		if c.cfg.Keep != nil && !c.cfg.Keep(r) {
+			w.expired.Add(1)
+			return nil
+		}
 		return w.put(ctx, r)
 	}
 	err := collect(ctx, src, target, emit)
@@ -262,6 +274,7 @@ func (c *Collector) runSource(ctx context.Context, target string, src audit.Sour
 	close(w.in)
 	wg.Wait()
 	out.Unappended += int(w.dropped.Load())
+	out.Expired += int(w.expired.Load())
 	if err == nil {
 		err = w.err
 	}
@@ -304,6 +317,7 @@ type writer struct {
 	pending []*audit.Record
 	in      chan []*audit.Record
 	dropped atomic.Int64 // records the source side could not hand over
+	expired atomic.Int64 // records Config.Keep refused
 
 	dead chan struct{} // closed when an append failed; err says why
 	err  error

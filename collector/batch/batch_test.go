@@ -524,3 +524,29 @@ func TestMaskBeforeAppend(t *testing.T) {
 		t.Errorf("OnAppend saw %d records, first %q", len(seen), seen[0])
 	}
 }
+
+// TestKeep drops the records Config.Keep refuses (what retention would
+// prune at once) and counts them.
+func TestKeep(t *testing.T) {
+	app := &memAppender{}
+	c, err := New(app, Config{BatchSize: 7, Keep: func(r *audit.Record) bool { return r.Context["i"].(int)%3 != 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := c.Run(context.Background(), "t", []audit.Source{&fakeSource{name: "a", n: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for i := range 30 {
+		if i%3 != 0 {
+			want = append(want, i)
+		}
+	}
+	if diff := cmp.Diff(map[string][]int{"a": want}, app.bySource()); diff != "" {
+		t.Errorf("appended (-want +got):\n%s", diff)
+	}
+	if s := sum.Sources[0]; s.Records != 20 || s.Expired != 10 {
+		t.Errorf("summary: %d appended, %d expired; want 20 and 10", s.Records, s.Expired)
+	}
+}

@@ -39,12 +39,12 @@ func SQLitePath(loc string) (path string, ok bool) {
 func openSQLite(ctx context.Context, loc string, opts store.Options) (audit.Store, error) {
 	path, _ := SQLitePath(loc)
 	return sqlite.Open(ctx, sqlite.Config{Path: path, Create: opts.Create, ReadOnly: opts.ReadOnly, Origin: opts.Origin, LogID: opts.LogID,
-		LogKey: opts.LogKey, Difficulty: opts.Difficulty, Signer: opts.Signer, Verifier: opts.Verifier})
+		LogKey: opts.LogKey, Difficulty: opts.Difficulty, Committed: opts.Committed, Signer: opts.Signer, Verifier: opts.Verifier})
 }
 
 // openPostgres accepts postgres:// and postgresql:// URLs (libpq form,
 // plus schema=NAME).
 func openPostgres(ctx context.Context, loc string, opts store.Options) (audit.Store, error) {
 	return postgres.Open(ctx, postgres.Config{URL: loc, Create: opts.Create, ReadOnly: opts.ReadOnly, Origin: opts.Origin, LogID: opts.LogID,
-		LogKey: opts.LogKey, Difficulty: opts.Difficulty, Signer: opts.Signer, Verifier: opts.Verifier})
+		LogKey: opts.LogKey, Difficulty: opts.Difficulty, Committed: opts.Committed, Signer: opts.Signer, Verifier: opts.Verifier})
 }

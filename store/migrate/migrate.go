@@ -161,8 +161,14 @@ func copyRange(ctx context.Context, src, dst Store, tip audit.Head, end uint64, 
 			if err != nil {
 				return fmt.Errorf("source: %w", err)
 			}
+			if r.Pruned != nil {
+				return fmt.Errorf("source: record %d (%s) was pruned by retention (policy %s): copying a trail with pruned records is not supported yet", r.Sequence, r.RecordID, r.Pruned.Policy)
+			}
 			chunk = append(chunk, r)
 			if len(chunk) == opt.Chunk {
+				if err := disclose(gctx, src, chunk); err != nil {
+					return err
+				}
 				select {
 				case chunks <- chunk:
 				case <-gctx.Done():
@@ -172,6 +178,9 @@ func copyRange(ctx context.Context, src, dst Store, tip audit.Head, end uint64, 
 			}
 		}
 		if len(chunk) > 0 {
+			if err := disclose(gctx, src, chunk); err != nil {
+				return err
+			}
 			select {
 			case chunks <- chunk:
 			case <-gctx.Done():
@@ -211,6 +220,42 @@ func copyRange(ctx context.Context, src, dst Store, tip audit.Head, end uint64, 
 	return g.Wait()
 }
 
+// disclose attaches to the records of a chunk that have commitments the
+// values the source keeps of them: a copy keeps its values (and lacks the
+// redacted ones, as the source does).
+func disclose(ctx context.Context, src Store, chunk []*audit.Record) error {
+	var seqs []uint64
+	bySeq := map[uint64]*audit.Record{}
+	for _, r := range chunk {
+		if len(r.Commitments) > 0 {
+			seqs = append(seqs, r.Sequence)
+			bySeq[r.Sequence] = r
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	vr, ok := src.(ledger.ValueReader)
+	if !ok {
+		return errors.New("source: the store cannot read the values of committed fields")
+	}
+	return vr.FieldValues(ctx, seqs, func(seq uint64, v ledger.FieldValue) error {
+		r := bySeq[seq]
+		if r == nil {
+			return nil
+		}
+		d, err := v.Disclosure()
+		if err != nil {
+			return fmt.Errorf("source: record %d: %w", seq, err)
+		}
+		if r.Disclosures == nil {
+			r.Disclosures = map[string]audit.Disclosure{}
+		}
+		r.Disclosures[v.Field] = d
+		return nil
+	})
+}
+
 // checkChunk links copies of the chunk after tip, as the target will, and
 // checks that each comes out with the source's sequence and hash.
 func checkChunk(tip audit.Head, chunk []*audit.Record, difficulty int) (audit.Head, error) {
@@ -225,7 +270,7 @@ func checkChunk(tip audit.Head, chunk []*audit.Record, difficulty int) (audit.He
 		c.Signatures = slices.Clone(r.Signatures)
 		copies[i] = &c
 	}
-	_, next, err := ledger.Link(tip, copies, difficulty, zeroHashes)
+	_, next, err := ledger.Link(tip, copies, ledger.Params{Difficulty: difficulty}, zeroHashes)
 	if err != nil {
 		return tip, fmt.Errorf("source record %d: %w", tip.Size, err)
 	}

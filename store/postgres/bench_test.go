@@ -51,7 +51,7 @@ func BenchmarkConcurrentWriters(b *testing.B) {
 	for i := range recs {
 		recs[i] = storetest.Sample(i)
 	}
-	entries, _, err := ledger.Link(audit.Head{}, recs, 0, nil)
+	entries, _, err := ledger.Link(audit.Head{}, recs, ledger.Params{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	LogKey string
 	// Difficulty is a new log's proof-of-work difficulty.
 	Difficulty int
+	// Committed lists classifications whose values are committed, beyond
+	// those the log recorded at creation (see store.Options).
+	Committed []string
 	// Signer, when set, signs the tree head after each committed batch;
 	// Verifier, its public half, is then required (see store.Options).
 	Signer   note.Signer
@@ -106,5 +109,5 @@ func (c Config) String() string {
 
 func (c *Config) options() store.Options {
 	return store.Options{Create: c.Create, ReadOnly: c.ReadOnly, Origin: c.Origin, LogID: c.LogID, LogKey: c.LogKey,
-		Difficulty: c.Difficulty, Signer: c.Signer, Verifier: c.Verifier}
+		Difficulty: c.Difficulty, Committed: c.Committed, Signer: c.Signer, Verifier: c.Verifier}
 }

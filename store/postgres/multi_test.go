@@ -74,6 +74,7 @@ func TestNULInText(t *testing.T) {
 	ctx := context.Background()
 	inst := pgtest.Open(t, pgtest.URL(t), store.Options{Create: true})
 	a, b := storetest.Sample(0), storetest.Sample(1)
+	a.Classification = audit.ClassInternal // context in the clear
 	a.Actor = "nul\x00actor"
 	a.Context = map[string]any{"k": "v\x00w"}
 	b.Actor = "nul\uFFFDactor"

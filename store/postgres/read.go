@@ -25,24 +25,36 @@ import (
 
 // selectRecord reads what a record is rebuilt from: the body, the status
 // and the signatures.
-const selectRecord = `SELECT r.sequence, r.record_hash, r.body, r.status,
+const selectRecord = `SELECT r.sequence, r.record_hash, r.body, r.status, r.record_id::text, r.pruned_by, r.pruned_policy,
 	(SELECT json_agg(json_build_array(s.signer, s.algorithm, s.signature, s.timestamp) ORDER BY s.signer)
 	 FROM audit_signatures s WHERE s.record_id = r.record_id)
 FROM audit_records r`
 
 func scanRecord(rows pgx.Rows) (*audit.Record, error) {
 	var seq int64
-	var hash, status string
+	var hash, status, id string
 	var body, sigs []byte
-	if err := rows.Scan(&seq, &hash, &body, &status, &sigs); err != nil {
+	var prunedBy *int64
+	var policy *string
+	if err := rows.Scan(&seq, &hash, &body, &status, &id, &prunedBy, &policy, &sigs); err != nil {
 		return nil, err
 	}
-	r := new(audit.Record)
-	if err := json.Unmarshal(body, r); err != nil {
-		return nil, fmt.Errorf("record %d: stored body does not decode: %w", seq, err)
+	var r *audit.Record
+	if prunedBy != nil {
+		raw, _ := hex.DecodeString(hash)
+		mark := audit.Pruning{RetentionSequence: uint64(max(*prunedBy, 0))}
+		if policy != nil {
+			mark.Policy = *policy
+		}
+		r = store.PrunedRecord(uint64(seq), id, raw, status, mark)
+	} else {
+		r = new(audit.Record)
+		if err := json.Unmarshal(body, r); err != nil {
+			return nil, fmt.Errorf("record %d: stored body does not decode: %w", seq, err)
+		}
+		r.RecordHash = hash
+		r.Status = audit.Status(status)
 	}
-	r.RecordHash = hash
-	r.Status = audit.Status(status)
 	r.Signatures = nil
 	if len(sigs) > 0 {
 		var list [][4]string
@@ -181,6 +193,8 @@ func whereClause(f audit.Filter) (string, []any) {
 	if len(conds) == 0 {
 		return "", nil
 	}
+	// A pruned record has no fields left to match.
+	conds = append(conds, "r.pruned_by IS NULL")
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
@@ -257,22 +271,43 @@ func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) e
 // body says, and reports a row whose columns were changed as a
 // *ledger.ChainError.
 func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.RawRecord) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT sequence, record_hash, body, tree, record_id::text, timestamp, timestamp_ns,
-	actor, action, target, target_type, source, reason, previous_hash, nonce, severity, classification
-FROM audit_records WHERE sequence >= $1 AND sequence < $2 ORDER BY sequence`, clamp(from), clamp(to))
+	return scanRaw(ctx, s.pool, from, to, fn)
+}
+
+// selectRaw reads rows as verification sees them. The query columns of a
+// pruned record are NULL: kept counts those that are not.
+const selectRaw = `SELECT r.sequence, r.record_hash, r.body, r.tree, r.record_id::text, coalesce(r.timestamp, 'epoch'), coalesce(r.timestamp_ns, ''),
+	coalesce(r.actor, ''), coalesce(r.action, ''), coalesce(r.target, ''), coalesce(r.target_type, ''), coalesce(r.source, ''),
+	coalesce(r.reason, ''), coalesce(r.previous_hash, ''), coalesce(r.nonce, 0), coalesce(r.severity, ''), coalesce(r.classification, ''),
+	r.pruned_by, r.pruned_policy,
+	num_nonnulls(r.timestamp, r.timestamp_ns, r.actor, r.action, r.target, r.target_type, r.source, r.reason, r.context, r.metadata,
+		r.previous_hash, r.nonce, r.severity, r.classification),
+	v.fields, v.salts, v.vals
+FROM audit_records r LEFT JOIN LATERAL (
+	SELECT array_agg(f.field ORDER BY f.field) AS fields, array_agg(f.salt ORDER BY f.field) AS salts, array_agg(f.value ORDER BY f.field) AS vals
+	FROM audit_field_values f WHERE f.record_id = r.record_id) v ON true
+WHERE r.sequence >= $1 AND r.sequence < $2 ORDER BY r.sequence`
+
+func scanRaw(ctx context.Context, q querier, from, to uint64, fn func(*ledger.RawRecord) error) error {
+	rows, err := q.Query(ctx, selectRaw, clamp(from), clamp(to))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var raw ledger.RawRecord
-	var seq, nonce int64
+	var seq, nonce, kept int64
 	var hashHex string
 	var ts time.Time
 	var c columns
+	var prunedBy *int64
+	var policy *string
+	var fields, salts, vals [][]byte
+	var pruned audit.Pruning
 	hashBuf := make([]byte, 32)
 	for rows.Next() {
 		if err := rows.Scan(&seq, &hashHex, &raw.Body, &raw.Tree, &c.recordID, &ts, &c.timestamp,
-			&c.actor, &c.action, &c.target, &c.targetType, &c.source, &c.reason, &c.previousHash, &nonce, &c.severity, &c.classification); err != nil {
+			&c.actor, &c.action, &c.target, &c.targetType, &c.source, &c.reason, &c.previousHash, &nonce, &c.severity, &c.classification,
+			&prunedBy, &policy, &kept, &fields, &salts, &vals); err != nil {
 			return err
 		}
 		raw.Seq = uint64(seq)
@@ -280,8 +315,29 @@ FROM audit_records WHERE sequence >= $1 AND sequence < $2 ORDER BY sequence`, cl
 		if n, err := hex.Decode(hashBuf, []byte(hashHex)); err == nil && n == 32 {
 			raw.Hash = hashBuf
 		}
+		raw.Pruned = nil
+		if prunedBy != nil {
+			pruned = audit.Pruning{RetentionSequence: uint64(max(*prunedBy, 0))}
+			if policy != nil {
+				pruned.Policy = *policy
+			}
+			raw.Pruned = &pruned
+		}
+		raw.Values = raw.Values[:0]
+		for i := range fields {
+			if i < len(salts) && i < len(vals) {
+				raw.Values = append(raw.Values, ledger.FieldValue{Field: string(fields[i]), Salt: salts[i], Value: vals[i]})
+			}
+		}
 		if err := fn(&raw); err != nil {
 			return err
+		}
+		if raw.Pruned != nil || len(raw.Body) == 0 {
+			if kept > 0 {
+				return &ledger.ChainError{Seq: raw.Seq, RecordID: c.recordID, Reason: fmt.Sprintf(
+					"the record is pruned but %d of its query columns still hold values", kept)}
+			}
+			continue
 		}
 		c.nonce = strconv.FormatInt(nonce, 10)
 		if field := c.mismatch(raw.Body, ts); field != "" {
@@ -290,6 +346,42 @@ FROM audit_records WHERE sequence >= $1 AND sequence < $2 ORDER BY sequence`, cl
 		}
 	}
 	return rows.Err()
+}
+
+// FieldValues implements ledger.ValueReader.
+func (s *Store) FieldValues(ctx context.Context, seqs []uint64, fn func(seq uint64, v ledger.FieldValue) error) error {
+	for len(seqs) > 0 {
+		part := seqs[:min(len(seqs), 5000)]
+		seqs = seqs[len(part):]
+		list := make([]int64, len(part))
+		for i, q := range part {
+			list[i] = clamp(q)
+		}
+		rows, err := s.pool.Query(ctx, `SELECT r.sequence, v.field, v.salt, v.value FROM audit_field_values v
+JOIN audit_records r ON r.record_id = v.record_id WHERE r.sequence = ANY($1) ORDER BY r.sequence, v.field`, list)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var seq int64
+			var field []byte
+			var v ledger.FieldValue
+			if err := rows.Scan(&seq, &field, &v.Salt, &v.Value); err != nil {
+				rows.Close()
+				return err
+			}
+			v.Field = string(field)
+			if err := fn(uint64(seq), v); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // columns are a row's query columns as text.

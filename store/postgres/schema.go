@@ -3,7 +3,7 @@ package postgres
 // SchemaVersion is the version of the tables this package writes. A
 // database with a higher version was written by a newer ami-audit and is
 // refused.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations[i] takes a database from version i to i+1.
 var migrations = []string{
@@ -114,5 +114,37 @@ CREATE TABLE audit_cosignatures (
 	timestamp text NOT NULL,
 	PRIMARY KEY (size, signer)
 );
+`,
+	// 2 → 3: forgetting. Values of committed fields live beside their
+	// records (redaction deletes them; the commitment in the body stays);
+	// a pruned record keeps its id, hash, sequence, status and tree
+	// hashes, and names the retention record and policy that pruned it —
+	// its other columns become NULL.
+	`
+CREATE TABLE audit_field_values (
+	record_id uuid NOT NULL REFERENCES audit_records (record_id),
+	field     bytea NOT NULL,  -- the field name, exactly (text refuses NUL)
+	salt      bytea NOT NULL,
+	value     bytea NOT NULL,   -- the value's canonical JSON
+	PRIMARY KEY (record_id, field)
+);
+
+ALTER TABLE audit_records
+	ADD COLUMN pruned_by bigint,   -- sequence of the retention_applied record
+	ADD COLUMN pruned_policy text,
+	ALTER COLUMN timestamp DROP NOT NULL,
+	ALTER COLUMN actor DROP NOT NULL,
+	ALTER COLUMN action DROP NOT NULL,
+	ALTER COLUMN target DROP NOT NULL,
+	ALTER COLUMN target_type DROP NOT NULL,
+	ALTER COLUMN source DROP NOT NULL,
+	ALTER COLUMN reason DROP NOT NULL,
+	ALTER COLUMN context DROP NOT NULL,
+	ALTER COLUMN metadata DROP NOT NULL,
+	ALTER COLUMN previous_hash DROP NOT NULL,
+	ALTER COLUMN nonce DROP NOT NULL,
+	ALTER COLUMN severity DROP NOT NULL,
+	ALTER COLUMN classification DROP NOT NULL,
+	ALTER COLUMN timestamp_ns DROP NOT NULL;
 `,
 }

@@ -54,6 +54,7 @@ type Store struct {
 	cfg      Config
 	pool     *pgxpool.Pool
 	id       store.Identity
+	params   ledger.Params // the rules the log appends by
 	signer   note.Signer
 	verifier note.Verifier
 
@@ -118,6 +119,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store %s: %w", cfg, err)
 	}
+	s.params = s.id.Params(cfg.options())
 	s.queue = groupcommit.New(s.cfg.MaxBatch, s.commit)
 	return s, nil
 }
@@ -200,6 +202,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		// Stores made before logs had identities get theirs now.
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ('log_id', $1), ('store_id', $2), ('log_key', '') ON CONFLICT (key) DO NOTHING`,
 			store.NewLogID(), store.NewLogID()); err != nil {
+			return err
+		}
+	}
+	if version < 3 {
+		// Logs made before commitments existed commit from now on what
+		// a new log commits by default.
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_meta (key, value) VALUES ('committed', $1) ON CONFLICT (key) DO NOTHING`,
+			store.CommittedMeta(audit.DefaultCommitted)); err != nil {
 			return err
 		}
 	}

@@ -135,6 +135,19 @@ func storedHead(size int64, root []byte, signed *string) *ledger.StoredHead {
 
 // finish stores the tree head and the new tip and commits.
 func (s *Store) finish(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *ledger.Accumulator, firstID string) error {
+	if err := s.storeTip(ctx, tx, tip, edge); err != nil {
+		return fmt.Errorf("append: tip: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.resolveCommit(err, firstID)
+	}
+	s.edge, s.edgeHash = edge, tip.Hash
+	return nil
+}
+
+// storeTip stores the tree head of the tree edge describes, signed when
+// the store has a signer, and the new tip.
+func (s *Store) storeTip(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *ledger.Accumulator) error {
 	root := edge.Root()
 	signed, err := s.signHead(tip.Size, root)
 	if err != nil {
@@ -143,14 +156,7 @@ func (s *Store) finish(ctx context.Context, tx pgx.Tx, tip audit.Head, edge *led
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO audit_tree_heads (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET root = excluded.root, note = excluded.note`, int64(tip.Size), root[:], signed)
 	b.Queue(`UPDATE audit_chain SET size = $1, hash = $2`, int64(tip.Size), tip.Hash)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("append: tip: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return s.resolveCommit(err, firstID)
-	}
-	s.edge, s.edgeHash = edge, tip.Hash
-	return nil
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // resolveCommit finds out whether a transaction whose COMMIT failed was
@@ -217,7 +223,7 @@ func (s *Store) commitPipelined(batch []*appendReq) error {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.params, edge)
 		if err != nil {
 			r.Err = err
 			continue
@@ -253,6 +259,9 @@ func (s *Store) commitPipelined(batch []*appendReq) error {
 	}
 	for _, row := range side.signatures {
 		b.Queue(insertSQL("audit_signatures", signatureColumns), row...)
+	}
+	for _, row := range side.values {
+		b.Queue(insertSQL("audit_field_values", valueColumns), row...)
 	}
 	b.Queue(`INSERT INTO audit_tree_heads (size, root, note) VALUES ($1, $2, $3) ON CONFLICT (size) DO UPDATE SET root = excluded.root, note = excluded.note`, int64(tip.Size), root[:], signed)
 	b.Queue(`UPDATE audit_chain SET size = $1, hash = $2`, int64(tip.Size), tip.Hash)
@@ -317,7 +326,7 @@ func (s *Store) commitCopy(batch []*appendReq) error {
 		if r.Err != nil {
 			continue
 		}
-		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, edge)
+		entries, next, nextEdge, err := ledger.LinkWith(tip, r.Recs, s.params, edge)
 		if err != nil {
 			r.Err = err
 			continue
@@ -461,7 +470,7 @@ func (l *linkSource) Next() bool {
 	if len(l.recs) == 0 {
 		return false
 	}
-	entries, tip, edge, err := ledger.LinkWith(l.tip, l.recs, l.s.id.Difficulty, l.edge)
+	entries, tip, edge, err := ledger.LinkWith(l.tip, l.recs, l.s.params, l.edge)
 	if err != nil {
 		var be *ledger.BatchError
 		if errors.As(err, &be) {
@@ -536,6 +545,15 @@ func recordRow(e *ledger.Entry, side *sideRows) ([]any, error) {
 			side.signatures = append(side.signatures, []any{uid, text(sig.Signer), text(sig.Algorithm), text(sig.Signature), audit.FormatTime(sig.Timestamp)})
 		}
 	}
+	if len(r.Disclosures) > 0 {
+		vals, err := e.Values()
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			side.values = append(side.values, []any{uid, []byte(v.Field), v.Salt, v.Value})
+		}
+	}
 	return []any{uid, r.RecordHash, r.Timestamp, text(r.Actor), text(r.Action), text(r.Target), string(r.TargetType),
 		text(r.Source), text(r.Reason), ctxJSON, metaJSON, r.PreviousHash, int64(r.Nonce), string(r.Severity),
 		text(r.Classification), string(r.Status), int64(r.Sequence), audit.FormatTime(r.Timestamp), e.Body, e.TreeBlob()}, nil
@@ -543,13 +561,14 @@ func recordRow(e *ledger.Entry, side *sideRows) ([]any, error) {
 
 // sideRows are the rows of the tables that hang off audit_records.
 type sideRows struct {
-	findings, violations, signatures [][]any
+	findings, violations, signatures, values [][]any
 }
 
 var (
 	findingColumns   = []string{"record_id", "position", "finding_id", "finding_type", "severity", "description", "location", "recommendation", "metadata"}
 	violationColumns = []string{"record_id", "position", "violation_id", "rule", "severity", "message", "file_path", "line_number", "column_number"}
 	signatureColumns = []string{"record_id", "signer", "algorithm", "signature", "timestamp"}
+	valueColumns     = []string{"record_id", "field", "salt", "value"}
 )
 
 func (sr *sideRows) copy(ctx context.Context, tx pgx.Tx) error {
@@ -561,6 +580,7 @@ func (sr *sideRows) copy(ctx context.Context, tx pgx.Tx) error {
 		{"audit_findings", findingColumns, sr.findings},
 		{"audit_violations", violationColumns, sr.violations},
 		{"audit_signatures", signatureColumns, sr.signatures},
+		{"audit_field_values", valueColumns, sr.values},
 	} {
 		if len(t.rows) == 0 {
 			continue

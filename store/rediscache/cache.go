@@ -30,6 +30,7 @@ import (
 	"iter"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -410,8 +411,9 @@ func (c *Cache) open(kind, name string, entry []byte) ([]byte, bool) {
 // trusted reports whether entries may be read from Redis at all.
 func (c *Cache) trusted() bool { return len(c.cfg.Key) > 0 }
 
-// encode is the cached form of a record: its export JSON.
-func encode(r *audit.Record) ([]byte, error) { return r.AppendJSON(nil) }
+// encode is the cached form of a record: its export JSON, without the
+// values of committed fields (they never leave the store of record).
+func encode(r *audit.Record) ([]byte, error) { return r.Masked().AppendJSON(nil) }
 
 // decode reads a cached record and checks it is the record asked for and
 // that its content hashes to its record_hash.
@@ -449,7 +451,7 @@ func (c *Cache) appended(ctx context.Context, recs []*audit.Record) {
 					continue
 				}
 				p.Set(ctx, c.recordKey(r.RecordID), c.sealed("rec", r.RecordID, b), c.cfg.RecordTTL)
-				c.local.put(r)
+				c.local.put(r.Masked())
 			}
 		}
 		if n := len(recs); n > 0 {
@@ -821,14 +823,49 @@ func (c *Cache) AddSignatures(ctx context.Context, sigs iter.Seq2[audit.RecordSi
 		return 0, fmt.Errorf("%T cannot add signatures in one transaction", c.inner)
 	}
 	n, err := sa.AddSignatures(ctx, sigs)
-	c.local.drop("*")
-	if !c.call(ctx, c.flush) {
-		c.local.enable(false)
-		c.mu.Lock()
-		c.dirty = true
-		c.mu.Unlock()
-	}
+	c.dropAll(ctx)
 	return n, err
+}
+
+// dropAll drops every cached entry of the trail, here and in Redis; when
+// Redis cannot be told now it is flushed when it answers again. It
+// reports whether Redis was flushed now.
+func (c *Cache) dropAll(ctx context.Context) bool {
+	c.local.drop("*")
+	if c.call(ctx, c.flush) {
+		return true
+	}
+	c.local.enable(false)
+	c.mu.Lock()
+	c.dirty = true
+	c.mu.Unlock()
+	return false
+}
+
+// FieldValues implements ledger.ValueReader from the store of record:
+// values of committed fields are never cached.
+func (c *Cache) FieldValues(ctx context.Context, seqs []uint64, fn func(seq uint64, v ledger.FieldValue) error) error {
+	vr, ok := c.inner.(ledger.ValueReader)
+	if !ok {
+		return fmt.Errorf("%T keeps no values of committed fields", c.inner)
+	}
+	return vr.FieldValues(ctx, seqs, fn)
+}
+
+// Forget implements ledger.Forgetter on the store of record, then drops
+// every cached entry of the trail: nothing it removed stays in Redis.
+func (c *Cache) Forget(ctx context.Context, fn func(ledger.ForgetTx) error) (ledger.ForgetResult, error) {
+	f, ok := c.inner.(ledger.Forgetter)
+	if !ok {
+		return ledger.ForgetResult{}, fmt.Errorf("%T cannot forget", c.inner)
+	}
+	res, err := f.Forget(ctx, fn)
+	if !c.dropAll(ctx) {
+		res.Residue = strings.TrimPrefix(res.Residue+"; ", "; ") + "the Redis cache could not be flushed now: it is flushed when it answers again"
+	} else if err == nil {
+		res.Scrubbed = strings.TrimPrefix(res.Scrubbed+"; ", "; ") + "Redis cache flushed"
+	}
+	return res, err
 }
 
 // AddCosignature implements ledger.CosignatureStore on the store of record.

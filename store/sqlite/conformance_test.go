@@ -168,3 +168,20 @@ SELECT ?, ?, zeroblob(32), body, tree, status, timestamp, actor, action, target,
 	}
 	return tm.exec(ctx, `INSERT INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, 'mallory', 'Ed25519', 'AAAA', '2025-01-01T00:00:00Z')`, seq)
 }
+
+func (tm tamperer) SetValue(ctx context.Context, seq uint64, field string, value []byte) error {
+	return tm.exec(ctx, `INSERT INTO field_values (seq, field, salt, value) VALUES (?, ?, zeroblob(32), ?)
+ON CONFLICT (seq, field) DO UPDATE SET value = excluded.value`, seq, field, value)
+}
+
+func (tm tamperer) DeleteValue(ctx context.Context, seq uint64, field string) error {
+	return tm.exec(ctx, `DELETE FROM field_values WHERE seq = ? AND field = ?`, seq, field)
+}
+
+func (tm tamperer) PruneRow(ctx context.Context, seq uint64, mark audit.Pruning) error {
+	if err := tm.exec(ctx, `DELETE FROM field_values WHERE seq = ?`, seq); err != nil {
+		return err
+	}
+	return tm.exec(ctx, `UPDATE records SET body = x'', timestamp = '', actor = '', action = '', target = '', target_type = '', severity = '',
+	pruned_by = ?, pruned_policy = ? WHERE seq = ?`, mark.RetentionSequence, mark.Policy, seq)
+}

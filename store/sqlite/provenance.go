@@ -56,7 +56,7 @@ FROM records WHERE target = ? GROUP BY actor ORDER BY actor`, target)
 		lim = fmt.Sprintf(" LIMIT %d", limit)
 	}
 	refs, err := s.db.QueryContext(ctx, `WITH m AS (
-	SELECT seq FROM records WHERE target <> ?
+	SELECT seq FROM records WHERE target <> ? AND pruned_by IS NULL
 	AND EXISTS (SELECT 1 FROM json_tree(CAST(body AS TEXT), '$.context') WHERE type = 'text' AND atom = ?)
 	ORDER BY seq`+lim+`)
 SELECT `+recordColumns+` FROM m JOIN records r ON r.seq = m.seq LEFT JOIN signatures s ON s.seq = r.seq ORDER BY r.seq, s.signer`, target, target)

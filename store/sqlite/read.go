@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -19,7 +21,7 @@ import (
 
 // recordColumns are read by every record query, joined with signatures
 // (one row per signature, or one row with NULLs).
-const recordColumns = `r.seq, r.record_hash, r.body, r.status, s.signer, s.algorithm, s.signature, s.timestamp`
+const recordColumns = `r.seq, r.record_hash, r.body, r.status, r.record_id, r.pruned_by, r.pruned_policy, s.signer, s.algorithm, s.signature, s.timestamp`
 
 // scanRecords streams records from rows ordered by seq (ascending or
 // descending), folding the signature rows of each record into it.
@@ -30,9 +32,10 @@ func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
 	for rows.Next() {
 		var seq int64
 		var hash, body []byte
-		var status string
-		var signer, alg, sig, ts sql.NullString
-		if err := rows.Scan(&seq, &hash, &body, &status, &signer, &alg, &sig, &ts); err != nil {
+		var status, id string
+		var prunedBy sql.NullInt64
+		var policy, signer, alg, sig, ts sql.NullString
+		if err := rows.Scan(&seq, &hash, &body, &status, &id, &prunedBy, &policy, &signer, &alg, &sig, &ts); err != nil {
 			yield(nil, err)
 			return
 		}
@@ -40,7 +43,13 @@ func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
 			if cur != nil && !yield(cur, nil) {
 				return
 			}
-			r, err := decodeRecord(seq, hash, body, status)
+			var r *audit.Record
+			var err error
+			if prunedBy.Valid {
+				r = store.PrunedRecord(uint64(seq), id, hash, status, audit.Pruning{Policy: policy.String, RetentionSequence: uint64(max(prunedBy.Int64, 0))})
+			} else {
+				r, err = decodeRecord(seq, hash, body, status)
+			}
 			if err != nil {
 				yield(nil, err)
 				return
@@ -158,6 +167,8 @@ func whereClause(f audit.Filter) (string, []any) {
 	if len(conds) == 0 {
 		return "", nil
 	}
+	// A pruned record has no fields left to match.
+	conds = append(conds, "pruned_by IS NULL")
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
@@ -274,7 +285,19 @@ func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) e
 
 // ScanRaw implements ledger.RawScanner.
 func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.RawRecord) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, record_hash, body, tree, timestamp, actor, action, target, target_type, severity FROM records WHERE seq >= ? AND seq < ? ORDER BY seq`, clamp(from), clamp(to))
+	return scanRaw(ctx, s.db, from, to, fn)
+}
+
+// selectRaw reads rows as verification sees them; the values of a
+// record's committed fields come as one text of hex fields, salts and
+// values (only records with commitments have any).
+const selectRaw = `SELECT r.seq, r.record_hash, r.body, r.tree, r.timestamp, r.actor, r.action, r.target, r.target_type, r.severity,
+	r.pruned_by, r.pruned_policy,
+	(SELECT group_concat(hex(v.field) || ':' || hex(v.salt) || ':' || hex(v.value), ',') FROM field_values v WHERE v.seq = r.seq)
+FROM records r WHERE r.seq >= ? AND r.seq < ? ORDER BY r.seq`
+
+func scanRaw(ctx context.Context, q queryer, from, to uint64, fn func(*ledger.RawRecord) error) error {
+	rows, err := q.QueryContext(ctx, selectRaw, clamp(from), clamp(to))
 	if err != nil {
 		return err
 	}
@@ -283,13 +306,17 @@ func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.Ra
 	// second copy, and fn's contract already says the slices are valid only
 	// during the call.
 	var raw ledger.RawRecord
-	var hash, body, tree sql.RawBytes
+	var hash, body, tree, vals sql.RawBytes
 	var c [6]sql.RawBytes
 	var cols ledger.IndexedFields
 	raw.Indexed = &cols
 	var seq int64
+	var prunedBy sql.NullInt64
+	var policy sql.NullString
+	var pruned audit.Pruning
+	var values []ledger.FieldValue
 	for rows.Next() {
-		if err := rows.Scan(&seq, &hash, &body, &tree, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]); err != nil {
+		if err := rows.Scan(&seq, &hash, &body, &tree, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &prunedBy, &policy, &vals); err != nil {
 			return err
 		}
 		raw.Hash, raw.Body, raw.Tree = hash, body, tree
@@ -297,11 +324,43 @@ func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.Ra
 			cols[i] = c[i]
 		}
 		raw.Seq = uint64(seq)
+		raw.Pruned = nil
+		if prunedBy.Valid {
+			pruned = audit.Pruning{Policy: policy.String, RetentionSequence: uint64(max(prunedBy.Int64, 0))}
+			raw.Pruned = &pruned
+		}
+		values = values[:0]
+		if len(vals) > 0 {
+			if values, err = parseValues(values, vals); err != nil {
+				return fmt.Errorf("record %d: stored values: %w", seq, err)
+			}
+		}
+		raw.Values = values
 		if err := fn(&raw); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// parseValues reads the text selectRaw builds: field:salt:value triples in
+// hex, separated by commas.
+func parseValues(dst []ledger.FieldValue, b []byte) ([]ledger.FieldValue, error) {
+	for _, part := range bytes.Split(b, []byte(",")) {
+		f := bytes.Split(part, []byte(":"))
+		if len(f) != 3 {
+			return dst, errors.New("malformed")
+		}
+		var dec [3][]byte
+		for i := range f {
+			dec[i] = make([]byte, hex.DecodedLen(len(f[i])))
+			if _, err := hex.Decode(dec[i], f[i]); err != nil {
+				return dst, err
+			}
+		}
+		dst = append(dst, ledger.FieldValue{Field: string(dec[0]), Salt: dec[1], Value: dec[2]})
+	}
+	return dst, nil
 }
 
 // TreeHeadSizes implements ledger.HeadStore.
@@ -433,4 +492,37 @@ func (s *Store) Cosignatures(ctx context.Context) ([]ledger.Cosignature, error) 
 // LatestTreeHead implements ledger.HeadStore.
 func (s *Store) LatestTreeHead(ctx context.Context) (*ledger.StoredHead, error) {
 	return latestHead(ctx, s.db)
+}
+
+// FieldValues implements ledger.ValueReader.
+func (s *Store) FieldValues(ctx context.Context, seqs []uint64, fn func(seq uint64, v ledger.FieldValue) error) error {
+	for len(seqs) > 0 {
+		part := seqs[:min(len(seqs), 5000)]
+		seqs = seqs[len(part):]
+		list, err := json.Marshal(part)
+		if err != nil {
+			return err
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT seq, field, salt, value FROM field_values WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq, field`, string(list))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var seq int64
+			var v ledger.FieldValue
+			if err := rows.Scan(&seq, &v.Field, &v.Salt, &v.Value); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := fn(uint64(seq), v); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,7 +2,7 @@ package sqlite
 
 // SchemaVersion is the version of the tables this package writes. A store
 // with a higher version was written by a newer ami-audit and is refused.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations[i] takes a store from version i to i+1.
 var migrations = []string{
@@ -69,5 +69,21 @@ CREATE TABLE cosignatures (
 	timestamp TEXT NOT NULL,
 	PRIMARY KEY (size, signer)
 ) STRICT;
+`,
+	// 2 → 3: forgetting. Values of committed fields live beside their
+	// records (redaction deletes them; the commitment in the body stays);
+	// a pruned record keeps its id, hash and tree hashes, and names the
+	// retention record and policy that pruned it.
+	`
+CREATE TABLE field_values (
+	seq   INTEGER NOT NULL REFERENCES records (seq),
+	field TEXT NOT NULL,
+	salt  BLOB NOT NULL,
+	value BLOB NOT NULL,   -- the value's canonical JSON
+	PRIMARY KEY (seq, field)
+) STRICT, WITHOUT ROWID;
+
+ALTER TABLE records ADD COLUMN pruned_by INTEGER;   -- sequence of the retention_applied record
+ALTER TABLE records ADD COLUMN pruned_policy TEXT;
 `,
 }

@@ -67,6 +67,9 @@ type Config struct {
 	LogKey string
 	// Difficulty is the proof-of-work difficulty. Used only at creation.
 	Difficulty int
+	// Committed lists classifications whose values are committed, beyond
+	// those the log recorded at creation (see store.Options).
+	Committed []string
 	// Signer, when set, signs the tree head after each committed batch;
 	// Verifier, its public half, is then required (see store.Options).
 	Signer   note.Signer
@@ -92,7 +95,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) options() store.Options {
 	return store.Options{Create: c.Create, ReadOnly: c.ReadOnly, Origin: c.Origin, LogID: c.LogID, LogKey: c.LogKey,
-		Difficulty: c.Difficulty, Signer: c.Signer, Verifier: c.Verifier}
+		Difficulty: c.Difficulty, Committed: c.Committed, Signer: c.Signer, Verifier: c.Verifier}
 }
 
 // Store is an SQLite-backed audit.Store. It also implements
@@ -102,6 +105,7 @@ type Store struct {
 	db        *sql.DB // readers
 	wdb       *sql.DB // the one writer connection; nil when read-only
 	id        store.Identity
+	params    ledger.Params // the rules the log appends by
 	signer    note.Signer
 	verifier  note.Verifier
 	maxBatch  int
@@ -165,6 +169,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		q.Add("_pragma", "cache_size(-"+strconv.Itoa(cacheKiB)+")")
 		if txlock != "" {
 			q.Add("_txlock", txlock)
+			// What the writer deletes (redaction, retention) is
+			// overwritten with zeros, not left in free space.
+			q.Add("_pragma", "secure_delete(1)")
 		}
 		switch mode {
 		case "ro":
@@ -205,6 +212,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
+	s.params = s.id.Params(cfg.options())
 	s.queue = groupcommit.New(s.maxBatch, s.commit)
 	return s, nil
 }
@@ -342,6 +350,14 @@ func (s *Store) migrate(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	if version < 3 {
+		// Logs made before commitments existed commit from now on what
+		// a new log commits by default.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('committed', ?) ON CONFLICT (key) DO NOTHING`,
+			store.CommittedMeta(audit.DefaultCommitted)); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.Itoa(SchemaVersion)); err != nil {
 		return err
 	}
@@ -465,7 +481,7 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 	var all []ledger.Entry
 	committed := 0
 	for _, r := range batch {
-		entries, next, nextAcc, err := ledger.LinkWith(tip, r.Recs, s.id.Difficulty, acc)
+		entries, next, nextAcc, err := ledger.LinkWith(tip, r.Recs, s.params, acc)
 		if err != nil {
 			r.Err = err // invalid records: this request fails alone
 			continue
@@ -551,6 +567,9 @@ func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, entries []ledger.Ent
 		}
 		for j := range part {
 			if err := insertSignatures(ctx, tx, &part[j]); err != nil {
+				return err
+			}
+			if err := insertValues(ctx, tx, &part[j]); err != nil {
 				return err
 			}
 		}
@@ -674,7 +693,7 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*aud
 		if len(chunk) == 0 {
 			return nil
 		}
-		entries, next, nextAcc, err := ledger.LinkWith(tip, chunk, s.id.Difficulty, acc)
+		entries, next, nextAcc, err := ledger.LinkWith(tip, chunk, s.params, acc)
 		if err != nil {
 			var be *ledger.BatchError
 			if errors.As(err, &be) {
@@ -767,7 +786,29 @@ func insertEntry(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, e *ledger.Entry
 	if _, err := ins.ExecContext(ctx, appendRecordArgs(nil, e)...); err != nil {
 		return describeInsert(err, e.Record)
 	}
-	return insertSignatures(ctx, tx, e)
+	if err := insertSignatures(ctx, tx, e); err != nil {
+		return err
+	}
+	return insertValues(ctx, tx, e)
+}
+
+// insertValues writes the values of the record's committed fields beside
+// it.
+func insertValues(ctx context.Context, tx *sql.Tx, e *ledger.Entry) error {
+	if len(e.Record.Disclosures) == 0 {
+		return nil
+	}
+	vals, err := e.Values()
+	if err != nil {
+		return err
+	}
+	for _, v := range vals {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO field_values (seq, field, salt, value) VALUES (?, ?, ?, ?)`,
+			e.Record.Sequence, v.Field, v.Salt, v.Value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func insertSignatures(ctx context.Context, tx *sql.Tx, e *ledger.Entry) error {
@@ -789,16 +830,24 @@ func describeInsert(err error, r *audit.Record) error {
 
 // writeHead stores the tree head at size, signed when a signer is set.
 func (s *Store) writeHead(ctx context.Context, tx *sql.Tx, size uint64, root tlog.Hash) error {
-	var signed any
-	if s.signer != nil {
-		msg, err := ledger.Checkpoint{Origin: s.id.Origin, Size: size, Root: root}.Sign(s.signer)
-		if err != nil {
-			return fmt.Errorf("sign tree head: %w", err)
-		}
-		signed = string(msg)
+	signed, err := s.signedHead(size, root)
+	if err != nil {
+		return err
 	}
-	_, err := tx.StmtContext(ctx, s.headStmt).ExecContext(ctx, size, root[:], signed)
+	_, err = tx.StmtContext(ctx, s.headStmt).ExecContext(ctx, size, root[:], signed)
 	return err
+}
+
+// signedHead is the signed note of a tree head, nil without a signer.
+func (s *Store) signedHead(size uint64, root tlog.Hash) (any, error) {
+	if s.signer == nil {
+		return nil, nil
+	}
+	msg, err := ledger.Checkpoint{Origin: s.id.Origin, Size: size, Root: root}.Sign(s.signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign tree head: %w", err)
+	}
+	return string(msg), nil
 }
 
 type queryer interface {

@@ -179,3 +179,41 @@ FROM audit_records WHERE sequence = $3`, [16]byte(id), seq, int64(from)); err !=
 	}
 	return tm.exec(ctx, `INSERT INTO audit_signatures (record_id, signer, algorithm, signature, timestamp) VALUES ($1, 'mallory', 'Ed25519', 'AAAA', '2025-01-01T00:00:00Z')`, [16]byte(id))
 }
+
+func (tm tamperer) recordID(ctx context.Context, seq uint64) ([16]byte, error) {
+	var id [16]byte
+	err := tm.c.QueryRow(ctx, `SELECT record_id FROM audit_records WHERE sequence = $1`, int64(seq)).Scan(&id)
+	return id, err
+}
+
+func (tm tamperer) SetValue(ctx context.Context, seq uint64, field string, value []byte) error {
+	id, err := tm.recordID(ctx, seq)
+	if err != nil {
+		return err
+	}
+	return tm.exec(ctx, `INSERT INTO audit_field_values (record_id, field, salt, value) VALUES ($1, $2, $3, $4)
+ON CONFLICT (record_id, field) DO UPDATE SET value = excluded.value`, id, []byte(field), make([]byte, 32), value)
+}
+
+func (tm tamperer) DeleteValue(ctx context.Context, seq uint64, field string) error {
+	id, err := tm.recordID(ctx, seq)
+	if err != nil {
+		return err
+	}
+	return tm.exec(ctx, `DELETE FROM audit_field_values WHERE record_id = $1 AND field = $2`, id, []byte(field))
+}
+
+func (tm tamperer) PruneRow(ctx context.Context, seq uint64, mark audit.Pruning) error {
+	id, err := tm.recordID(ctx, seq)
+	if err != nil {
+		return err
+	}
+	for _, table := range []string{"audit_field_values", "audit_findings", "audit_violations"} {
+		if err := tm.exec(ctx, `DELETE FROM `+table+` WHERE record_id = $1`, id); err != nil {
+			return err
+		}
+	}
+	return tm.exec(ctx, `UPDATE audit_records SET body = ''::bytea, timestamp = NULL, timestamp_ns = NULL, actor = NULL, action = NULL, target = NULL,
+	target_type = NULL, source = NULL, reason = NULL, context = NULL, metadata = NULL, previous_hash = NULL, nonce = NULL, severity = NULL,
+	classification = NULL, pruned_by = $2, pruned_policy = $3 WHERE record_id = $1`, id, int64(mark.RetentionSequence), mark.Policy)
+}
