@@ -108,6 +108,7 @@ func (a *App) commands() []*cobra.Command {
 		a.servicesCommand(),
 		a.serviceCommand(),
 		a.migrateCommand(),
+		a.watchCommand(),
 	}
 }
 
