@@ -15,6 +15,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/gowebpki/jcs v1.0.2
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/leodido/go-syslog/v4 v4.3.0
 	github.com/mattn/go-runewidth v0.0.19
 	github.com/moby/moby/client v0.6.3
 	github.com/owenrumney/go-sarif/v3 v3.3.1
