@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -102,4 +106,56 @@ func TestWatchLogs(t *testing.T) {
 		}
 	}
 	run1(t, dir, "verify")
+}
+
+// TestExportFollow runs "export --to=webhook --follow" as a process: the
+// records appended by another process while it runs reach the endpoint,
+// with the token from the environment; a restart sends nothing again.
+func TestExportFollow(t *testing.T) {
+	dir := t.TempDir()
+	run1(t, dir, "init")
+	run1(t, dir, "record", "--actor", "ci", "--action", "deploy", "--target", "svc/a", "--target-type", "service")
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		var env struct {
+			Records []struct {
+				Action string `json:"action"`
+			} `json:"records"`
+		}
+		json.NewDecoder(r.Body).Decode(&env)
+		mu.Lock()
+		for _, rec := range env.Records {
+			got[rec.Action]++
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	count := func(action string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[action]
+	}
+	t.Setenv("AMI_AUDIT_WEBHOOK_TOKEN", "s3cret")
+	t.Setenv("AMI_AUDIT_WEBHOOK_URL", srv.URL+"/hook")
+	stop := amiProcess(t, dir, "export", "--to=webhook", "--follow", "--poll=50ms")
+	waitFor(t, "the record appended before", func() bool { return count("deploy") == 1 })
+	run1(t, dir, "record", "--actor", "ci", "--action", "rollback", "--target", "svc/a", "--target-type", "service")
+	waitFor(t, "the record appended meanwhile", func() bool { return count("rollback") == 1 })
+	out := stop()
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("the token is in the output:\n%s", out)
+	}
+	run1(t, dir, "export", "--to=webhook")
+	if count("deploy") != 1 || count("rollback") != 1 {
+		t.Errorf("sent again after a restart: %v", got)
+	}
+	cursors, _ := filepath.Glob(filepath.Join(dir, ".audit", "exporters", "*.cursor"))
+	if len(cursors) != 1 {
+		t.Errorf("cursors %v", cursors)
+	}
 }
