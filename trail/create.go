@@ -35,6 +35,9 @@ type Settings struct {
 	Redaction RedactionSettings `yaml:"redaction,omitempty"`
 	// Retention holds the retention policies.
 	Retention retention.Settings `yaml:"retention,omitempty"`
+	// Schedules are the collections "ami-audit schedule" runs. Nothing
+	// else reads them; they are kept as written.
+	Schedules []Schedule `yaml:"schedules,omitempty"`
 }
 
 // RedactionSettings are the redaction section of config.yaml.
@@ -49,6 +52,22 @@ type RedactionSettings struct {
 	// NAME+HASH+BASE64) allowed to redact, apply retention and release
 	// legal holds. Empty: the log key alone.
 	Redactors []string `yaml:"redactors,omitempty"`
+}
+
+// Schedule is one scheduled collection of config.yaml:
+//
+//	schedules:
+//	  - name: history            # unique; the runs' records name it
+//	    cron: "0 */6 * * *"      # five fields, or @hourly, @daily, @every 30m
+//	    run: repo --sources=git,file   # an ami-audit command line
+//	    missed: run-once         # after downtime: run-once (default) or skip
+//	    timeout: 1h              # optional bound of a run
+type Schedule struct {
+	Name    string `yaml:"name"`
+	Cron    string `yaml:"cron"`
+	Run     string `yaml:"run"`
+	Missed  string `yaml:"missed,omitempty"`
+	Timeout string `yaml:"timeout,omitempty"`
 }
 
 // loadSettings reads dir/config.yaml; ok is false when there is none.

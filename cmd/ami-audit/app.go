@@ -109,6 +109,7 @@ func (a *App) commands() []*cobra.Command {
 		a.serviceCommand(),
 		a.migrateCommand(),
 		a.watchCommand(),
+		a.scheduleCommand(),
 	}
 }
 

@@ -159,3 +159,63 @@ func TestExportFollow(t *testing.T) {
 		t.Errorf("cursors %v", cursors)
 	}
 }
+
+// TestScheduleProcess runs "schedule" as a process: a job every second is
+// run and recorded until SIGTERM; after a pause, a restart records the
+// runs missed meanwhile and runs the job once for them.
+func TestScheduleProcess(t *testing.T) {
+	dir := t.TempDir()
+	run1(t, dir, "init")
+	os.Mkdir(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "logs", "a.log"), []byte("2025-12-01 10:00:00.123 | ERROR    | m:f:1 - boom\n"), 0o644)
+	cfg, err := os.OpenFile(filepath.Join(dir, ".audit", "config.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(cfg, "schedules:\n  - name: logs\n    cron: \"@every 1s\"\n    run: logs --dir=logs\n")
+	cfg.Close()
+	runs := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(run1(t, dir, "query", "--target=schedule/logs", "--limit=0", "--format=jsonl")), "\n") {
+			if l == "" {
+				continue
+			}
+			var r map[string]any
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	stop := amiProcess(t, dir, "schedule", "--grace=500ms")
+	waitFor(t, "two runs", func() bool { return len(runs()) >= 2 })
+	stop()
+	for _, r := range runs() {
+		c := r["context"].(map[string]any)
+		if r["action"] != "scheduled_run" || c["outcome"] != "success" || c["started"] == nil || c["ended"] == nil {
+			t.Errorf("run record %v", r)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond)
+	stop = amiProcess(t, dir, "schedule", "--grace=500ms")
+	waitFor(t, "the missed runs", func() bool {
+		for _, r := range runs() {
+			if r["action"] == "scheduled_run_missed" {
+				return true
+			}
+		}
+		return false
+	})
+	stop()
+	var missed map[string]any
+	for _, r := range runs() {
+		if r["action"] == "scheduled_run_missed" {
+			missed = r["context"].(map[string]any)
+		}
+	}
+	if n, _ := missed["missed_runs"].(float64); n < 1 {
+		t.Errorf("missed record %v", missed)
+	}
+	run1(t, dir, "verify")
+}
