@@ -110,6 +110,7 @@ func (a *App) commands() []*cobra.Command {
 		a.migrateCommand(),
 		a.watchCommand(),
 		a.scheduleCommand(),
+		a.dashboardCommand(),
 	}
 }
 
