@@ -21,6 +21,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/exporter/ocsf"
 	"github.com/ami-orchestrator/ami-audit/exporter/syslog"
 	"github.com/ami-orchestrator/ami-audit/exporter/webhook"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
 // Environment variables exporters read their secrets (and secret URLs)
@@ -151,7 +152,7 @@ func (a *App) runExportTo(ctx context.Context, f exportToFlags, filter audit.Fil
 		a.notice("exporting to %s as records are appended (Ctrl-C to stop)", dest)
 	}
 	st, err := run.Run(ctx)
-	a.notice("exported %d records to %s (%d passed over by the filters); the cursor is at %d", st.Exported, dest, st.Passed, st.Next)
+	a.notice("exported %s to %s (%s passed over by the filters); the cursor is at %d", plural.Count(st.Exported, "record"), dest, plural.Count(st.Passed, "record"), st.Next)
 	return err
 }
 
@@ -295,13 +296,16 @@ func emailExporter(_ *App, d destination, f exportToFlags, _ exporter.Encoder, l
 	return e, "mailto:" + strings.Join(to, ",") + " via " + cfg.Address, nil
 }
 
-func gitExporter(_ *App, d destination, f exportToFlags, _ exporter.Encoder, logID, origin string) (exporter.Exporter, string, error) {
+func gitExporter(a *App, d destination, f exportToFlags, _ exporter.Encoder, logID, origin string) (exporter.Exporter, string, error) {
 	repo := ""
 	if d.u != nil {
 		repo = cmpOr(d.u.Opaque, d.u.Path)
 	}
 	if repo == "" {
 		return nil, "", usagef("--to git:DIR: name the repository's work tree")
+	}
+	if err := a.checkOutput(filepath.Join(repo, cmpOr(f.gitDir, gitcommit.DefaultDir), "report.md")); err != nil {
+		return nil, "", err
 	}
 	e, err := gitcommit.New(gitcommit.Config{Repo: repo, Dir: f.gitDir, LogID: logID, Origin: origin})
 	if err != nil {

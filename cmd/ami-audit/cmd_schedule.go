@@ -16,6 +16,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/schedule"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
@@ -203,7 +204,7 @@ func (a *App) runSchedule(ctx context.Context, list, verbose bool, grace time.Du
 	if err != nil {
 		return usageError{err}
 	}
-	a.notice("scheduling %d jobs (Ctrl-C to stop)", len(jobs))
+	a.notice("scheduling %s (Ctrl-C to stop)", plural.Count(len(jobs), "job"))
 	err = s.Run(ctx)
 	a.notice("stopped")
 	return appendError(err)

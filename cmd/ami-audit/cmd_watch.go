@@ -16,6 +16,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/collector/stream"
 	"github.com/ami-orchestrator/ami-audit/collector/stream/rescan"
 	"github.com/ami-orchestrator/ami-audit/collector/stream/tail"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/source/file"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 	"github.com/ami-orchestrator/ami-audit/source/module"
@@ -131,7 +132,7 @@ func (a *App) runWatch(ctx context.Context, f watchFlags) error {
 	}
 	a.notice("watching %s (Ctrl-C to stop)", strings.Join(targets, " and "))
 	err = col.Run(ctx, streams...)
-	a.notice("stopped: %d records appended", col.Stats().Records)
+	a.notice("stopped: %s appended", plural.Count(col.Stats().Records, "record"))
 	if err != nil {
 		return appendError(err)
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
 // Actions of the records the scheduler appends.
@@ -359,7 +360,7 @@ func (s *Scheduler) run(ctx context.Context, j *job, scheduledFor time.Time, mis
 	c["outcome"] = outcome
 	if missed > 0 {
 		c["missed_runs"] = missed
-		r.Reason = fmt.Sprintf("run once for %d missed run(s)", missed)
+		r.Reason = fmt.Sprintf("run once for %s", plural.Count(missed, "missed run"))
 	}
 	if err != nil {
 		c["error"] = err.Error()
@@ -409,9 +410,9 @@ func (s *Scheduler) missedRecord(j *job, first, last time.Time, n int, now time.
 	r.Context["first_missed"] = audit.FormatTime(first)
 	r.Context["last_missed"] = audit.FormatTime(last)
 	if j.Missed == RunOnce {
-		r.Reason = fmt.Sprintf("%d scheduled run(s) missed; running once now", n)
+		r.Reason = fmt.Sprintf("%s missed; running once now", plural.Count(n, "scheduled run"))
 	} else {
-		r.Reason = fmt.Sprintf("%d scheduled run(s) missed; skipped by policy", n)
+		r.Reason = fmt.Sprintf("%s missed; skipped by policy", plural.Count(n, "scheduled run"))
 	}
 	return r
 }
