@@ -219,3 +219,35 @@ func TestScheduleProcess(t *testing.T) {
 	}
 	run1(t, dir, "verify")
 }
+
+// FuzzSplitCommand: a schedule's command line splits without panicking,
+// and words without quotes or blanks come back as they were.
+func FuzzSplitCommand(f *testing.F) {
+	f.Add(`repo --sources=git,file`)
+	f.Add(`logs --dir="my logs" --level='error'`)
+	f.Add(`export --to=git:'a b`)
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := splitCommand(s)
+		if err != nil {
+			return
+		}
+		for _, w := range words {
+			if strings.ContainsAny(w, "\"'") {
+				return // quotes inside quotes
+			}
+		}
+		again, err := splitCommand(strings.Join(words, " "))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := true
+		for _, w := range words {
+			if w == "" || strings.ContainsAny(w, " \t\n") {
+				plain = false
+			}
+		}
+		if plain && strings.Join(again, "\x00") != strings.Join(words, "\x00") {
+			t.Fatalf("%q split as %q, joined and split again as %q", s, words, again)
+		}
+	})
+}
