@@ -116,6 +116,7 @@ type Tailer struct {
 	single bool   // Root is a file
 
 	files map[*tracked]bool // owned by the Follow goroutine
+	buf   []byte            // the read buffer, owned by the Follow goroutine
 
 	mu        sync.Mutex // guards committed, dirty
 	committed map[*tracked]fileState
@@ -790,7 +791,10 @@ func (t *Tailer) readFrom(ctx context.Context, emit stream.Emit, tr *tracked, wh
 	if tr.lines.Format() == logsource.FormatBinary {
 		return nil
 	}
-	buf := make([]byte, readChunk)
+	if t.buf == nil {
+		t.buf = make([]byte, readChunk)
+	}
+	buf := t.buf
 	for {
 		k, err := tr.f.ReadAt(buf, tr.st.Offset)
 		if err != nil && err != io.EOF {
