@@ -61,14 +61,8 @@ func StatusLine(s Snapshot) string {
 	} else {
 		b.WriteString("  no checkpoint seen")
 	}
-	switch v := s.Verification; {
-	case s.Verifying:
-		b.WriteString("  verifying…")
-	case v.At.IsZero():
-	case v.OK:
-		fmt.Fprintf(&b, "  verified %d records at %s", v.Size, v.At.UTC().Format("15:04:05"))
-	default:
-		fmt.Fprintf(&b, "  VERIFICATION FAILED: %s", v.Detail)
+	if v := verification(s); v != "" {
+		b.WriteString("  " + v)
 	}
 	var fs []string
 	for _, sev := range []audit.Severity{audit.SeverityCritical, audit.SeverityError, audit.SeverityWarning, audit.SeverityInfo} {
@@ -83,6 +77,20 @@ func StatusLine(s Snapshot) string {
 		fmt.Fprintf(&b, "  error: %v", s.Err)
 	}
 	return b.String()
+}
+
+// verification says how the last verification went; "" when none ran.
+func verification(s Snapshot) string {
+	switch v := s.Verification; {
+	case s.Verifying:
+		return "verifying…"
+	case v.At.IsZero():
+		return ""
+	case v.OK:
+		return fmt.Sprintf("verified %d records at %s", v.Size, v.At.UTC().Format("15:04:05"))
+	default:
+		return "VERIFICATION FAILED: " + v.Detail
+	}
 }
 
 // RunPlain writes plain lines to w until ctx ends: a status line when the
@@ -254,16 +262,16 @@ func (m *model) View() string {
 	} else {
 		b.WriteString("  last checkpoint seen: none\n")
 	}
-	switch v := s.Verification; {
-	case s.Verifying:
-		b.WriteString("  last verify: verifying…\n")
-	case v.At.IsZero():
-		b.WriteString("  last verify: none yet (v verifies)\n")
-	case v.OK:
-		fmt.Fprintf(&b, "  last verify: %s %d records at %s\n", okStyle.Render("ok"), v.Size, v.At.Format("15:04:05"))
-	default:
-		fmt.Fprintf(&b, "  last verify: %s %s\n", badStyle.Render("FAILED"), cut(v.Detail))
+	v := verification(s)
+	switch {
+	case v == "":
+		v = "none yet (v verifies)"
+	case s.Verification.OK && !s.Verifying:
+		v = okStyle.Render(v)
+	case !s.Verifying:
+		v = badStyle.Render(cut(v))
 	}
+	b.WriteString("  last verify: " + v + "\n")
 	b.WriteString("\n")
 	rate := 0.0
 	if n := len(s.Rate); n > 0 {

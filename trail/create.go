@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ami-orchestrator/ami-audit/internal/atomicfile"
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/retention"
@@ -320,27 +321,7 @@ func defaultOrigin(dir, logID string) string {
 // writeFileAtomic writes a file by renaming a synced temporary file over
 // it, so that a reader never sees half of it.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b, mode)
 }
 
 // adoptLogID writes the store's log id into settings made before trails

@@ -235,17 +235,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if len(times) == 0 {
 			continue
 		}
-		due := times[len(times)-1]
-		onTime := now.Sub(due) <= s.cfg.Grace
-		missed := times[:len(times)-1]
-		if !onTime {
-			missed = times
-		}
-		if len(missed) > 0 {
-			record(s.missedRecord(j, missed[0], missed[len(missed)-1], len(missed), now))
-		}
+		due, onTime, missed := s.settle(j, times, now, record)
 		if onTime || j.Missed == RunOnce {
-			start(j, due, len(missed))
+			start(j, due, missed)
 		}
 	}
 	for {
@@ -291,22 +283,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// when it is seen later than Grace.
 			times := append([]time.Time{j.next}, timesBetween(j.sched, j.next, now)...)
 			j.next = j.sched.Next(now)
-			due := times[len(times)-1]
-			onTime := now.Sub(due) <= s.cfg.Grace
-			missed := times[:len(times)-1]
-			if !onTime {
-				missed = times
-			}
-			if len(missed) > 0 {
-				record(s.missedRecord(j, missed[0], missed[len(missed)-1], len(missed), now))
-			}
+			due, onTime, missed := s.settle(j, times, now, record)
 			switch {
 			case j.running:
 				if onTime {
 					record(s.skippedRecord(j, due, now))
 				}
 			case onTime || j.Missed == RunOnce:
-				start(j, due, len(missed))
+				start(j, due, missed)
 			}
 		}
 	}
@@ -320,6 +304,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 var closed = func() chan time.Time { c := make(chan time.Time); close(c); return c }()
+
+// settle takes the times of j that went by up to now: the last one is due,
+// on time when seen within Grace; the ones before it, and it too when not
+// on time, were missed, and are recorded as such.
+func (s *Scheduler) settle(j *job, times []time.Time, now time.Time, record func(*audit.Record)) (due time.Time, onTime bool, missed int) {
+	due = times[len(times)-1]
+	onTime = now.Sub(due) <= s.cfg.Grace
+	late := times[:len(times)-1]
+	if !onTime {
+		late = times
+	}
+	if len(late) > 0 {
+		record(s.missedRecord(j, late[0], late[len(late)-1], len(late), now))
+	}
+	return due, onTime, len(late)
+}
 
 // timesBetween lists the times of sched after from and up to to (at most
 // a million).
