@@ -156,7 +156,7 @@ func (a *App) logTailer(f watchFlags, lv audit.Severity, loc *time.Location, t *
 	state := filepath.Join(a.auditDir, watchDir, "logs-"+t.Identity().LogID+"-"+hex.EncodeToString(sum[:6])+".json")
 	return tail.New(tail.Config{
 		Root: f.logs, Parser: parser, StateFile: state, LogID: t.Identity().LogID,
-		FromStart: f.fromStart, Poll: f.poll, Logger: a.logger(),
+		FromStart: f.fromStart, Poll: f.poll, Logger: a.logger(), Recorded: t.Store(),
 	})
 }
 

@@ -108,6 +108,54 @@ func TestWatchLogs(t *testing.T) {
 	run1(t, dir, "verify")
 }
 
+// TestWatchLogsKilled: "watch --logs" killed outright (SIGKILL) while
+// lines pour in, and started again: every line is recorded exactly once —
+// the positions it had not saved yet are taken from the trail.
+func TestWatchLogsKilled(t *testing.T) {
+	dir := t.TempDir()
+	run1(t, dir, "init")
+	logs := filepath.Join(dir, "logs")
+	os.Mkdir(logs, 0o755)
+	f, err := os.OpenFile(filepath.Join(logs, "api.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const total = 3000
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for n := 1; n <= total; n++ {
+			fmt.Fprintf(f, `{"level":"info","message":"line %d"}`+"\n", n)
+			if n%10 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	for i := range 3 {
+		cmd := exec.Command("ami-audit", "watch", "--logs=logs", "--from-start")
+		cmd.Dir = dir
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(150+i*70) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	<-written
+	stop := amiProcess(t, dir, "watch", "--logs=logs")
+	entries := func() string { return run1(t, dir, "query", "--action=log_entry", "--limit=0", "--format=jsonl") }
+	waitFor(t, "every line", func() bool { return countLines(entries()) >= total })
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	recs := entries()
+	for n := 1; n <= total; n++ {
+		if c := strings.Count(recs, fmt.Sprintf(`"line %d"`, n)); c != 1 {
+			t.Fatalf("line %d recorded %d times (%d records for %d lines)", n, c, countLines(recs), total)
+		}
+	}
+}
+
 // TestExportFollow runs "export --to=webhook --follow" as a process: the
 // records appended by another process while it runs reach the endpoint,
 // with the token from the environment; a restart sends nothing again.

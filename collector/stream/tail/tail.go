@@ -45,10 +45,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -101,12 +103,23 @@ type Config struct {
 	Now func() time.Time
 	// OnLines, when set, is told how many lines were read.
 	OnLines func(n int64)
+	// Recorded, when set, is the trail the records go to: at the start,
+	// each file's newest record there moves its position forward when the
+	// state file lags behind it (the process was killed between an
+	// append and the save of the positions), so that no line is recorded
+	// twice.
+	Recorded Querier
 	// Logger receives warnings (default: discarded).
 	Logger *slog.Logger
 }
 
 // Name is the records' source field.
 const Name = logsource.Name
+
+// Querier is the part of a store the tailer reads.
+type Querier interface {
+	Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Record, error]
+}
 
 // Tailer follows the log files of a directory. It is a stream.Stream and a
 // stream.Closer.
@@ -403,6 +416,10 @@ func (t *Tailer) restore(ctx context.Context, emit stream.Emit, states []*fileSt
 			continue
 		}
 		claimed[i] = true
+		if err := t.reconcile(ctx, tr, f.size); err != nil {
+			tr.f.Close()
+			return err
+		}
 		t.adopt(tr, f)
 	}
 	// a position whose inode is gone may be in a file that moved to
@@ -448,6 +465,47 @@ func (t *Tailer) restore(ctx context.Context, emit stream.Emit, states []*fileSt
 		}
 	}
 	return nil
+}
+
+// reconcile moves tr's position forward to the line of its newest record
+// in the trail, when the saved position is behind it.
+func (t *Tailer) reconcile(ctx context.Context, tr *tracked, size int64) error {
+	if t.cfg.Recorded == nil || tr.st.Copy || tr.f == nil {
+		return nil
+	}
+	id := fmt.Sprintf("%d:%d", tr.st.Dev, tr.st.Ino)
+	for r, err := range t.cfg.Recorded.Query(ctx, audit.Filter{Action: logsource.ActionEntry, Target: tr.st.Name, Newest: true, Limit: 1}) {
+		if err != nil {
+			return fmt.Errorf("tail: the newest record of %s: %w", tr.st.Name, err)
+		}
+		if r.Context["file_id"] != id {
+			return nil // another file of that name
+		}
+		off, ok1 := integer(r.Context["offset"])
+		line, ok2 := integer(r.Context["line"])
+		if ok1 && ok2 && off > tr.st.Offset && off <= size && line > tr.st.Line {
+			t.cfg.Logger.Info("positions behind the trail: resuming after the last recorded line", "file", tr.st.Name, "line", line)
+			tr.st.Offset, tr.st.Line = off, line
+			t.updateFP(tr)
+		}
+	}
+	return nil
+}
+
+// integer reads a number of a record's context, as stores give it back.
+func integer(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		return int64(n), n == float64(int64(n))
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
 }
 
 // adopt starts following tr, found as f.
@@ -815,6 +873,7 @@ func (t *Tailer) readFrom(ctx context.Context, emit stream.Emit, tr *tracked, wh
 		}
 		var recs []*audit.Record
 		now := t.cfg.Now()
+		fileID := fmt.Sprintf("%d:%d", tr.st.Dev, tr.st.Ino)
 		off := tr.st.Offset
 		lines := int64(0)
 		for len(b) > 0 {
@@ -831,6 +890,7 @@ func (t *Tailer) readFrom(ctx context.Context, emit stream.Emit, tr *tracked, wh
 			lines++
 			if r := tr.lines.Entry(line, tr.st.Line, now); r != nil {
 				r.Context["offset"] = off
+				r.Context["file_id"] = fileID
 				recs = append(recs, r)
 			}
 		}
