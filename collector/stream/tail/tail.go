@@ -12,8 +12,11 @@
 // for lines whose records are durable in the trail (the stream collector
 // calls back after each append). A restart resumes every file where its
 // records end: nothing is read twice or missed, whatever was rotated
-// meanwhile. A process killed outright can lose up to Config.SaveEvery of
-// saved positions, and its successor then records those lines again.
+// meanwhile. A process killed outright may not have saved the positions
+// of its last appends (up to Config.SaveEvery); with Config.Recorded its
+// successor takes them from the trail instead: each record holds its
+// file's device and inode (file_id) and the offset after its line, and
+// the file's newest record moves its position forward.
 //
 // # Rotation
 //
