@@ -183,7 +183,10 @@ func (a *App) runSchedule(ctx context.Context, list, verbose bool, grace time.Du
 		return err
 	}
 	st := t.Store()
-	mask := a.recordMask()
+	mask, err := a.recordMask()
+	if err != nil {
+		return err
+	}
 	var sjobs []schedule.Job
 	for _, j := range jobs {
 		sjobs = append(sjobs, schedule.Job{
@@ -194,9 +197,7 @@ func (a *App) runSchedule(ctx context.Context, list, verbose bool, grace time.Du
 	s, err := schedule.New(schedule.Config{
 		Jobs: sjobs, Grace: grace, Logger: a.logger(),
 		Record: func(ctx context.Context, r *audit.Record) error {
-			if mask != nil {
-				mask(r)
-			}
+			mask(r)
 			return st.Append(ctx, []*audit.Record{r})
 		},
 		LastRun: func(ctx context.Context, job string) (time.Time, bool, error) { return lastScheduled(ctx, st, job) },

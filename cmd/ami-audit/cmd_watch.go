@@ -121,9 +121,13 @@ func (a *App) runWatch(ctx context.Context, f watchFlags) error {
 		targets = append(targets, "module "+dir)
 	}
 
+	mask, err := a.recordMask()
+	if err != nil {
+		return err
+	}
 	var appended int64
 	col, err := stream.New(t.Store(), stream.Config{
-		Mask:     a.recordMask(),
+		Mask:     mask,
 		OnAppend: func(recs []*audit.Record) { appended += int64(len(recs)) },
 		OnError:  func(err error) { a.notice("append failed, trying again: %v", err) },
 	})
@@ -145,8 +149,8 @@ func (a *App) logTailer(f watchFlags, lv audit.Severity, loc *time.Location, t *
 		return nil, withHint(fmt.Errorf("--logs: %w", err), "give the log directory or file with --logs")
 	}
 	abs := mustAbs(f.logs)
-	if inside(abs, mustAbs(a.auditDir)) {
-		return nil, usagef("--logs %s is inside the trail's directory, which no source reads", f.logs)
+	if why := a.exclusion().Path(abs); why != "" {
+		return nil, usagef("--logs %s is %s, which no source reads", f.logs, why)
 	}
 	parser, err := logsource.New(logsource.Config{Level: lv, Location: loc, Actor: filepath.Base(abs)})
 	if err != nil {
@@ -156,7 +160,7 @@ func (a *App) logTailer(f watchFlags, lv audit.Severity, loc *time.Location, t *
 	state := filepath.Join(a.auditDir, watchDir, "logs-"+t.Identity().LogID+"-"+hex.EncodeToString(sum[:6])+".json")
 	return tail.New(tail.Config{
 		Root: f.logs, Parser: parser, StateFile: state, LogID: t.Identity().LogID,
-		FromStart: f.fromStart, Poll: f.poll, Logger: a.logger(), Recorded: t.Store(),
+		FromStart: f.fromStart, Poll: f.poll, Logger: a.logger(), Recorded: t.Store(), Exclude: a.exclusion(),
 	})
 }
 
@@ -185,11 +189,13 @@ func (a *App) moduleWatcher(ctx context.Context, f watchFlags, t *trail.Trail) (
 	if !inside(dir, root) {
 		root = dir
 	}
-	src, err := file.New(file.Config{Root: root, Trail: t.Store()})
+	ex := a.exclusion()
+	src, err := file.New(file.Config{Root: root, Trail: t.Store(), Exclude: ex})
 	if err != nil {
 		return nil, "", usageError{err}
 	}
-	w, err := rescan.New(rescan.Config{Dir: dir, Source: src, Target: dir, Debounce: f.debounce, Logger: a.logger()})
+	w, err := rescan.New(rescan.Config{Dir: dir, Source: src, Target: dir, Debounce: f.debounce, Logger: a.logger(),
+		Skip: func(p string) bool { return ex.Dir(p) != "" }})
 	if err != nil {
 		return nil, "", err
 	}
@@ -207,7 +213,12 @@ func inside(path, dir string) bool {
 }
 
 // recordMask is the masking step the records of watch and schedule pass
-// before they are appended (stream.Config.Mask), the one the batch
-// collector's records pass. There is none in this build yet: log lines
-// are redacted by the log source's parser, as the batch log source's are.
-func (a *App) recordMask() func(*audit.Record) { return nil }
+// before they are appended (stream.Config.Mask): the one the batch
+// collector's records pass (see App.collector).
+func (a *App) recordMask() (func(*audit.Record), error) {
+	d, err := a.secretDetector()
+	if err != nil {
+		return nil, err
+	}
+	return func(r *audit.Record) { d.MaskRecord(r) }, nil
+}

@@ -94,12 +94,16 @@ func TestWatchLogs(t *testing.T) {
 	stop = amiProcess(t, dir, "watch", "--logs=logs")
 	waitFor(t, "17 records", func() bool { return entries() == 17 })
 	write(3)
-	waitFor(t, "20 records", func() bool { return entries() == 20 })
+	fmt.Fprintf(f, "2025-12-01 10:00:00.123 | ERROR    | api:serve:42 - login with password=hunter2 failed\n")
+	waitFor(t, "21 records", func() bool { return entries() == 21 })
 	stop()
-	if got := entries(); got != 20 {
-		t.Fatalf("%d records, want 20", got)
+	if got := entries(); got != 21 {
+		t.Fatalf("%d records, want 21", got)
 	}
 	recs := run1(t, dir, "query", "--action=log_entry", "--limit=0", "--format=jsonl")
+	if strings.Contains(recs, "hunter2") || !strings.Contains(recs, "[REDACTED") {
+		t.Errorf("the password in a line is not masked in the trail")
+	}
 	for i := 6; i <= 20; i++ {
 		if c := strings.Count(recs, fmt.Sprintf(`"request %d failed"`, i)); c != 1 {
 			t.Errorf("line %d recorded %d times", i, c)

@@ -28,7 +28,7 @@ func TestLines(t *testing.T) {
 	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"file": "logs/api.log", "line": int64(7), "level": "error", "logger": "api", "message": "timeout password=[REDACTED]"}
+	want := map[string]any{"file": "logs/api.log", "line": int64(7), "level": "error", "logger": "api", "message": "timeout password=hunter2"} // masking is the collector's step
 	for k, v := range want {
 		if r.Context[k] != v {
 			t.Errorf("context %s = %v, want %v", k, r.Context[k], v)
@@ -41,6 +41,12 @@ func TestLines(t *testing.T) {
 	for _, line := range []string{"", "   ", `{"level":"debug","message":"below the level"}`} {
 		if r := l.Entry([]byte(line), 8, now); r != nil {
 			t.Errorf("%q gave a record", line)
+		}
+	}
+	// a private key block written into a log: its lines are no entries
+	for i, line := range []string{`{"level":"error","message":"-----BEGIN OPENSSH PRIVATE KEY-----"}`, "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ", "-----END OPENSSH PRIVATE KEY-----"} {
+		if r := l.Entry([]byte(line), int64(20+i), now); r != nil && i > 0 {
+			t.Errorf("key line %d gave a record: %v", i, r.Context)
 		}
 	}
 	// a line without a time takes now

@@ -38,8 +38,9 @@ type Config struct {
 	// Debounce (DefaultDebounce) is the quiet time after the last change
 	// before the source runs.
 	Debounce time.Duration
-	// Skip names directories not watched (default: .git and .audit).
-	Skip func(name string) bool
+	// Skip says which directories are not watched, by path (default:
+	// those named .git and .audit).
+	Skip func(path string) bool
 	// OnRun, when set, is told when a run starts and ends.
 	OnRun func(start bool)
 	// Logger receives warnings (default: discarded).
@@ -58,7 +59,7 @@ func New(cfg Config) (*Watcher, error) {
 		cfg.Debounce = DefaultDebounce
 	}
 	if cfg.Skip == nil {
-		cfg.Skip = func(name string) bool { return name == ".git" || name == ".audit" }
+		cfg.Skip = func(path string) bool { n := filepath.Base(path); return n == ".git" || n == ".audit" }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -82,7 +83,7 @@ func (w *Watcher) Follow(ctx context.Context, emit stream.Emit) error {
 			if err != nil || !d.IsDir() {
 				return nil
 			}
-			if p != w.cfg.Dir && w.cfg.Skip(d.Name()) {
+			if p != w.cfg.Dir && w.cfg.Skip(p) {
 				return fs.SkipDir
 			}
 			if err := fw.Add(p); err != nil {
@@ -106,7 +107,7 @@ func (w *Watcher) Follow(ctx context.Context, emit stream.Emit) error {
 				return nil
 			}
 			if ev.Has(fsnotify.Create) {
-				if fi, err := lstat(ev.Name); err == nil && fi.IsDir() && !w.cfg.Skip(fi.Name()) {
+				if fi, err := lstat(ev.Name); err == nil && fi.IsDir() && !w.cfg.Skip(ev.Name) {
 					add(ev.Name)
 				}
 			}

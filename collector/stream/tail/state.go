@@ -43,9 +43,11 @@ type fileState struct {
 	FPLen int64  `json:"fp_len,omitempty"`
 	// Format is the format detected from the first lines.
 	Format string `json:"format,omitempty"`
-	// Copy marks a copy of another followed file (copytruncate's): its
-	// lines are the original's and are not read again.
-	Copy bool `json:"copy,omitempty"`
+	// Copy marks a file that is not read: a copy of another followed
+	// file (copytruncate's), whose lines are the original's, or a file no
+	// source reads (Excluded says why: a private key).
+	Copy     bool   `json:"copy,omitempty"`
+	Excluded string `json:"excluded,omitempty"`
 }
 
 // stateFile is the JSON of the state file.

@@ -66,6 +66,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/stream"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 )
 
@@ -112,6 +113,9 @@ type Config struct {
 	// append and the save of the positions), so that no line is recorded
 	// twice.
 	Recorded Querier
+	// Exclude is what is never read (see package exclude): the trail's
+	// directory, git internals, private key files.
+	Exclude *exclude.Rules
 	// Logger receives warnings (default: discarded).
 	Logger *slog.Logger
 }
@@ -218,7 +222,7 @@ func (t *Tailer) Follow(ctx context.Context, emit stream.Emit) error {
 	} else {
 		filepath.WalkDir(t.root, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
-				if skipDir(d.Name()) && p != t.root {
+				if p != t.root && t.cfg.Exclude.Dir(p) != "" {
 					return fs.SkipDir
 				}
 				watchDir(p)
@@ -234,7 +238,7 @@ func (t *Tailer) Follow(ctx context.Context, emit stream.Emit) error {
 					return
 				}
 				if ev.Has(fsnotify.Create) && !t.single {
-					if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() && !skipDir(fi.Name()) {
+					if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() && t.cfg.Exclude.Dir(ev.Name) == "" {
 						watchDir(ev.Name)
 					}
 				}
@@ -328,7 +332,7 @@ func (t *Tailer) scan() []found {
 	var out []found
 	add := func(path string) {
 		fi, err := os.Stat(path)
-		if err != nil || !fi.Mode().IsRegular() || compressed(path) {
+		if err != nil || !fi.Mode().IsRegular() || compressed(path) || t.cfg.Exclude.Path(path) != "" {
 			return
 		}
 		rel, _ := filepath.Rel(t.root, path)
@@ -361,7 +365,7 @@ func (t *Tailer) scan() []found {
 			return nil
 		}
 		if d.IsDir() {
-			if p != t.root && skipDir(d.Name()) {
+			if p != t.root && t.cfg.Exclude.Dir(p) != "" {
 				return fs.SkipDir
 			}
 			return nil
@@ -371,9 +375,6 @@ func (t *Tailer) scan() []found {
 	})
 	return out
 }
-
-// skipDir: directories never followed.
-func skipDir(name string) bool { return name == ".git" || name == ".audit" }
 
 func compressed(p string) bool {
 	switch strings.ToLower(filepath.Ext(p)) {
@@ -583,6 +584,12 @@ func (t *Tailer) addNew(f found, atEnd bool) error {
 		tr := &tracked{st: fileState{Name: orig.st.Name, Path: f.rel, Dev: f.dev, Ino: f.ino, Offset: f.size, Copy: true,
 			FP: orig.st.FP, FPLen: orig.st.FPLen}, copyOf: orig}
 		t.adopt(tr, f)
+		return nil
+	}
+	if why := t.cfg.Exclude.File(f.path); why != "" {
+		// known, never read
+		t.cfg.Logger.Warn("not followed", "file", f.path, "reason", why)
+		t.adopt(&tracked{st: fileState{Name: t.cfg.Name(f.rel), Dev: f.dev, Ino: f.ino, Offset: f.size, Copy: true, Excluded: why}}, f)
 		return nil
 	}
 	tr, err := t.open(f, fileState{Name: t.cfg.Name(f.rel), Dev: f.dev, Ino: f.ino})

@@ -18,6 +18,7 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/stream"
 	"github.com/ami-orchestrator/ami-audit/internal/memtrail"
+	"github.com/ami-orchestrator/ami-audit/source/exclude"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 )
 
@@ -254,4 +255,32 @@ func TestRotationAndRestart(t *testing.T) {
 			total, len(missing), missing[:min(len(missing), 10)], len(twice), twice[:min(len(twice), 10)])
 	}
 	t.Logf("%d lines, each recorded once (%d under a rotation's name)", total, otherName)
+}
+
+// TestExcluded: a private key file and the trail's directory under the
+// followed directory are never read.
+func TestExcluded(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(filepath.Join(logs, ".audit"), 0o755)
+	os.WriteFile(filepath.Join(logs, "app.log"), []byte(`{"level":"info","message":"kept"}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(logs, "deploy.key"), []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600)
+	os.WriteFile(filepath.Join(logs, ".audit", "x.log"), []byte(`{"level":"info","message":"trail"}`+"\n"), 0o644)
+	src, _ := logsource.New(logsource.Config{Level: audit.SeverityDebug})
+	tl, err := New(Config{Root: logs, Parser: src, StateFile: filepath.Join(dir, "s.json"), FromStart: true, Exclude: exclude.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail memtrail.Trail
+	col, _ := stream.New(&trail, stream.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := col.Run(ctx, tl); err != nil {
+		t.Fatal(err)
+	}
+	if trail.Len() != 1 || trail.Records()[0].Context["message"] != "kept" {
+		for _, r := range trail.Records() {
+			t.Errorf("recorded %s: %v", r.Target, r.Context["message"])
+		}
+	}
 }
