@@ -14,12 +14,14 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/stream"
+	"github.com/ami-orchestrator/ami-audit/collector/stream/poll"
 	"github.com/ami-orchestrator/ami-audit/collector/stream/rescan"
 	"github.com/ami-orchestrator/ami-audit/collector/stream/tail"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/source/file"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 	"github.com/ami-orchestrator/ami-audit/source/module"
+	"github.com/ami-orchestrator/ami-audit/source/service"
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
@@ -33,13 +35,16 @@ type watchFlags struct {
 	fromStart             bool
 	debounce              time.Duration
 	poll                  time.Duration
+	interval              time.Duration
+	manifest              string
+	noEngine              bool
 }
 
 func (a *App) watchCommand() *cobra.Command {
 	var f watchFlags
 	cmd := &cobra.Command{
 		Use:   "watch --logs=DIR | --module=NAME | --service=NAME",
-		Short: "Record as it happens: log lines as they are written, a module's files as they change",
+		Short: "Record as it happens: log lines as they are written, services' state changes, a module's files as they change",
 		Long: `Follow live sources and append their records as they happen, until stopped
 (Ctrl-C, or SIGTERM from systemd or a container runtime). Stopping is clean:
 what was read is appended and the positions are saved.
@@ -53,6 +58,11 @@ directory, and saved only for lines whose records are durable. On the first
 start, files already there are read from their end (--from-start reads them
 whole); files that appear later are read from their start.
 
+--service=NAME checks a service of the launcher manifest (several,
+comma-separated, or "all") every --interval, as "ami-audit services" does —
+health checks, container, process, data directories — and records a
+service_state record whenever a state changes (up, down, degraded).
+
 --module=NAME watches a module's files (a name "ami-audit module" knows, or a
 directory) and, once changes have settled for --debounce, records the files
 that changed, as "ami-audit file" does.
@@ -61,14 +71,18 @@ Records are appended in groups, as fast as the store commits them. The
 trail's log key must be here: appends to a signed trail are signed.`,
 		Example: `  ami-audit watch --logs=logs/
   ami-audit watch --logs=logs/ --level=warning
-  ami-audit watch --module=base --debounce=2s`,
+  ami-audit watch --module=base --debounce=2s
+  ami-audit watch --service=data-postgres --interval=5s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runWatch(cmd.Context(), f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.logs, "logs", "", "follow the log files under this directory (or this file)")
 	fl.StringVar(&f.module, "module", "", "watch this module's files (a module name or a directory)")
-	fl.StringVar(&f.service, "service", "", "record a service's health and state changes (not available yet)")
+	fl.StringVar(&f.service, "service", "", "record the state changes of these services of the launcher manifest (comma-separated; \"all\": every one)")
+	fl.DurationVar(&f.interval, "interval", poll.DefaultInterval, "--service: time between two checks")
+	fl.StringVar(&f.manifest, "manifest", "", "--service: the launcher manifest (default: scripts/config/services.yaml or scripts/services.yaml in the repository)")
+	fl.BoolVar(&f.noEngine, "no-engine", false, "--service: do not inspect containers")
 	fl.StringVar(&f.level, "level", "info", "--logs: least level recorded: debug, info, warning, error, critical")
 	fl.StringVar(&f.tz, "tz", "UTC", "--logs: zone of timestamps written without one")
 	fl.BoolVar(&f.fromStart, "from-start", false, "--logs: on the first start, read the files already there from their start")
@@ -80,9 +94,6 @@ trail's log key must be here: appends to a signed trail are signed.`,
 func (a *App) runWatch(ctx context.Context, f watchFlags) error {
 	if f.logs == "" && f.module == "" && f.service == "" {
 		return withHint(usagef("nothing to watch"), "give --logs=DIR, --module=NAME or --service=NAME")
-	}
-	if f.service != "" {
-		return withHint(usagef("--service: watching services is not available yet"), "watch --logs or --module; 'ami-audit logs --service' records a service's logs")
 	}
 	var lv audit.Severity
 	var err error
@@ -111,6 +122,14 @@ func (a *App) runWatch(ctx context.Context, f watchFlags) error {
 		}
 		streams = append(streams, tl)
 		targets = append(targets, "logs "+f.logs)
+	}
+	if f.service != "" {
+		p, err := a.servicePoller(f, t)
+		if err != nil {
+			return err
+		}
+		streams = append(streams, p)
+		targets = append(targets, "services "+f.service)
 	}
 	if f.module != "" {
 		w, dir, err := a.moduleWatcher(ctx, f, t)
@@ -162,6 +181,41 @@ func (a *App) logTailer(f watchFlags, lv audit.Severity, loc *time.Location, t *
 		Root: f.logs, Parser: parser, StateFile: state, LogID: t.Identity().LogID,
 		FromStart: f.fromStart, Poll: f.poll, Logger: a.logger(), Recorded: t.Store(), Exclude: a.exclusion(),
 	})
+}
+
+// servicePoller builds the stream of --service.
+func (a *App) servicePoller(f watchFlags, t *trail.Trail) (*poll.Poller, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	root := repositoryRoot(wd)
+	cfg := servicesFlags{manifest: f.manifest, noEngine: f.noEngine}.config()
+	if f.service != "all" {
+		cfg.Services = strings.Split(f.service, ",")
+	}
+	cfg.Trail = t.Store()
+	if cfg.Manifest == "" {
+		m, err := service.FindManifest(root)
+		if err != nil {
+			return nil, withHint(usageError{err}, "give --manifest, or run in the repository")
+		}
+		cfg.Manifest = m
+	}
+	// the services must exist: a typo is a usage error now, not a
+	// failure at every check
+	m, err := service.LoadManifest(cfg.Manifest, root)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.Select(cfg.Services, ""); err != nil {
+		return nil, withHint(usageError{err}, "'ami-audit services' lists them")
+	}
+	src, err := service.New(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return poll.New(poll.Config{Source: src, Target: root, Interval: f.interval, Logger: a.logger()})
 }
 
 // moduleWatcher builds the stream of --module.

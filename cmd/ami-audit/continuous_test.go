@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -157,6 +158,51 @@ func TestWatchLogsKilled(t *testing.T) {
 		if c := strings.Count(recs, fmt.Sprintf(`"line %d"`, n)); c != 1 {
 			t.Fatalf("line %d recorded %d times (%d records for %d lines)", n, c, countLines(recs), total)
 		}
+	}
+}
+
+// TestWatchService runs "watch --service" as a process against a
+// service whose health check is a TCP port the test opens and closes: each
+// change of state is recorded once, and nothing while it stays the same.
+func TestWatchService(t *testing.T) {
+	dir := t.TempDir()
+	run1(t, dir, "init")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	os.MkdirAll(filepath.Join(dir, "scripts", "config"), 0o755)
+	os.WriteFile(filepath.Join(dir, "scripts", "config", "services.yaml"), []byte(fmt.Sprintf(
+		"version: 1\nservices:\n  api:\n    health: {tcp: {host: 127.0.0.1, port: %d, timeout: 0.5}}\n  other:\n    health: {tcp: {host: 127.0.0.1, port: 1, timeout: 0.5}}\n", addr.Port)), 0o644)
+	states := func() []string {
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(run1(t, dir, "query", "--action=service_state", "--limit=0", "--format=jsonl")), "\n") {
+			var r struct {
+				Target  string         `json:"target"`
+				Context map[string]any `json:"context"`
+			}
+			if l != "" && json.Unmarshal([]byte(l), &r) == nil {
+				out = append(out, fmt.Sprintf("%s:%v", r.Target, r.Context["state"]))
+			}
+		}
+		return out
+	}
+	stop := amiProcess(t, dir, "watch", "--service=api", "--interval=100ms", "--no-engine")
+	waitFor(t, "api up", func() bool { return len(states()) == 1 })
+	time.Sleep(300 * time.Millisecond) // unchanged: nothing more
+	ln.Close()
+	waitFor(t, "api down", func() bool { return len(states()) == 2 })
+	ln, err = net.Listen("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	waitFor(t, "api up again", func() bool { return len(states()) == 3 })
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	if got := fmt.Sprint(states()); got != "[api:up api:down api:up]" {
+		t.Errorf("states recorded: %s", got)
 	}
 }
 

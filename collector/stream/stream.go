@@ -341,3 +341,35 @@ func retryable(err error) bool {
 	var fe *audit.FieldError
 	return !errors.As(err, &fe) && !errors.Is(err, store.ErrNoLogKey) && !errors.Is(err, ledger.ErrTampered)
 }
+
+// collectGroup is how many records Collect hands over at once.
+const collectGroup = 500
+
+// Collect runs src once over target, emitting its records in groups, and
+// returns once they are all durable: a source that compares with the
+// trail (an incremental one) then sees them on its next run.
+func Collect(ctx context.Context, src audit.Source, target string, emit Emit) error {
+	var group []*audit.Record
+	err := src.Collect(ctx, target, func(r *audit.Record) error {
+		group = append(group, r)
+		if len(group) < collectGroup {
+			return nil
+		}
+		g := group
+		group = nil
+		return emit(g, nil)
+	})
+	durable := make(chan struct{})
+	if eerr := emit(group, func() { close(durable) }); err == nil {
+		err = eerr
+	}
+	if err != nil {
+		return err
+	}
+	select {
+	case <-durable:
+	case <-ctx.Done():
+		// stopping: the collector appends what was emitted anyway
+	}
+	return nil
+}

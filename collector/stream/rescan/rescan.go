@@ -25,9 +25,6 @@ import (
 // DefaultDebounce is how long changes must settle before a rescan.
 const DefaultDebounce = 500 * time.Millisecond
 
-// groupSize is how many records one emit hands over.
-const groupSize = 500
-
 // Config configures a Watcher.
 type Config struct {
 	// Dir is the tree watched.
@@ -127,27 +124,13 @@ func (w *Watcher) Follow(ctx context.Context, emit stream.Emit) error {
 	}
 }
 
-// run collects once, handing the records over in groups.
+// run collects once.
 func (w *Watcher) run(ctx context.Context, emit stream.Emit) error {
 	if w.cfg.OnRun != nil {
 		w.cfg.OnRun(true)
 		defer w.cfg.OnRun(false)
 	}
-	var group []*audit.Record
-	err := w.cfg.Source.Collect(ctx, w.cfg.Target, func(r *audit.Record) error {
-		group = append(group, r)
-		if len(group) < groupSize {
-			return nil
-		}
-		g := group
-		group = nil
-		return emit(g, nil)
-	})
-	if len(group) > 0 {
-		if eerr := emit(group, nil); err == nil {
-			err = eerr
-		}
-	}
+	err := stream.Collect(ctx, w.cfg.Source, w.cfg.Target, emit)
 	if err != nil && ctx.Err() != nil {
 		return nil // stopped in the middle: the next start runs again
 	}
