@@ -93,16 +93,23 @@ func verification(s Snapshot) string {
 	}
 }
 
+// start runs a watcher until ctx ends, and returns cfg with its defaults,
+// the watcher and its snapshots.
+func start(ctx context.Context, cfg Config) (Config, *Watcher, <-chan Snapshot) {
+	cfg.defaults()
+	wt := New(cfg)
+	snaps := make(chan Snapshot)
+	go wt.Run(ctx, snaps)
+	return cfg, wt, snaps
+}
+
 // RunPlain writes plain lines to w until ctx ends: a status line when the
 // status changes, and every record appended (matching the filter) as it
 // is seen.
 func RunPlain(ctx context.Context, w io.Writer, cfg Config) error {
-	cfg.defaults()
-	wt := New(cfg)
-	snaps := make(chan Snapshot)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go wt.Run(ctx, snaps)
+	cfg, _, snaps := start(ctx, cfg)
 	var next uint64
 	first := true
 	lastStatus := ""
@@ -146,12 +153,9 @@ func RunPlain(ctx context.Context, w io.Writer, cfg Config) error {
 // RunTUI draws the view in the terminal in, out until ctx ends or the
 // user quits (q, Ctrl-C).
 func RunTUI(ctx context.Context, in io.Reader, out io.Writer, cfg Config) error {
-	cfg.defaults()
-	wt := New(cfg)
-	snaps := make(chan Snapshot)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go wt.Run(ctx, snaps)
+	cfg, wt, snaps := start(ctx, cfg)
 	m := &model{w: wt, cfg: cfg, snaps: snaps}
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithAltScreen())
 	_, err := p.Run()

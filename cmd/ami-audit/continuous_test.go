@@ -58,11 +58,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func countLines(s string) int { return strings.Count(s, "\n") }
 
-// TestWatchLogs runs "watch --logs" as a process: lines appended while it
-// runs are recorded, a SIGTERM stops it cleanly, lines written while it
-// is stopped are recorded after a restart, and nothing twice.
-func TestWatchLogs(t *testing.T) {
-	dir := t.TempDir()
+// trailWithLog makes a trail in a new directory, and logs/api.log there,
+// open for appending.
+func trailWithLog(t *testing.T) (dir string, f *os.File) {
+	t.Helper()
+	dir = t.TempDir()
 	run1(t, dir, "init")
 	logs := filepath.Join(dir, "logs")
 	os.Mkdir(logs, 0o755)
@@ -70,7 +70,15 @@ func TestWatchLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return dir, f
+}
+
+// TestWatchLogs runs "watch --logs" as a process: lines appended while it
+// runs are recorded, a SIGTERM stops it cleanly, lines written while it
+// is stopped are recorded after a restart, and nothing twice.
+func TestWatchLogs(t *testing.T) {
+	dir, f := trailWithLog(t)
 	n := 0
 	write := func(k int) {
 		for range k {
@@ -117,15 +125,7 @@ func TestWatchLogs(t *testing.T) {
 // lines pour in, and started again: every line is recorded exactly once —
 // the positions it had not saved yet are taken from the trail.
 func TestWatchLogsKilled(t *testing.T) {
-	dir := t.TempDir()
-	run1(t, dir, "init")
-	logs := filepath.Join(dir, "logs")
-	os.Mkdir(logs, 0o755)
-	f, err := os.OpenFile(filepath.Join(logs, "api.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	dir, f := trailWithLog(t)
 	const total = 3000
 	written := make(chan struct{})
 	go func() {
