@@ -3,6 +3,13 @@ package syslog_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -211,4 +218,101 @@ func TestReceiverKilledMidStream(t *testing.T) {
 		t.Errorf("the receiver's death went unnoticed")
 	}
 	t.Logf("%d records, %d repeats, %d retries", n, extra, retries)
+}
+
+// selfSigned is a certificate for 127.0.0.1 and the pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "siem.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// TestTLSAndUDP: the same messages over TLS (octet counting, the server's
+// certificate checked) and over UDP (one datagram each), parsed back.
+func TestTLSAndUDP(t *testing.T) {
+	s := exportertest.Store(t, 20)
+	recs := exportertest.All(t, s)
+	cert, pool := selfSigned(t)
+
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var got exportertest.Received
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		octetcounting.NewParser(gosyslog.WithListener(func(res *gosyslog.Result) {
+			if res.Error == nil {
+				got.Add((*res.Message.(*rfc5424.SyslogMessage).StructuredData)["ami-audit@32473"]["record_id"])
+			}
+		})).Parse(bufio.NewReader(c))
+	}()
+	e, err := syslog.New(syslog.Config{Transport: syslog.TLS, Address: ln.Addr().String(), TLS: &tls.Config{RootCAs: pool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Export(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	<-done
+	got.Check(t, s, audit.Filter{}, 0)
+
+	// a server whose certificate is not trusted is refused
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	e, _ = syslog.New(syslog.Config{Transport: syslog.TLS, Address: ln.Addr().String(), Timeout: 3 * time.Second})
+	if err := e.Export(context.Background(), recs[:1]); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("an untrusted certificate was accepted: %v", err)
+	}
+
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	e, _ = syslog.New(syslog.Config{Transport: syslog.UDP, Address: pc.LocalAddr().String()})
+	if err := e.Export(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	var udp exportertest.Received
+	buf := make([]byte, 70000)
+	p := rfc5424.NewParser()
+	for range recs {
+		pc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := p.Parse(buf[:n])
+		if err != nil {
+			t.Fatalf("datagram does not parse: %v", err)
+		}
+		udp.Add((*m.(*rfc5424.SyslogMessage).StructuredData)["ami-audit@32473"]["record_id"])
+	}
+	udp.Check(t, s, audit.Filter{}, 0)
 }
