@@ -105,6 +105,14 @@ func identity(fi fs.FileInfo) (dev, ino uint64) {
 	return 0, 0
 }
 
+// links is a file's number of names; 0 once it is deleted.
+func links(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
 // fingerprint hashes the first n bytes of r; ok is false when r is
 // shorter.
 func fingerprint(r io.ReaderAt, n int64) (string, bool) {

@@ -123,6 +123,10 @@ type Config struct {
 // Name is the records' source field.
 const Name = logsource.Name
 
+// missLimit is how many scans in a row must miss a file that still exists
+// before it is forgotten.
+const missLimit = 20
+
 // Querier is the part of a store the tailer reads.
 type Querier interface {
 	Query(ctx context.Context, f audit.Filter) iter.Seq2[*audit.Record, error]
@@ -135,8 +139,9 @@ type Tailer struct {
 	root   string // absolute
 	single bool   // Root is a file
 
-	files map[*tracked]bool // owned by the Follow goroutine
-	buf   []byte            // the read buffer, owned by the Follow goroutine
+	files   map[*tracked]bool // owned by the Follow goroutine
+	buf     []byte            // the read buffer, owned by the Follow goroutine
+	copyErr error             // what reading a copy met (readCopy)
 
 	mu        sync.Mutex // guards committed, dirty
 	committed map[*tracked]fileState
@@ -152,6 +157,7 @@ type tracked struct {
 	lines  *logsource.Lines
 	size   int64 // size when last looked at
 	seen   bool  // found by the current scan
+	missed int   // scans in a row that did not find it
 	copyOf *tracked
 }
 
@@ -736,16 +742,26 @@ func (t *Tailer) cycle(ctx context.Context, emit stream.Emit) error {
 		}
 		tr.size = f.size
 	}
-	// files gone: read to their end through the open file, then forget
+	// Files not found: read to their end through the open file. A scan
+	// can miss a file being renamed (listed under its old name, gone by
+	// the time it is looked at), so one is forgotten only when it is
+	// deleted, or has not been found for missLimit scans (moved away).
 	for tr := range t.files {
 		if tr.seen {
+			tr.missed = 0
 			continue
 		}
+		tr.missed++
 		if tr.f != nil {
 			if err := t.read(ctx, emit, tr); err != nil {
 				return err
 			}
+			if fi, err := tr.f.Stat(); err == nil && links(fi) > 0 && tr.missed < missLimit {
+				continue
+			}
 			tr.f.Close()
+		} else if tr.missed < missLimit {
+			continue
 		}
 		delete(t.files, tr)
 		t.mu.Lock()
@@ -781,8 +797,33 @@ func (t *Tailer) readLostTail(ctx context.Context, emit stream.Emit, st *fileSta
 		t.cfg.Logger.Warn("file truncated, and too short to find its copy: lines written before the truncation may be missing", "file", st.Name)
 		return nil
 	}
+	for pass := 0; pass < 2; pass++ {
+		if pass == 1 {
+			if claimed != nil {
+				break // at the start: the listing is the one the positions were matched with
+			}
+			// The listing may predate the copy (made, and the file
+			// truncated, between the directory read and the look at the
+			// file): list again.
+			list = t.scan()
+		}
+		if t.readCopy(ctx, emit, st, list, claimed) {
+			return t.copyErr
+		}
+	}
+	if st.Offset > 0 {
+		t.cfg.Logger.Warn("file truncated and no copy found: lines written after the last read and before the truncation may be missing", "file", st.Name)
+	}
+	return nil
+}
+
+// readCopy looks for the copy of st in list and reads the lines after the
+// position from it; it reports whether it found one (t.copyErr says
+// whether reading it failed).
+func (t *Tailer) readCopy(ctx context.Context, emit stream.Emit, st *fileState, list []found, claimed map[int]bool) bool {
+	t.copyErr = nil
 	for i, f := range list {
-		if (claimed != nil && claimed[i]) || (f.dev == st.Dev && f.ino == st.Ino) || f.size < st.Offset {
+		if (claimed != nil && claimed[i]) || (f.dev == st.Dev && f.ino == st.Ino) || f.size < st.FPLen {
 			continue
 		}
 		if byIno := t.trackedAt(f); byIno != nil && !byIno.st.Copy {
@@ -796,9 +837,13 @@ func (t *Tailer) readLostTail(ctx context.Context, emit stream.Emit, st *fileSta
 		if err != nil {
 			continue
 		}
+		// The copy may end before the position (the file grew between
+		// the copy and the truncation, and those lines were read from
+		// it): then nothing is read from the copy.
 		if err := t.readWhole(ctx, emit, tr); err != nil {
 			tr.f.Close()
-			return err
+			t.copyErr = err
+			return true
 		}
 		tr.f.Close()
 		tr.f = nil
@@ -814,12 +859,9 @@ func (t *Tailer) readLostTail(ctx context.Context, emit stream.Emit, st *fileSta
 			claimed[i] = true
 		}
 		t.adopt(tr, f)
-		return nil
+		return true
 	}
-	if st.Offset > 0 {
-		t.cfg.Logger.Warn("file truncated and no copy found: lines written after the last read and before the truncation may be missing", "file", st.Name)
-	}
-	return nil
+	return false
 }
 
 func (t *Tailer) trackedAt(f found) *tracked {

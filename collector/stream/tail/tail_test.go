@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,7 +77,7 @@ func run(t *testing.T, trail audit.Appender, dir, state string, fromStart bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl, err := New(Config{Root: dir, Parser: src, StateFile: state, FromStart: fromStart, Poll: 20 * time.Millisecond})
+	tl, err := New(Config{Root: dir, Parser: src, StateFile: state, FromStart: fromStart, Poll: 20 * time.Millisecond, Logger: testLogger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +145,14 @@ func TestRotationAndRestart(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		cmd.Process.Signal(syscall.SIGSTOP)
+		// the signal is delivered asynchronously: wait until it stopped
+		for {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+			if i := strings.LastIndexByte(string(b), ')'); i < 0 || i+2 >= len(b) || b[i+2] == 'T' {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	resume := func() { cmd.Process.Signal(syscall.SIGCONT) }
 	pause()
@@ -284,3 +293,5 @@ func TestExcluded(t *testing.T) {
 		}
 	}
 }
+
+var testLogger = slog.New(slog.NewTextHandler(os.Stderr, nil))
