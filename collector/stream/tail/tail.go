@@ -155,9 +155,10 @@ type tracked struct {
 	st     fileState // read position (ahead of committed)
 	f      *os.File  // nil for a copy
 	lines  *logsource.Lines
-	size   int64 // size when last looked at
-	seen   bool  // found by the current scan
-	missed int   // scans in a row that did not find it
+	size   int64  // size when last looked at
+	seen   bool   // found by the current scan
+	missed int    // scans in a row that did not find it
+	head   []byte // the first bytes read (up to fpMax), read from offset 0
 	copyOf *tracked
 }
 
@@ -706,6 +707,11 @@ func (t *Tailer) updateFP(tr *tracked) {
 	if n <= tr.st.FPLen {
 		return
 	}
+	if int64(len(tr.head)) >= n {
+		sum := sha256.Sum256(tr.head[:n])
+		tr.st.FP, tr.st.FPLen = hex.EncodeToString(sum[:]), n
+		return
+	}
 	if fp, ok := fingerprint(tr.f, n); ok {
 		tr.st.FP, tr.st.FPLen = fp, n
 	}
@@ -737,7 +743,7 @@ func (t *Tailer) cycle(ctx context.Context, emit stream.Emit) error {
 			if err := t.readLostTail(ctx, emit, &st, list, nil); err != nil {
 				return err
 			}
-			tr.st.Offset, tr.st.Line, tr.st.FP, tr.st.FPLen = 0, 0, "", 0
+			tr.st.Offset, tr.st.Line, tr.st.FP, tr.st.FPLen, tr.head = 0, 0, "", 0, nil
 			t.cfg.Logger.Info("file truncated: reading it again from its start", "file", tr.st.Name)
 		}
 		tr.size = f.size
@@ -922,6 +928,11 @@ func (t *Tailer) readFrom(ctx context.Context, emit stream.Emit, tr *tracked, wh
 			end = k // a line longer than a read, or a copy's last line
 		default:
 			return nil
+		}
+		// the first bytes, for the fingerprint, from what was read rather
+		// than read again: the file may be truncated meanwhile
+		if start := tr.st.Offset; start < fpMax && int64(len(tr.head)) == start {
+			tr.head = append(tr.head, b[:min(int64(len(b)), fpMax-start)]...)
 		}
 		var recs []*audit.Record
 		now := t.cfg.Now()
