@@ -144,9 +144,16 @@ func (a *App) runWatch(ctx context.Context, f watchFlags) error {
 	if err != nil {
 		return err
 	}
+	// what the trail's retention policies would prune at once is not
+	// recorded (as for the batch collector)
+	keep, err := t.RetentionKeeps(ctx, time.Now())
+	if err != nil {
+		return err
+	}
 	var appended int64
 	col, err := stream.New(t.Store(), stream.Config{
 		Mask:     mask,
+		Keep:     keep,
 		OnAppend: func(recs []*audit.Record) { appended += int64(len(recs)) },
 		OnError:  func(err error) { a.notice("append failed, trying again: %v", err) },
 	})

@@ -78,6 +78,11 @@ type Config struct {
 	// or seen by anyone: the step that keeps secrets out of the trail. It
 	// runs on the emitting goroutine.
 	Mask func(*audit.Record)
+	// Keep, when set, is asked about every record (after Mask) before it
+	// is appended; a record it refuses is dropped, counted in
+	// Stats.Expired: what the trail's retention policies would prune at
+	// once (see trail.RetentionKeeps). It runs on the emitting goroutine.
+	Keep func(*audit.Record) bool
 	// OnAppend, when set, is called after every append with its records,
 	// one call at a time. It must not keep or modify the slice.
 	OnAppend func(recs []*audit.Record)
@@ -109,13 +114,14 @@ func (c Config) withDefaults() Config {
 type Stats struct {
 	Records int64 // appended
 	Appends int64 // Append calls that succeeded
+	Expired int64 // records Config.Keep refused
 }
 
 // Collector appends what streams emit.
 type Collector struct {
 	app   audit.Appender
 	cfg   Config
-	stats struct{ records, appends atomic.Int64 }
+	stats struct{ records, appends, expired atomic.Int64 }
 }
 
 // New returns a collector appending to app.
@@ -128,7 +134,7 @@ func New(app audit.Appender, cfg Config) (*Collector, error) {
 
 // Stats returns what the collector appended so far.
 func (c *Collector) Stats() Stats {
-	return Stats{Records: c.stats.records.Load(), Appends: c.stats.appends.Load()}
+	return Stats{Records: c.stats.records.Load(), Appends: c.stats.appends.Load(), Expired: c.stats.expired.Load()}
 }
 
 // group is one emit.
@@ -208,6 +214,7 @@ func signal(ch chan struct{}) {
 // emitter is the Emit of one stream.
 func (c *Collector) emitter(ctx context.Context, q *queue, name string) Emit {
 	return func(recs []*audit.Record, done func()) error {
+		kept := recs[:0]
 		for _, r := range recs {
 			if r == nil {
 				return errors.New("emitted a nil record")
@@ -218,7 +225,13 @@ func (c *Collector) emitter(ctx context.Context, q *queue, name string) Emit {
 			if c.cfg.Mask != nil {
 				c.cfg.Mask(r)
 			}
+			if c.cfg.Keep != nil && !c.cfg.Keep(r) {
+				c.stats.expired.Add(1)
+				continue
+			}
+			kept = append(kept, r)
 		}
+		recs = kept
 		q.mu.Lock()
 		for q.n >= c.cfg.Queue && q.failed == nil {
 			q.mu.Unlock()

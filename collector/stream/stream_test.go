@@ -74,13 +74,13 @@ func TestGroupsAndDone(t *testing.T) {
 	tr := &slowTrail{}
 	e := &emitter{n: 50, k: 10, trail: tr}
 	masked := 0
-	col, _ := stream.New(tr, stream.Config{Mask: func(r *audit.Record) { masked++; r.Reason = "masked" }})
+	col, _ := stream.New(tr, stream.Config{Mask: func(r *audit.Record) { masked++; r.Reason = "masked" }, Keep: func(r *audit.Record) bool { return r.Reason == "masked" }})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel) // stop while groups are queued
 	if err := col.Run(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	if tr.Len() != 500 || masked != 500 {
+	if tr.Len() != 500 || masked != 500 || col.Stats().Expired != 0 {
 		t.Fatalf("%d records appended, %d masked; want 500", tr.Len(), masked)
 	}
 	for i, g := range e.dones {
@@ -101,6 +101,22 @@ func TestGroupsAndDone(t *testing.T) {
 		if r.Reason != "masked" || r.Source != "test" {
 			t.Fatalf("record not masked or without its source: %+v", r)
 		}
+	}
+}
+
+// TestKeep: records the retention policies would prune at once are not
+// appended; the positions still move past them.
+func TestKeep(t *testing.T) {
+	tr := &slowTrail{}
+	e := &emitter{n: 4, k: 5, trail: tr}
+	col, _ := stream.New(tr, stream.Config{Keep: func(*audit.Record) bool { return false }})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if err := col.Run(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Len() != 0 || col.Stats().Expired != 20 || len(e.dones) != 4 {
+		t.Fatalf("%d appended, %d expired, %d dones", tr.Len(), col.Stats().Expired, len(e.dones))
 	}
 }
 
