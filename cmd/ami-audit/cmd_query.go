@@ -230,7 +230,7 @@ AMI_AUDIT_WEBHOOK_SECRET, AMI_AUDIT_SLACK_WEBHOOK_URL, AMI_AUDIT_SMTP_PASSWORD.`
 				if ff.limit != 0 || ff.newest {
 					return usagef("--to exports every matching record in order; --limit and --newest do not apply")
 				}
-				if reveal != "" {
+				if cmd.Flags().Changed("reveal") && reveal != "none" {
 					return usagef("--reveal writes disclosures to a file; --to sends records as the trail holds them, committed values undisclosed")
 				}
 				to.format = format
