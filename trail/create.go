@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ami-orchestrator/ami-audit/internal/atomicfile"
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/retention"
@@ -35,6 +36,9 @@ type Settings struct {
 	Redaction RedactionSettings `yaml:"redaction,omitempty"`
 	// Retention holds the retention policies.
 	Retention retention.Settings `yaml:"retention,omitempty"`
+	// Schedules are the collections "ami-audit schedule" runs. Nothing
+	// else reads them; they are kept as written.
+	Schedules []Schedule `yaml:"schedules,omitempty"`
 }
 
 // RedactionSettings are the redaction section of config.yaml.
@@ -49,6 +53,22 @@ type RedactionSettings struct {
 	// NAME+HASH+BASE64) allowed to redact, apply retention and release
 	// legal holds. Empty: the log key alone.
 	Redactors []string `yaml:"redactors,omitempty"`
+}
+
+// Schedule is one scheduled collection of config.yaml:
+//
+//	schedules:
+//	  - name: history            # unique; the runs' records name it
+//	    cron: "0 */6 * * *"      # five fields, or @hourly, @daily, @every 30m
+//	    run: repo --sources=git,file   # an ami-audit command line
+//	    missed: run-once         # after downtime: run-once (default) or skip
+//	    timeout: 1h              # optional bound of a run
+type Schedule struct {
+	Name    string `yaml:"name"`
+	Cron    string `yaml:"cron"`
+	Run     string `yaml:"run"`
+	Missed  string `yaml:"missed,omitempty"`
+	Timeout string `yaml:"timeout,omitempty"`
 }
 
 // loadSettings reads dir/config.yaml; ok is false when there is none.
@@ -301,27 +321,7 @@ func defaultOrigin(dir, logID string) string {
 // writeFileAtomic writes a file by renaming a synced temporary file over
 // it, so that a reader never sees half of it.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b, mode)
 }
 
 // adoptLogID writes the store's log id into settings made before trails

@@ -344,6 +344,10 @@ func (t *Trail) giveKey() error {
 // Identity is the store's record of the log.
 func (t *Trail) Identity() store.Identity { return t.id }
 
+// Settings are the trail's settings (config.yaml); the zero value for a
+// trail opened without its directory.
+func (t *Trail) Settings() Settings { return t.settings }
+
 // Dir is the trail's directory.
 func (t *Trail) Dir() string { return t.cfg.Dir }
 

@@ -108,6 +108,9 @@ func (a *App) commands() []*cobra.Command {
 		a.servicesCommand(),
 		a.serviceCommand(),
 		a.migrateCommand(),
+		a.watchCommand(),
+		a.scheduleCommand(),
+		a.dashboardCommand(),
 	}
 }
 

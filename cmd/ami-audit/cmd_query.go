@@ -180,6 +180,7 @@ Formats: table (default), json, jsonl, yaml, csv.`,
 func (a *App) exportCommand() *cobra.Command {
 	var ff filterFlags
 	var format, output, schemaPath, reveal string
+	var to exportToFlags
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the trail (or the records matching filters) as jsonl, json, yaml or csv",
@@ -198,13 +199,53 @@ with --target it shows the target's provenance: who did what to it, and the
 records that refer to it.
 
 ` + revealHelp + ` A revealed export holds each value with its
-salt ("disclosures"), which verifiers check against the commitment.`,
+salt ("disclosures"), which verifiers check against the commitment.
+
+--to sends the records to another system instead: a SIEM over syslog
+(RFC 5424 over TCP, TLS or UDP; --format json, cef or ocsf), a webhook
+(JSON, OCSF, or a Slack-compatible message), e-mail, or a git repository (a
+Markdown report committed per batch). Delivery is at least once: a cursor
+per trail and destination (.audit/exporters/) remembers the last record
+delivered, so a run resumes where the last one stopped, and a record is
+sent again only when its delivery could not be confirmed. Without --follow
+the records up to the current end are exported; with it, records are
+exported as they are appended until Ctrl-C or SIGTERM. The trail is only
+read. Secrets come from the environment: AMI_AUDIT_WEBHOOK_TOKEN,
+AMI_AUDIT_WEBHOOK_SECRET, AMI_AUDIT_SLACK_WEBHOOK_URL, AMI_AUDIT_SMTP_PASSWORD.`,
 		Example: `  ami-audit export --format jsonl --output trail.jsonl
   ami-audit export --format csv --since 2025-01-01 --output q1.csv
   ami-audit export --format=dgraph-rdf --output=trail.rdf
-  ami-audit export --format=dot --target=svc/api | dot -Tsvg > svc-api.svg`,
+  ami-audit export --format=dot --target=svc/api | dot -Tsvg > svc-api.svg
+  ami-audit export --to=syslog+tls://siem.internal:6514 --format=cef --since="1 hour ago"
+  ami-audit export --to=webhook --url=https://hooks.example/audit --severity=error --follow
+  AMI_AUDIT_SLACK_WEBHOOK_URL=https://hooks.slack.com/… ami-audit export --to=slack --severity=critical --follow
+  ami-audit export --to=mailto:ops@example.com --smtp=smtp://mail.example.com:587 --severity=error
+  ami-audit export --to=git:../compliance-evidence`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to.to != "" {
+				if output != "" || schemaPath != "" {
+					return usagef("--to sends the records to a destination; --output and --schema are for files")
+				}
+				if ff.limit != 0 || ff.newest {
+					return usagef("--to exports every matching record in order; --limit and --newest do not apply")
+				}
+				if cmd.Flags().Changed("reveal") && reveal != "none" {
+					return usagef("--reveal writes disclosures to a file; --to sends records as the trail holds them, committed values undisclosed")
+				}
+				to.format = format
+				if !cmd.Flags().Changed("format") {
+					to.format = "json"
+				}
+				f, err := ff.filter(time.Now())
+				if err != nil {
+					return err
+				}
+				return a.runExportTo(cmd.Context(), to, f)
+			}
+			if to.follow {
+				return withHint(usagef("--follow needs --to"), "'ami-audit query --follow' prints records as they are appended")
+			}
 			if err := a.checkOutput(output); err != nil {
 				return err
 			}
@@ -254,6 +295,19 @@ salt ("disclosures"), which verifiers check against the commitment.`,
 	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, json, yaml, csv, dgraph-rdf or dot")
 	cmd.Flags().StringVar(&schemaPath, "schema", "", "with --format=dgraph-rdf: write the Dgraph schema to FILE (default: beside --output)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE (replaced atomically) instead of stdout")
+	fl := cmd.Flags()
+	fl.StringVar(&to.to, "to", "", "send the records to a destination: syslog://HOST:PORT, syslog+tls://…, syslog+udp://…, webhook, slack, https://…, mailto:ADDR[,ADDR], git:DIR")
+	fl.BoolVar(&to.follow, "follow", false, "with --to: keep exporting records as they are appended, until stopped")
+	fl.StringVar(&to.url, "url", "", "with --to=webhook: the endpoint (or "+envWebhookURL+"; the token comes from "+envWebhookToken+", the signing secret from "+envWebhookSecret+")")
+	fl.DurationVar(&to.poll, "poll", time.Second, "with --follow: how often the store is read for new records")
+	fl.StringVar(&to.cursor, "cursor", "", "with --to: the cursor file (default .audit/exporters/LOG-DESTINATION.cursor)")
+	fl.IntVar(&to.batch, "batch", 500, "with --to: records per delivery")
+	fl.StringVar(&to.tlsCA, "tls-ca", "", "with --to: CA certificates (PEM) to trust instead of the system's")
+	fl.StringVar(&to.tlsCert, "tls-cert", "", "with --to: client certificate (PEM)")
+	fl.StringVar(&to.tlsKey, "tls-key", "", "with --to: client certificate's private key (PEM)")
+	fl.StringVar(&to.smtp, "smtp", "", "with --to=mailto: the server: smtp://[USER@]HOST[:587] (STARTTLS), smtps://… (TLS), smtp+insecure://… (or "+envSMTPURL+"; the password comes from "+envSMTPPassword+")")
+	fl.StringVar(&to.mailFrom, "mail-from", "", "with --to=mailto: the sender (default ami-audit@HOSTNAME)")
+	fl.StringVar(&to.gitDir, "git-dir", "", "with --to=git:DIR: the reports' directory in the repository (default audit-reports)")
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"os"
@@ -18,7 +17,7 @@ import (
 // "ami-audit" from PATH.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ami-audit": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"ami-audit": main, // with its handling of SIGINT and SIGTERM
 	})
 }
 

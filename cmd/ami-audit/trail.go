@@ -170,3 +170,6 @@ func (a *App) notice(format string, args ...any) {
 		fmt.Fprintf(a.stderr, format+"\n", args...)
 	}
 }
+
+// logger is where libraries' warnings go: stderr, as text.
+func (a *App) logger() *slog.Logger { return slog.New(slog.NewTextHandler(a.stderr, nil)) }

@@ -182,11 +182,13 @@ func (a *aggregator) entryRecord(file string, e *entry, patternID int64) *audit.
 		r.Actor = e.logger
 	}
 	c := map[string]any{
-		"file":       file,
-		"line":       e.line,
-		"message":    e.msg,
-		"level":      string(e.lv.severity()),
-		"pattern_id": patternID,
+		"file":    file,
+		"line":    e.line,
+		"message": e.msg,
+		"level":   string(e.lv.severity()),
+	}
+	if patternID != 0 {
+		c["pattern_id"] = patternID // entries read one by one are not mined
 	}
 	if !e.hasTime {
 		c["untimed"] = true
