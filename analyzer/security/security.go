@@ -1,0 +1,224 @@
+// Package security is the security analyzer (SPEC §7): secrets in the
+// working tree and in the git history, vulnerable dependencies, permission
+// problems and insecure code patterns. It reports through package
+// analyzer, which keeps its findings in the trail (actions
+// security_finding and security_finding_resolved).
+//
+// # Checks
+//
+// Each check is a separate part of the analysis; a check that cannot run
+// (no OSV database, no quality records) is not done, and its findings
+// already in the trail stay open.
+//
+//   - dependencies:<ecosystem> (pypi, npm, go): the newest module_audit
+//     record of every module in the trail (the module source's dependency
+//     lists, with versions resolved from uv.lock, package-lock.json and
+//     go.mod) against a local OSV database (Config.OSVDB, see package
+//     osvdb). A dependency with a resolved version is affected when an
+//     advisory's ranges or versions hold it; one with only a constraint
+//     ("~=2.0.1") is affected when every version the constraint allows is,
+//     and flagged (vulnerable_dependency_range, warning) when some are.
+//     Without a database each ecosystem with dependencies gets one
+//     dependencies_not_checked finding (info), resolved by the first run
+//     that checks it.
+//   - permissions: world-writable files and directories, setuid and
+//     setgid files, executable data files (a data extension, the execute
+//     bit, no #! line), over the files git would commit (tracked, or
+//     untracked and not ignored; every file outside a git repository).
+//   - patterns: the insecure-code rules of the quality source's records
+//     (ruff's S rules, which are bandit's, and gosec): every violation the
+//     trail holds open, as a finding. No code is analysed here.
+//
+// # Keys
+//
+// Finding keys name the check's subject, never a secret: a dependency
+// finding is keyed by module, ecosystem, package, group and advisory (its
+// version is evidence, so an upgrade that is still affected updates the
+// finding), a permission finding by kind and path, a pattern finding by
+// the quality source's violation_key.
+package security
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/osvdb"
+)
+
+// Name is the analyzer's name.
+const Name = "security"
+
+// Checks.
+const (
+	CheckPermissions = "permissions"
+	CheckPatterns    = "patterns"
+	// CheckDependencies is the prefix of the per-ecosystem checks
+	// "dependencies:pypi", "dependencies:npm" and "dependencies:go".
+	CheckDependencies = "dependencies"
+)
+
+// Sources whose records or inputs the analyzer examines.
+var understands = []string{"file_source", "git_source", "module_source", "quality_source"}
+
+// Config configures the analyzer.
+type Config struct {
+	// Root is the repository's root directory. Required.
+	Root string
+	// OSVDB is the directory of a local OSV database; empty means
+	// dependencies are not checked (and the report says so).
+	OSVDB string
+	// Skip lists checks not to run (their findings stay as they are).
+	Skip []string
+	// Logger receives debug messages; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration and fills defaults.
+func (c *Config) Validate() error {
+	if c.Root == "" {
+		return errors.New("security analyzer: Root is required")
+	}
+	abs, err := filepath.Abs(c.Root)
+	if err != nil {
+		return fmt.Errorf("security analyzer: root %s: %w", c.Root, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return fmt.Errorf("security analyzer: root: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("security analyzer: root %s is not a directory", c.Root)
+	}
+	c.Root = abs
+	if c.OSVDB != "" {
+		if _, err := osvdb.Open(c.OSVDB); err != nil {
+			return fmt.Errorf("security analyzer: %w", err)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Analyzer is the security analyzer. One Analyzer serves one run at a
+// time; Notes describe the last run.
+type Analyzer struct {
+	cfg Config
+
+	mu    sync.Mutex
+	notes []string
+	stats Stats
+}
+
+// Stats counts what the last run examined.
+type Stats struct {
+	Files        int // files of the working tree examined
+	Dependencies int // dependencies read from module records
+	Unchecked    int // dependencies without a version or constraint to compare
+	Advisories   int // advisories loaded that name a dependency
+	Violations   int // insecure-pattern violations read from quality records
+}
+
+var _ audit.Analyzer = (*Analyzer)(nil)
+
+// New returns a security analyzer.
+func New(cfg Config) (*Analyzer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Analyzer{cfg: cfg}, nil
+}
+
+// Name returns "security".
+func (a *Analyzer) Name() string { return Name }
+
+// Understands returns the sources whose evidence it reads.
+func (a *Analyzer) Understands() []string { return slices.Clone(understands) }
+
+// Notes are what the last run wants a reader to know that is not a
+// finding: a check that could not run, records that could not be read.
+func (a *Analyzer) Notes() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.notes)
+}
+
+// Stats says what the last run examined.
+func (a *Analyzer) Stats() Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats
+}
+
+func (a *Analyzer) note(format string, args ...any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.notes = append(a.notes, fmt.Sprintf(format, args...))
+}
+
+func (a *Analyzer) count(f func(*Stats)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f(&a.stats)
+}
+
+func (a *Analyzer) skipped(check string) bool { return slices.Contains(a.cfg.Skip, check) }
+
+// Analyze runs every check. A check that fails is not done and says why
+// in Notes; only a cancelled context or a refused report stops the run.
+func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(audit.Detected) error) ([]string, error) {
+	a.mu.Lock()
+	a.notes, a.stats = nil, Stats{}
+	a.mu.Unlock()
+	var done []string
+	type check struct {
+		name string
+		run  func(context.Context, *audit.Analysis, func(audit.Detected) error) ([]string, error)
+	}
+	for _, c := range []check{
+		{CheckDependencies, a.dependencies},
+		{CheckPermissions, a.permissions},
+		{CheckPatterns, a.patterns},
+	} {
+		if a.skipped(c.name) {
+			continue
+		}
+		d, err := c.run(ctx, in, report)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var refused *refusedError
+		if errors.As(err, &refused) {
+			return nil, refused.err
+		}
+		if err != nil {
+			a.note("%s: not checked: %v", c.name, err)
+			continue
+		}
+		done = append(done, d...)
+	}
+	return done, nil
+}
+
+// refusedError marks an error returned by report: it stops the analysis.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+
+// reporter wraps report so that its errors stop the run.
+func reporter(report func(audit.Detected) error) func(audit.Detected) error {
+	return func(d audit.Detected) error {
+		if err := report(d); err != nil {
+			return &refusedError{err}
+		}
+		return nil
+	}
+}
