@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
+	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/report"
+)
+
+// securityFlags are the flags of "ami-audit security".
+type securityFlags struct {
+	osvDB  string
+	skip   []string
+	failOn failOnFlag
+	out    outputFlags
+}
+
+func (a *App) securityCommand() *cobra.Command {
+	var f securityFlags
+	cmd := &cobra.Command{
+		Use:   "security [PATH]",
+		Short: "Find vulnerable dependencies, permission problems and insecure code patterns",
+		Long: `Run the security analyzer over the repository in the current directory (or
+PATH) and the trail, append its new, changed and resolved findings to the
+trail, and print the open ones.
+
+Checks:
+  dependencies  the dependencies the module source recorded (ami-audit module
+                --all --include-dependencies, or ami-audit repo) against a local
+                OSV database given with --osv-db DIR: osv-scanner's offline
+                database, or the osv.dev export <Ecosystem>/all.zip for PyPI,
+                npm and Go. Without a database the report says plainly that
+                dependencies were not checked, and the trail records it.
+  permissions   world-writable files and directories, setuid and setgid files,
+                executable data files, among the files git would commit.
+  patterns      the insecure-code violations (ruff S rules, bandit, gosec) the
+                quality source recorded.
+
+A finding is recorded once: a second run on unchanged input appends nothing,
+and a finding that went away is recorded as resolved. Query them with
+"ami-audit query --action=security_finding".
+
+--format=sarif writes SARIF 2.1.0 for code-scanning views (GitHub, GitLab).
+--fail-on=SEVERITY exits with status 4 when an open finding reaches it.`,
+		Example: `  ami-audit security
+  ami-audit security --osv-db ~/.cache/osv-scanner
+  ami-audit security --format=sarif --output=security.sarif
+  ami-audit security --fail-on=high`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := ""
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			return a.runSecurity(cmd, dir, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.osvDB, "osv-db", "", "local OSV database DIR (osv-scanner's offline database, or <Ecosystem>/all.zip files)")
+	fl.StringSliceVar(&f.skip, "skip", nil, "checks not to run: dependencies, permissions, patterns")
+	fl.StringVar(&f.failOn.value, "fail-on", "", failOnHelp)
+	addOutputFlags(cmd, &f.out)
+	return cmd
+}
+
+func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error {
+	ctx := cmd.Context()
+	if err := f.out.check(); err != nil {
+		return err
+	}
+	if _, err := f.failOn.severity(); err != nil {
+		return err
+	}
+	for _, s := range f.skip {
+		switch s {
+		case security.CheckDependencies, security.CheckPermissions, security.CheckPatterns:
+		default:
+			return usagef("--skip %q: want dependencies, permissions or patterns", s)
+		}
+	}
+	root := dir
+	if root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		root = repositoryRoot(wd)
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return usagef("repository %s: %v", dir, errors.Unwrap(err))
+	} else if !fi.IsDir() {
+		return usagef("repository %s: not a directory", dir)
+	}
+	if f.osvDB != "" {
+		if fi, err := os.Stat(f.osvDB); err != nil || !fi.IsDir() {
+			return withHint(usagef("--osv-db %s: not a directory", f.osvDB), "give the directory that holds PyPI/all.zip, npm/all.zip, Go/all.zip (or osv-scanner's cache directory)")
+		}
+	}
+	sec, err := security.New(security.Config{Root: root, OSVDB: f.osvDB, Skip: f.skip})
+	if err != nil {
+		return err
+	}
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	results, runErr := analyzer.Run(ctx, analyzer.Config{Trail: store, Appender: store}, []audit.Analyzer{sec}, analyzer.Input{Target: root})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if results == nil {
+		return runErr
+	}
+	rep := securityReport(root, sec, results, now, time.Since(now))
+	if h, err := store.Head(ctx); err == nil {
+		rep.Summary = append(rep.Summary, report.Item{Label: "Trail size", Value: strconv.FormatUint(h.Size, 10)},
+			report.Item{Label: "Trail head", Value: h.Hash})
+	}
+	if err := a.render(f.out, rep); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return f.failOn.gate(rep.Findings)
+}
+
+// securityReport is the report of a security run.
+func securityReport(root string, sec *security.Analyzer, results []analyzer.Result, now time.Time, took time.Duration) *report.Report {
+	st := sec.Stats()
+	res := results[0]
+	done := strings.Join(res.Done, ", ")
+	if done == "" {
+		done = "none"
+	}
+	r := &report.Report{
+		Title:     "Security audit of " + filepath.Base(root),
+		Generated: now.UTC(),
+		Summary: []report.Item{
+			{Label: "Repository", Value: root},
+			{Label: "Checks done", Value: done},
+		},
+	}
+	analyzersReport(r, []audit.Analyzer{sec}, results)
+	r.Summary = append(r.Summary,
+		report.Item{Label: "Records appended", Value: strconv.Itoa(res.Appended())},
+		report.Item{Label: "Files examined", Value: strconv.Itoa(st.Files)},
+		report.Item{Label: "Dependencies", Value: fmt.Sprintf("%d (%d without a version to compare)", st.Dependencies, st.Unchecked)},
+		report.Item{Label: "Duration", Value: took.Round(time.Millisecond).String()},
+	)
+	return r
+}
