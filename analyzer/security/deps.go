@@ -232,7 +232,7 @@ func (a *Analyzer) checkEcosystem(ctx context.Context, db *osvdb.DB, eco, osvEco
 func fixedOf(e *osvdb.Entry, eco, name string) []string {
 	var out []string
 	for _, af := range e.Affected {
-		if osvdb.NormalizeName(eco, af.Package.Name) != osvdb.NormalizeName(eco, name) {
+		if !af.Is(eco, name) {
 			continue
 		}
 		for _, r := range af.Ranges {

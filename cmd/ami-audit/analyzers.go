@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	audit "github.com/ami-orchestrator/ami-audit"
@@ -51,19 +50,7 @@ var plannedAnalyzers = []string{"git", "quality", "security", "compliance", "dri
 // availableAnalyzers lists the registered names: planned ones first, in
 // their order, then any other, sorted.
 func availableAnalyzers(reg map[string]analyzerFactory) []string {
-	var out, extra []string
-	for _, n := range plannedAnalyzers {
-		if reg[n] != nil {
-			out = append(out, n)
-		}
-	}
-	for n := range reg {
-		if !slices.Contains(plannedAnalyzers, n) {
-			extra = append(extra, n)
-		}
-	}
-	sort.Strings(extra)
-	return append(out, extra...)
+	return registryNames(reg, plannedAnalyzers)
 }
 
 // selectAnalyzers builds the analyzers of a run. spec is the --analyzers

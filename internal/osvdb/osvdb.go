@@ -83,6 +83,18 @@ type Affected struct {
 	Severity []Severity `json:"severity"`
 }
 
+// Is reports whether the entry is about the package (ecosystem, name),
+// names compared in their normal form; an ecosystem with a suffix
+// ("Debian:12") counts as its base.
+func (a *Affected) Is(ecosystem, name string) bool {
+	return (a.Package.Ecosystem == ecosystem || strings.HasPrefix(a.Package.Ecosystem, ecosystem+":")) &&
+		NormalizeName(ecosystem, a.Package.Name) == NormalizeName(ecosystem, name)
+}
+
+// Versioned reports whether the range is of versions (SEMVER or
+// ECOSYSTEM), not commits.
+func (r *Range) Versioned() bool { return r.Type == "SEMVER" || r.Type == "ECOSYSTEM" }
+
 // Package names a package in an ecosystem.
 type Package struct {
 	Ecosystem string `json:"ecosystem"`
@@ -306,15 +318,14 @@ func (e *Entry) Affects(ecosystem, name, version string) (Match, bool, error) {
 	if err != nil {
 		return Match{}, false, fmt.Errorf("%w: %s %q", ErrVersion, ecosystem, version)
 	}
-	want := NormalizeName(ecosystem, name)
 	var m Match
 	hit := false
 	for _, a := range e.Affected {
-		if NormalizeName(ecosystem, a.Package.Name) != want || (a.Package.Ecosystem != ecosystem && !strings.HasPrefix(a.Package.Ecosystem, ecosystem+":")) {
+		if !a.Is(ecosystem, name) {
 			continue
 		}
 		for _, r := range a.Ranges {
-			if r.Type != "SEMVER" && r.Type != "ECOSYSTEM" {
+			if !r.Versioned() {
 				continue
 			}
 			for _, ev := range r.Events {
@@ -404,14 +415,13 @@ func (e *Entry) SpecOverlap(ecosystem, name, spec string) (all, some bool, err e
 	if allowed.Empty() {
 		return false, false, nil
 	}
-	want := NormalizeName(ecosystem, name)
 	var affected *semver.Set
 	for _, a := range e.Affected {
-		if NormalizeName(ecosystem, a.Package.Name) != want || (a.Package.Ecosystem != ecosystem && !strings.HasPrefix(a.Package.Ecosystem, ecosystem+":")) {
+		if !a.Is(ecosystem, name) {
 			continue
 		}
 		for _, r := range a.Ranges {
-			if r.Type != "SEMVER" && r.Type != "ECOSYSTEM" {
+			if !r.Versioned() {
 				continue
 			}
 			for _, iv := range intervals(sys, ecosystem, r.Events) {

@@ -31,9 +31,8 @@ type Rated struct {
 // package's and the record's severities, else the record's label.
 func (e *Entry) Rate(ecosystem, name string) Rated {
 	var sevs []Severity
-	want := NormalizeName(ecosystem, name)
 	for _, a := range e.Affected {
-		if NormalizeName(ecosystem, a.Package.Name) == want {
+		if a.Is(ecosystem, name) {
 			sevs = append(sevs, a.Severity...)
 		}
 	}
