@@ -25,6 +25,10 @@
 //
 // Nothing in this package returns or prints a found secret: a Match holds
 // its offsets, its rule and its fingerprint only.
+//
+// FindFragment scans a file or the lines a commit added to one the way the
+// gitleaks command does (the file's path and commit known, decoding on),
+// for the security analyzer.
 package secrets
 
 import (
@@ -72,11 +76,16 @@ type Match struct {
 	// Fingerprint is Fingerprint(key, secret) of the secret found by
 	// RuleID.
 	Fingerprint string
+	// PathOnly: a rule matched the file's path alone (FindFragment).
+	PathOnly bool
 }
 
 // Detector finds and masks secrets. It is safe for concurrent use.
 type Detector struct {
-	gl   *detect.Detector
+	gl *detect.Detector
+	// scan is gitleaks' detector as its command sets it up, for
+	// FindFragment: the same rules, decoding on.
+	scan *detect.Detector
 	key  []byte
 	trie *ahocorasick.Trie
 	// always is true when some content rule has no keyword, so that the
@@ -122,6 +131,8 @@ func New(cfg Config) (*Detector, error) {
 	d.gl = detect.NewDetector(gc)
 	// No decoding passes, no size limit: Find sees what it is given.
 	d.gl.MaxDecodeDepth = 0
+	d.scan = detect.NewDetector(gc)
+	d.scan.MaxDecodeDepth = ScanDecodeDepth
 	return d, nil
 }
 

@@ -1,0 +1,88 @@
+package secrets
+
+import (
+	"context"
+	"strings"
+
+	"github.com/zricethezav/gitleaks/v8/detect"
+)
+
+// ScanDecodeDepth is how many rounds of decoding (base64, hex, percent
+// escapes) FindFragment applies before matching, as the gitleaks command
+// does by default.
+const ScanDecodeDepth = 5
+
+// Fragment is part of a file for FindFragment: the working tree's copy of
+// a file, or the lines a commit added to it.
+type Fragment struct {
+	Text string
+	// Path is the file's slash path relative to the repository: the
+	// configuration's path allowlists and path rules apply to it.
+	Path string
+	// Commit is the commit the text comes from (history), or "": the
+	// configuration's commit allowlists apply to it.
+	Commit string
+	// StartLine is the file's line where Text starts (1 when 0).
+	StartLine int
+}
+
+// FindFragment reports the secrets of a fragment of a file as the gitleaks
+// command reports them for a file or a commit: one Match per gitleaks
+// finding, overlapping generic findings dropped as gitleaks drops them,
+// path and commit allowlists applied, "gitleaks:allow" lines skipped, and
+// encoded text decoded to ScanDecodeDepth rounds. Line is the file's line
+// (counted from Fragment.StartLine); Start and End are the offsets in
+// Text of the secret, or of its line when the secret was found decoded.
+// A finding of a path rule alone (a file that is itself a secret, such as
+// a .p12) has PathOnly set, Line 0 and no offsets. Unlike Find, markers
+// left by Mask get no special treatment: FindFragment scans files, not
+// records. It is safe for concurrent use.
+func (d *Detector) FindFragment(ctx context.Context, f Fragment) []Match {
+	if f.Text == "" && f.Path == "" {
+		return nil
+	}
+	start := max(f.StartLine, 1)
+	found := d.scan.DetectContext(ctx, detect.Fragment{Raw: f.Text, FilePath: f.Path, CommitSHA: f.Commit, StartLine: start})
+	if len(found) == 0 {
+		return nil
+	}
+	lines := lineOffsets(f.Text)
+	out := make([]Match, 0, len(found))
+	for _, g := range found {
+		m := Match{RuleID: g.RuleID, Description: g.Description, Fingerprint: Fingerprint(d.key, g.Secret)}
+		if strings.HasPrefix(g.Match, "file detected: ") {
+			m.PathOnly = true
+			m.Fingerprint = Fingerprint(d.key, "path:"+f.Path)
+			out = append(out, m)
+			continue
+		}
+		m.Line, m.Column = g.StartLine, g.StartColumn
+		if i := g.StartLine - start; i >= 0 && i < len(lines) {
+			ls := lines[i]
+			m.Start, m.End = ls, lineEnd(f.Text, ls)
+			if j := strings.Index(f.Text[ls:], g.Secret); g.Secret != "" && j >= 0 {
+				m.Start, m.End = ls+j, ls+j+len(g.Secret)
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// lineOffsets returns the offset where each line of text starts.
+func lineOffsets(text string) []int {
+	offs := []int{0}
+	for i := 0; i < len(text); i++ {
+		if text[i] == '\n' {
+			offs = append(offs, i+1)
+		}
+	}
+	return offs
+}
+
+func lineEnd(text string, from int) int {
+	if i := strings.IndexByte(text[from:], '\n'); i >= 0 {
+		return from + i
+	}
+	return len(text)
+}
