@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/zricethezav/gitleaks/v8/detect"
@@ -30,7 +31,10 @@ type Fragment struct {
 // command reports them for a file or a commit: one Match per gitleaks
 // finding, overlapping generic findings dropped as gitleaks drops them,
 // path and commit allowlists applied, "gitleaks:allow" lines skipped, and
-// encoded text decoded to ScanDecodeDepth rounds. Line is the file's line
+// encoded text decoded to ScanDecodeDepth rounds. When several rules find
+// the same secret on the same line (one of ami-audit's rules and one of
+// gitleaks', say), one match is kept: gitleaks' rule before ami-audit's, a
+// specific rule before a generic one, then the first rule id. Line is the file's line
 // (counted from Fragment.StartLine); Start and End are the offsets in
 // Text of the secret, or of its line when the secret was found decoded.
 // A finding of a path rule alone (a file that is itself a secret, such as
@@ -48,6 +52,7 @@ func (d *Detector) FindFragment(ctx context.Context, f Fragment) []Match {
 	}
 	lines := lineOffsets(f.Text)
 	out := make([]Match, 0, len(found))
+	kept := map[[2]string]int{} // (line, fingerprint) → index in out
 	for _, g := range found {
 		m := Match{RuleID: g.RuleID, Description: g.Description, Fingerprint: Fingerprint(d.key, g.Secret)}
 		if strings.HasPrefix(g.Match, "file detected: ") {
@@ -64,9 +69,41 @@ func (d *Detector) FindFragment(ctx context.Context, f Fragment) []Match {
 				m.Start, m.End = ls+j, ls+j+len(g.Secret)
 			}
 		}
+		k := [2]string{strconv.Itoa(m.Line), m.Fingerprint}
+		if i, dup := kept[k]; dup {
+			if preferred(m.RuleID, out[i].RuleID) {
+				out[i] = m
+			}
+			continue
+		}
+		kept[k] = len(out)
 		out = append(out, m)
 	}
 	return out
+}
+
+// preferred reports whether rule a names a secret better than rule b:
+// gitleaks' rules before ami-audit's own, specific before generic, then
+// the first in order.
+func preferred(a, b string) bool {
+	ao, bo := isOwnRule(a), isOwnRule(b)
+	ag, bg := strings.Contains(a, "generic"), strings.Contains(b, "generic")
+	switch {
+	case ao != bo:
+		return bo
+	case ag != bg:
+		return bg
+	}
+	return a < b
+}
+
+func isOwnRule(id string) bool {
+	for _, r := range ownRules {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // lineOffsets returns the offset where each line of text starts.

@@ -31,6 +31,12 @@ func TestFindFragment(t *testing.T) {
 	if ms := d.Find(enc); len(ms) != 0 {
 		t.Errorf("Find decoded: %+v", ms)
 	}
+	// One match per secret: gitleaks' rule wins over ami-audit's own when
+	// both find it (a private key: private-key and private-key-block).
+	key := "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw\n7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x+VJYKdjykkJ0iT9wCS0DRTXu269V264Vf/3jvredZiKRkgwlL9xNAwxXFg0x/XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC+9aGVd+Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmwIDAQAB\n-----END RSA PRIVATE KEY-----\n"
+	if ms := d.FindFragment(ctx, Fragment{Text: key, Path: "id_rsa"}); len(ms) != 1 || ms[0].RuleID != "private-key" {
+		t.Errorf("private key: %+v", ms)
+	}
 	// ami-audit's own rules apply too.
 	if ms := d.FindFragment(ctx, Fragment{Text: "DATABASE_URL=postgres://admin:Sup3rPw9x@db/app\n", Path: "a"}); len(ms) != 1 || ms[0].RuleID != "url-credentials" {
 		t.Errorf("url credentials: %+v", ms)

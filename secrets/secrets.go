@@ -316,6 +316,10 @@ func Fingerprint(key []byte, secret string) string {
 	return hex.EncodeToString(m.Sum(nil)[:4])
 }
 
+// Fingerprint is the keyed fingerprint of secret under the detector's key,
+// as its matches carry: for a secret found another way (a whole key file).
+func (d *Detector) Fingerprint(secret string) string { return Fingerprint(d.key, secret) }
+
 // loadConfig returns gitleaks' default configuration, or the one at path.
 func loadConfig(path string) (gc config.Config, err error) {
 	defer func() {
