@@ -102,8 +102,9 @@ type Analyzer interface {
 	// analyzers that understand at least one of them; an empty list means
 	// it reads nothing sources produce and runs only when asked for.
 	Understands() []string
-	// Analyze examines in and hands each finding to report, in any order,
-	// returning when it has reported all. It returns the checks (see
+	// Analyze examines in and hands each finding to report, in any order
+	// and from any number of goroutines (report is safe for concurrent
+	// use), returning when it has reported all. It returns the checks (see
 	// Detected.Check) that ran to completion: for those, what it reported
 	// is everything that holds, and a finding open in the trail that it
 	// did not report is resolved. A check that could not run (no data, an

@@ -62,6 +62,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -247,10 +248,13 @@ func runOne(ctx context.Context, cfg Config, a audit.Analyzer, in Input, now tim
 	defer func() { res.Duration = time.Since(start) }()
 
 	reported := map[string]audit.Detected{}
+	var mu sync.Mutex
 	report := func(d audit.Detected) error {
 		if err := checkDetected(d); err != nil {
 			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		if _, dup := reported[d.Key]; dup {
 			return fmt.Errorf("finding key %q reported twice", d.Key)
 		}

@@ -45,11 +45,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/osvdb"
+	"github.com/ami-orchestrator/ami-audit/secrets"
 )
 
 // Name is the analyzer's name.
@@ -74,6 +76,25 @@ type Config struct {
 	// OSVDB is the directory of a local OSV database; empty means
 	// dependencies are not checked (and the report says so).
 	OSVDB string
+	// Detector finds secrets (package secrets: gitleaks' rules and
+	// ami-audit's, keyed fingerprints). Build it with the trail's
+	// fingerprint key and the repository's .gitleaks.toml when it has one.
+	// Nil: secrets are not checked (Notes say so).
+	Detector *secrets.Detector
+	// History scans every commit of every branch, in the repository and
+	// its checked-out submodules, for secrets (check secrets_history).
+	History bool
+	// Baseline is a file of accepted secret findings: a gitleaks JSON
+	// report, or gitleaks fingerprints one per line (file:rule:line,
+	// commit:file:rule:line). The repository's .gitleaksignore is always
+	// read too.
+	Baseline string
+	// Workers scan files and commits in parallel; default GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called with the number of files or commit
+	// changes scanned for secrets as the scan goes (from several
+	// goroutines at once).
+	Progress func(n int)
 	// Skip lists checks not to run (their findings stay as they are).
 	Skip []string
 	// Logger receives debug messages; default slog.Default().
@@ -105,7 +126,22 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Workers < 0 {
+		return fmt.Errorf("security analyzer: workers %d must not be negative", c.Workers)
+	}
+	if c.Baseline != "" {
+		if _, err := os.Stat(c.Baseline); err != nil {
+			return fmt.Errorf("security analyzer: baseline: %w", err)
+		}
+	}
 	return nil
+}
+
+func (c Config) workers() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Analyzer is the security analyzer. One Analyzer serves one run at a
@@ -116,6 +152,10 @@ type Analyzer struct {
 	mu    sync.Mutex
 	notes []string
 	stats Stats
+
+	acceptOnce sync.Once
+	accept     *acceptance
+	acceptErr  error
 }
 
 // Stats counts what the last run examined.
@@ -125,6 +165,9 @@ type Stats struct {
 	Unchecked    int // dependencies without a version or constraint to compare
 	Advisories   int // advisories loaded that name a dependency
 	Violations   int // insecure-pattern violations read from quality records
+	SecretFiles  int // working-tree files scanned for secrets
+	TooLarge     int // files passed over for their size (MaxScanBytes)
+	Accepted     int // secrets found and accepted by .gitleaksignore or the baseline
 }
 
 var _ audit.Analyzer = (*Analyzer)(nil)
@@ -177,6 +220,7 @@ func (a *Analyzer) skipped(check string) bool { return slices.Contains(a.cfg.Ski
 func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(audit.Detected) error) ([]string, error) {
 	a.mu.Lock()
 	a.notes, a.stats = nil, Stats{}
+	a.acceptOnce, a.accept, a.acceptErr = sync.Once{}, nil, nil
 	a.mu.Unlock()
 	var done []string
 	type check struct {
@@ -184,6 +228,8 @@ func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(
 		run  func(context.Context, *audit.Analysis, func(audit.Detected) error) ([]string, error)
 	}
 	for _, c := range []check{
+		{CheckSecrets, a.secretsTree},
+		{CheckSecretsHistory, a.secretsHistory},
 		{CheckDependencies, a.dependencies},
 		{CheckPermissions, a.permissions},
 		{CheckPatterns, a.patterns},
