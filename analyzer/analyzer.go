@@ -114,6 +114,11 @@ type Config struct {
 	BatchSize int
 	// Now gives the time of the run and of its records; default time.Now.
 	Now func() time.Time
+	// Mask, when set, is applied to every record before it is appended:
+	// the masking step every record of the trail passes (for instance
+	// secrets.Detector.MaskRecord). Findings carry no secret by contract;
+	// masking guards the text they quote (paths, advisories).
+	Mask func(*audit.Record)
 }
 
 // Validate checks the configuration.
@@ -289,6 +294,11 @@ func runOne(ctx context.Context, cfg Config, a audit.Analyzer, in Input, now tim
 	if err != nil {
 		res.Err = errors.Join(res.Err, err)
 		return res
+	}
+	if cfg.Mask != nil {
+		for _, r := range recs {
+			cfg.Mask(r)
+		}
 	}
 	for batch := range slices.Chunk(recs, cfg.BatchSize) {
 		if err := cfg.Appender.Append(ctx, batch); err != nil {

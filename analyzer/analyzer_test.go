@@ -198,6 +198,26 @@ func TestPanicIsAnError(t *testing.T) {
 	}
 }
 
+func TestMask(t *testing.T) {
+	tr := &memtrail.Trail{}
+	d := det("a", "c", audit.SeverityInfo, 1)
+	d.Finding.Description = "see postgres://u:hunter2@db/x"
+	a := &scripted{name: "m", found: []audit.Detected{d}, done: []string{"c"}}
+	mask := func(r *audit.Record) {
+		r.Findings[0].Description = strings.ReplaceAll(r.Findings[0].Description, "hunter2", "[REDACTED]")
+	}
+	if _, err := Run(t.Context(), Config{Trail: tr, Appender: tr, Mask: mask}, []audit.Analyzer{a}, Input{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.Records()[0].Findings[0].Description; strings.Contains(got, "hunter2") {
+		t.Errorf("record not masked: %q", got)
+	}
+	// Masking does not make an unchanged finding look changed.
+	if _, err := Run(t.Context(), Config{Trail: tr, Appender: tr, Mask: mask}, []audit.Analyzer{a}, Input{}); err != nil || tr.Len() != 1 {
+		t.Errorf("re-run appended %d records (err %v)", tr.Len()-1, err)
+	}
+}
+
 func TestAppended(t *testing.T) {
 	tr := &memtrail.Trail{}
 	var recs []*audit.Record

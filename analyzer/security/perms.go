@@ -12,6 +12,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
+	"github.com/ami-orchestrator/ami-audit/secrets"
 )
 
 // Finding types of the permissions check.
@@ -20,6 +21,14 @@ const (
 	TypeSetuid         = "setuid_file"
 	TypeSetgid         = "setgid_file"
 	TypeExecutableData = "executable_data_file"
+	TypeExposedKey     = "exposed_private_key"
+)
+
+// keyHead is how much of a file is read to tell a private key (see
+// secrets.IsPrivateKey), and maxKeyFile the largest file taken for one.
+const (
+	keyHead    = 1 << 10
+	maxKeyFile = 1 << 20
 )
 
 // dataExtensions are file kinds that hold data, never a program: one
@@ -101,6 +110,13 @@ func checkMode(rel string, fi fs.FileInfo, root string, report func(audit.Detect
 			return err
 		}
 	}
+	if m.IsRegular() && m.Perm()&0o044 != 0 && fi.Size() <= maxKeyFile && isPrivateKeyFile(filepath.Join(root, filepath.FromSlash(rel))) {
+		if err := found(TypeExposedKey, audit.SeverityError,
+			fmt.Sprintf("private key %s is readable by its group or by others (mode %04o)", rel, m.Perm()),
+			"Restrict it to its owner: chmod 600 "+shellQuote(rel)+" (and replace the key if others could read it)."); err != nil {
+			return err
+		}
+	}
 	if m.IsRegular() && m.Perm()&0o111 != 0 && dataExtensions[strings.ToLower(path.Ext(rel))] && !hasShebang(filepath.Join(root, filepath.FromSlash(rel))) {
 		if err := found(TypeExecutableData, audit.SeverityWarning,
 			fmt.Sprintf("data file %s is executable (mode %04o)", rel, m.Perm()),
@@ -109,6 +125,19 @@ func checkMode(rel string, fi fs.FileInfo, root string, report func(audit.Detect
 		}
 	}
 	return nil
+}
+
+// isPrivateKeyFile reads the head of a file to tell whether it is a
+// private key; the head is not kept.
+func isPrivateKeyFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [keyHead]byte
+	n, _ := io.ReadFull(f, b[:])
+	return secrets.IsPrivateKey(b[:n])
 }
 
 // specialBits are the setuid, setgid and sticky bits in chmod's octal.

@@ -7,8 +7,28 @@
 // # Checks
 //
 // Each check is a separate part of the analysis; a check that cannot run
-// (no OSV database, no quality records) is not done, and its findings
-// already in the trail stay open.
+// (no OSV database, no quality records, no history asked for) is not
+// done, and its findings already in the trail stay open.
+//
+//   - secrets: the files of the working tree git would commit (tracked, or
+//     untracked and not ignored; submodules too), scanned by package
+//     secrets as "gitleaks dir" scans them: gitleaks' rules, or the
+//     repository's .gitleaks.toml, plus ami-audit's own (passwords in
+//     URLs, C2SP note keys, ...). A file that is a private key (PEM,
+//     OpenSSH, C2SP note key, PuTTY, age, DER) is a private_key finding
+//     whatever rule reads it. Binary files and files over MaxScanBytes are
+//     passed over, as are .gitleaks.toml, .gitleaksignore and the baseline.
+//
+//   - secrets_history (Config.History): the lines every commit of every
+//     branch added, in the repository and every checked-out submodule,
+//     streamed from "git log -p -U0 --full-history --all" through
+//     gitleaks' own git source, as "gitleaks git" scans them.
+//
+//   - "gitleaks:allow" on a line, the repository's .gitleaksignore and the
+//     baseline file (Config.Baseline: a gitleaks JSON report, or gitleaks
+//     fingerprints "file:rule:line" and "commit:file:rule:line", one per
+//     line) accept findings: they are not reported, and one accepted since
+//     is resolved.
 //
 //   - dependencies:<ecosystem> (pypi, npm, go): the newest module_audit
 //     record of every module in the trail (the module source's dependency
@@ -21,21 +41,32 @@
 //     Without a database each ecosystem with dependencies gets one
 //     dependencies_not_checked finding (info), resolved by the first run
 //     that checks it.
+//
 //   - permissions: world-writable files and directories, setuid and
-//     setgid files, executable data files (a data extension, the execute
-//     bit, no #! line), over the files git would commit (tracked, or
-//     untracked and not ignored; every file outside a git repository).
+//     setgid files, private keys readable by their group or by others,
+//     executable data files (a data extension, the execute bit, no #!
+//     line), over the files git would commit (tracked, or untracked and
+//     not ignored; every file outside a git repository).
+//
 //   - patterns: the insecure-code rules of the quality source's records
 //     (ruff's S rules, which are bandit's, and gosec): every violation the
 //     trail holds open, as a finding. No code is analysed here.
 //
+// A secret finding holds the rule, the file, line and column, the commit
+// (history) and a keyed fingerprint of the secret (secrets.Fingerprint
+// under the trail's key), never the secret: the same secret has the same
+// fingerprint in every finding and every masked record of the trail.
+//
 // # Keys
 //
-// Finding keys name the check's subject, never a secret: a dependency
-// finding is keyed by module, ecosystem, package, group and advisory (its
-// version is evidence, so an upgrade that is still affected updates the
-// finding), a permission finding by kind and path, a pattern finding by
-// the quality source's violation_key.
+// Finding keys name the check's subject, never a secret: a secret in the
+// working tree is keyed by file, rule, fingerprint and occurrence (a line
+// moved is the same finding, updated), one in the history by repository,
+// commit, file, rule, fingerprint and line; a dependency finding by
+// module, ecosystem, package, group and advisory (its version is evidence,
+// so an upgrade that is still affected updates the finding), a permission
+// finding by kind and path, a pattern finding by the quality source's
+// violation_key.
 package security
 
 import (

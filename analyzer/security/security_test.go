@@ -228,14 +228,16 @@ func TestNoModuleRecords(t *testing.T) {
 func TestPermissions(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, map[string]string{
-		"open.txt":        "anyone may write me",
-		"bin/suid":        "\x7fELF",
-		"bin/sgid":        "\x7fELF",
-		"data/table.json": "{}",
-		"data/run.txt":    "#!/bin/sh\necho a script with a data extension\n",
-		"tool.sh":         "#!/bin/sh\n",
-		"shared/x":        "",
-		"fine.go":         "package x\n",
+		"open.txt":          "anyone may write me",
+		"bin/suid":          "\x7fELF",
+		"bin/sgid":          "\x7fELF",
+		"data/table.json":   "{}",
+		"data/run.txt":      "#!/bin/sh\necho a script with a data extension\n",
+		"tool.sh":           "#!/bin/sh\n",
+		"shared/x":          "",
+		"fine.go":           "package x\n",
+		"deploy/id_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n",
+		"deploy/ok_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n",
 	})
 	chmod := func(name string, m os.FileMode) {
 		if err := os.Chmod(filepath.Join(root, filepath.FromSlash(name)), m); err != nil {
@@ -249,10 +251,12 @@ func TestPermissions(t *testing.T) {
 	chmod("data/run.txt", 0o755)
 	chmod("tool.sh", 0o755)
 	chmod("shared", 0o777)
+	chmod("deploy/ok_ed25519", 0o600)
 	tr := &memtrail.Trail{}
 	res, _ := runSecurity(t, Config{Root: root, Skip: []string{CheckDependencies, CheckPatterns}}, tr)
 	want := []string{
 		"security_finding executable_data_file permission|executable_data_file|data/table.json",
+		"security_finding exposed_private_key permission|exposed_private_key|deploy/id_ed25519",
 		"security_finding setgid_file permission|setgid_file|bin/sgid",
 		"security_finding setuid_file permission|setuid_file|bin/suid",
 		"security_finding world_writable permission|world_writable|open.txt",

@@ -99,9 +99,15 @@ func (a *App) selectAnalyzers(ctx context.Context, spec string, opts analyzerOpt
 	return out, nil
 }
 
-// securityRepoAnalyzer builds the security analyzer for a run.
-func securityRepoAnalyzer(_ context.Context, _ *App, opts analyzerOptions) (audit.Analyzer, error) {
-	return security.New(security.Config{Root: opts.Root, OSVDB: opts.OSVDB})
+// securityRepoAnalyzer builds the security analyzer for a run: secrets
+// in the working tree, and in the history when the git source ran.
+func securityRepoAnalyzer(_ context.Context, a *App, opts analyzerOptions) (audit.Analyzer, error) {
+	det, err := a.securityDetector(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	return security.New(security.Config{Root: opts.Root, OSVDB: opts.OSVDB, Detector: det,
+		History: slices.Contains(opts.Ran, "git_source")})
 }
 
 // analyzersReport adds what the analyzers did to r.

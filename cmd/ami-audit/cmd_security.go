@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,27 +15,40 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
 
 // securityFlags are the flags of "ami-audit security".
 type securityFlags struct {
-	osvDB  string
-	skip   []string
-	failOn failOnFlag
-	out    outputFlags
+	history  bool
+	baseline string
+	osvDB    string
+	skip     []string
+	failOn   failOnFlag
+	out      outputFlags
 }
 
 func (a *App) securityCommand() *cobra.Command {
 	var f securityFlags
 	cmd := &cobra.Command{
 		Use:   "security [PATH]",
-		Short: "Find vulnerable dependencies, permission problems and insecure code patterns",
+		Short: "Find secrets, vulnerable dependencies, permission problems and insecure code patterns",
 		Long: `Run the security analyzer over the repository in the current directory (or
 PATH) and the trail, append its new, changed and resolved findings to the
 trail, and print the open ones.
 
 Checks:
+  secrets       credentials and private keys in the files git would commit,
+                found with gitleaks' rules (the repository's .gitleaks.toml
+                when it has one) and ami-audit's (passwords in URLs, C2SP note
+                keys, ...); "gitleaks:allow" lines and the fingerprints of
+                .gitleaksignore and --baseline are accepted. A finding keeps
+                the rule, the place and a keyed fingerprint of the secret,
+                never the secret itself.
+  secrets_history  with --history: the lines every commit of every branch
+                added, in the repository and its submodules, as "gitleaks git"
+                scans them.
   dependencies  the dependencies the module source recorded (ami-audit module
                 --all --include-dependencies, or ami-audit repo) against a local
                 OSV database given with --osv-db DIR: osv-scanner's offline
@@ -53,6 +67,8 @@ and a finding that went away is recorded as resolved. Query them with
 --format=sarif writes SARIF 2.1.0 for code-scanning views (GitHub, GitLab).
 --fail-on=SEVERITY exits with status 4 when an open finding reaches it.`,
 		Example: `  ami-audit security
+  ami-audit security --history
+  ami-audit security --baseline gitleaks-report.json
   ami-audit security --osv-db ~/.cache/osv-scanner
   ami-audit security --format=sarif --output=security.sarif
   ami-audit security --fail-on=high`,
@@ -66,8 +82,10 @@ and a finding that went away is recorded as resolved. Query them with
 		},
 	}
 	fl := cmd.Flags()
+	fl.BoolVar(&f.history, "history", false, "also scan every commit of every branch (and of submodules) for secrets")
+	fl.StringVar(&f.baseline, "baseline", "", "FILE of accepted secret findings: a gitleaks JSON report, or gitleaks fingerprints (file:rule:line, commit:file:rule:line) one per line")
 	fl.StringVar(&f.osvDB, "osv-db", "", "local OSV database DIR (osv-scanner's offline database, or <Ecosystem>/all.zip files)")
-	fl.StringSliceVar(&f.skip, "skip", nil, "checks not to run: dependencies, permissions, patterns")
+	fl.StringSliceVar(&f.skip, "skip", nil, "checks not to run: secrets, dependencies, permissions, patterns")
 	fl.StringVar(&f.failOn.value, "fail-on", "", failOnHelp)
 	addOutputFlags(cmd, &f.out)
 	return cmd
@@ -83,9 +101,9 @@ func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error
 	}
 	for _, s := range f.skip {
 		switch s {
-		case security.CheckDependencies, security.CheckPermissions, security.CheckPatterns:
+		case security.CheckSecrets, security.CheckDependencies, security.CheckPermissions, security.CheckPatterns:
 		default:
-			return usagef("--skip %q: want dependencies, permissions or patterns", s)
+			return usagef("--skip %q: want secrets, dependencies, permissions or patterns", s)
 		}
 	}
 	root := dir
@@ -110,16 +128,30 @@ func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error
 			return withHint(usagef("--osv-db %s: not a directory", f.osvDB), "give the directory that holds PyPI/all.zip, npm/all.zip, Go/all.zip (or osv-scanner's cache directory)")
 		}
 	}
-	sec, err := security.New(security.Config{Root: root, OSVDB: f.osvDB, Skip: f.skip})
-	if err != nil {
-		return err
+	if f.baseline != "" && !fileExists(f.baseline) {
+		return withHint(usagef("--baseline %s: no such file", f.baseline), "give a gitleaks JSON report or a file of gitleaks fingerprints")
+	}
+	if slices.Contains(f.skip, security.CheckSecrets) {
+		f.skip = append(f.skip, security.CheckSecretsHistory)
 	}
 	store, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}
+	det, err := a.securityDetector(root)
+	if err != nil {
+		return err
+	}
+	meter := progress.New(a.stderr, a.progress(), "security", "files and changes", 0)
+	defer meter.Done()
+	sec, err := security.New(security.Config{Root: root, OSVDB: f.osvDB, Skip: f.skip, Detector: det, History: f.history,
+		Baseline: f.baseline, Progress: func(n int) { meter.Add(int64(n)) }})
+	if err != nil {
+		return usageError{err}
+	}
 	now := time.Now()
 	results, runErr := analyzer.Run(ctx, analyzer.Config{Trail: store, Appender: store}, []audit.Analyzer{sec}, analyzer.Input{Target: root})
+	meter.Done()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -160,6 +192,7 @@ func securityReport(root string, sec *security.Analyzer, results []analyzer.Resu
 	r.Summary = append(r.Summary,
 		report.Item{Label: "Records appended", Value: strconv.Itoa(res.Appended())},
 		report.Item{Label: "Files examined", Value: strconv.Itoa(st.Files)},
+		report.Item{Label: "Secrets accepted", Value: fmt.Sprintf("%d (.gitleaksignore and the baseline)", st.Accepted)},
 		report.Item{Label: "Dependencies", Value: fmt.Sprintf("%d (%d without a version to compare)", st.Dependencies, st.Unchecked)},
 		report.Item{Label: "Duration", Value: took.Round(time.Millisecond).String()},
 	)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -144,4 +145,29 @@ func (a *App) collector(app audit.Appender, cfg batch.Config) (*batch.Collector,
 		}
 	}
 	return batch.New(app, cfg)
+}
+
+// securityDetector is the secret detector of the security analyzer for the
+// repository at root: gitleaks' rules, or the repository's .gitleaks.toml
+// when it has one, with ami-audit's rules, and the trail's fingerprint
+// key, so that a secret has the same fingerprint in every record.
+func (a *App) securityDetector(root string) (*secrets.Detector, error) {
+	key, err := a.fingerprintKey()
+	if err != nil {
+		return nil, err
+	}
+	cfg := secrets.Config{FingerprintKey: key}
+	if p := filepath.Join(root, ".gitleaks.toml"); fileExists(p) {
+		cfg.GitleaksConfig = p
+	}
+	d, err := secrets.New(cfg)
+	if err != nil {
+		return nil, withHint(err, "fix the repository's .gitleaks.toml")
+	}
+	return d, nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
