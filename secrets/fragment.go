@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 )
 
@@ -122,4 +123,32 @@ func lineEnd(text string, from int) int {
 		return from + i
 	}
 	return len(text)
+}
+
+// Allowlisted reports whether the configuration's global allowlists pass
+// over a file (or a file in a commit) as a whole, as gitleaks checks
+// before it reads a fragment: for a finding made without the rules (a
+// private key file recognised by IsPrivateKey), which must be passed over
+// where the rules' findings would be.
+func (d *Detector) Allowlisted(path, commit string) bool {
+	if path == "" && commit == "" {
+		return false
+	}
+	for _, a := range d.scan.Config.Allowlists {
+		commitOK, _ := a.CommitAllowed(commit)
+		pathOK := a.PathAllowed(path)
+		if a.MatchCondition != config.AllowlistMatchAnd {
+			if commitOK || pathOK {
+				return true
+			}
+			continue
+		}
+		if len(a.Regexes) > 0 || len(a.StopWords) > 0 || (len(a.Commits) == 0 && len(a.Paths) == 0) {
+			continue // decided per finding, on its text
+		}
+		if (len(a.Commits) == 0 || commitOK) && (len(a.Paths) == 0 || pathOK) {
+			return true
+		}
+	}
+	return false
 }

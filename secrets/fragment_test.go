@@ -74,6 +74,10 @@ path = '''\.acmekeys$'''
 			t.Errorf("%s at %q: %d findings, want %d", tc.f.Path, tc.f.Commit, got, tc.want)
 		}
 	}
+	if !dc.Allowlisted("pkg/testdata/key.pem", "") || dc.Allowlisted("src/key.pem", "") ||
+		!dc.Allowlisted("src/key.pem", "0123456789abcdef0123456789abcdef01234567") || d.Allowlisted("pkg/testdata/key.pem", "") {
+		t.Error("Allowlisted disagrees with the configuration's allowlists")
+	}
 	// A path rule alone: one PathOnly match.
 	ms = dc.FindFragment(ctx, Fragment{Text: "\x00binary", Path: "certs/client.acmekeys"})
 	if len(ms) != 1 || !ms[0].PathOnly || ms[0].RuleID != "acme-keystore" || ms[0].Line != 0 {
