@@ -152,7 +152,7 @@ func (a *Analyzer) scanFile(ctx context.Context, rel string, fi fs.FileInfo) ([]
 		out = append(out, found{rule: m.RuleID, description: m.Description, fp: m.Fingerprint, line: m.Line, column: m.Column,
 			keyFile: keyFile && keyRules[m.RuleID]})
 	}
-	if keyFile && !containsKeyRule(out) {
+	if keyFile && !containsKeyRule(out) && !a.cfg.Detector.Allowlisted(rel, "") {
 		// A key no rule reads (binary DER, PuTTY, age): the file itself.
 		out = append(out, found{rule: "private-key-file", description: "A private key file.",
 			fp: a.cfg.Detector.Fingerprint(string(data)), line: 1, keyFile: true})
@@ -287,7 +287,7 @@ func (a *Analyzer) scanHistory(ctx context.Context, prefix string, accept *accep
 		for _, m := range ms {
 			fs = append(fs, found{rule: m.RuleID, description: m.Description, fp: m.Fingerprint, line: m.Line, column: m.Column})
 		}
-		if f.StartLine == 1 && !containsKeyRule(fs) && secrets.IsPrivateKey([]byte(f.Raw)) {
+		if f.StartLine == 1 && !containsKeyRule(fs) && secrets.IsPrivateKey([]byte(f.Raw)) && !a.cfg.Detector.Allowlisted(f.FilePath, f.CommitSHA) {
 			fs = append(fs, found{rule: "private-key-file", description: "A private key file.",
 				fp: a.cfg.Detector.Fingerprint(f.Raw), line: 1, keyFile: true})
 		}

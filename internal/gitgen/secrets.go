@@ -175,7 +175,7 @@ func PlantSecrets(ctx context.Context, dir string, seed uint64) (*SecretAnswers,
 	}
 
 	// 3. Only on a branch never merged.
-	side := change{msg: "Try the shop integration", branch: "feature/shop", from: "refs/heads/main", files: map[string]string{}}
+	side := change{msg: "Try the shop integration", branch: "wip-shop", from: "refs/heads/main", files: map[string]string{}}
 	p.put(&side, "shop/client.rb", "Shopify access token", "shopify-access-token", shopify,
 		"SHOPIFY_TOKEN = '%s'\n")
 
