@@ -32,7 +32,9 @@ type Fragment struct {
 // command reports them for a file or a commit: one Match per gitleaks
 // finding, overlapping generic findings dropped as gitleaks drops them,
 // path and commit allowlists applied, "gitleaks:allow" lines skipped, and
-// encoded text decoded to ScanDecodeDepth rounds. When several rules find
+// encoded text decoded to ScanDecodeDepth rounds (gitleaks' rules only:
+// ami-audit's run on the text as it is, in a second pass, so that they
+// change nothing of what gitleaks' rules report). When several rules find
 // the same secret on the same line (one of ami-audit's rules and one of
 // gitleaks', say), one match is kept: gitleaks' rule before ami-audit's, a
 // specific rule before a generic one, then the first rule id. Line is the file's line
@@ -46,8 +48,15 @@ func (d *Detector) FindFragment(ctx context.Context, f Fragment) []Match {
 	if f.Text == "" && f.Path == "" {
 		return nil
 	}
+	if d.Allowlisted(f.Path, f.Commit) {
+		return nil
+	}
 	start := max(f.StartLine, 1)
-	found := d.scan.DetectContext(ctx, detect.Fragment{Raw: f.Text, FilePath: f.Path, CommitSHA: f.Commit, StartLine: start})
+	scan, own := d.scanners()
+	found := scan.DetectContext(ctx, detect.Fragment{Raw: f.Text, FilePath: f.Path, CommitSHA: f.Commit, StartLine: start})
+	// ami-audit's rules have no path rules: the file's allowlists were
+	// applied above, and are not tested again for this pass.
+	found = append(found, own.DetectContext(ctx, detect.Fragment{Raw: f.Text, StartLine: start})...)
 	if len(found) == 0 {
 		return nil
 	}
@@ -127,28 +136,54 @@ func lineEnd(text string, from int) int {
 
 // Allowlisted reports whether the configuration's global allowlists pass
 // over a file (or a file in a commit) as a whole, as gitleaks checks
-// before it reads a fragment: for a finding made without the rules (a
-// private key file recognised by IsPrivateKey), which must be passed over
-// where the rules' findings would be.
+// before it reads a fragment. FindFragment asks it first; it serves too
+// for a finding made without the rules (a private key file recognised by
+// IsPrivateKey), which must be passed over where the rules' would be.
 func (d *Detector) Allowlisted(path, commit string) bool {
 	if path == "" && commit == "" {
 		return false
 	}
-	for _, a := range d.scan.Config.Allowlists {
-		commitOK, _ := a.CommitAllowed(commit)
-		pathOK := a.PathAllowed(path)
-		if a.MatchCondition != config.AllowlistMatchAnd {
-			if commitOK || pathOK {
+	if path != "" {
+		if v, ok := d.allowedPaths.Load(path); ok {
+			if v.(bool) {
 				return true
 			}
+		} else {
+			allowed := false
+			for _, a := range d.fileAllow {
+				if a.PathAllowed(path) {
+					allowed = true
+					break
+				}
+			}
+			if d.cachedPaths.Add(1) <= maxCachedPaths {
+				d.allowedPaths.Store(path, allowed)
+			}
+			if allowed {
+				return true
+			}
+		}
+	}
+	for _, a := range d.fileAllow {
+		if ok, _ := a.CommitAllowed(commit); ok {
+			return true
+		}
+	}
+	// Allowlists whose conditions must all hold: those of paths and
+	// commits alone decide here too; the others, per finding.
+	for _, a := range d.scanCfg.Allowlists {
+		if a.MatchCondition != config.AllowlistMatchAnd || len(a.Regexes) > 0 || len(a.StopWords) > 0 || (len(a.Commits) == 0 && len(a.Paths) == 0) {
 			continue
 		}
-		if len(a.Regexes) > 0 || len(a.StopWords) > 0 || (len(a.Commits) == 0 && len(a.Paths) == 0) {
-			continue // decided per finding, on its text
-		}
-		if (len(a.Commits) == 0 || commitOK) && (len(a.Paths) == 0 || pathOK) {
+		commitOK, _ := a.CommitAllowed(commit)
+		if (len(a.Commits) == 0 || commitOK) && (len(a.Paths) == 0 || a.PathAllowed(path)) {
 			return true
 		}
 	}
 	return false
 }
+
+// maxCachedPaths bounds the paths whose allowlist verdict is kept (a path
+// takes about a hundred bytes): a larger history pays the patterns for the
+// others.
+const maxCachedPaths = 200_000
