@@ -253,34 +253,44 @@ func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(
 	a.notes, a.stats = nil, Stats{}
 	a.acceptOnce, a.accept, a.acceptErr = sync.Once{}, nil, nil
 	a.mu.Unlock()
-	var done []string
 	type check struct {
 		name string
 		run  func(context.Context, *audit.Analysis, func(audit.Detected) error) ([]string, error)
 	}
-	for _, c := range []check{
-		{CheckSecrets, a.secretsTree},
-		{CheckSecretsHistory, a.secretsHistory},
-		{CheckDependencies, a.dependencies},
-		{CheckPermissions, a.permissions},
-		{CheckPatterns, a.patterns},
-	} {
-		if a.skipped(c.name) {
-			continue
+	// The secret scans of the working tree and of the history read
+	// different things and run side by side; the other checks follow.
+	groups := [][]check{
+		{{CheckSecrets, a.secretsTree}, {CheckSecretsHistory, a.secretsHistory}},
+		{{CheckDependencies, a.dependencies}},
+		{{CheckPermissions, a.permissions}},
+		{{CheckPatterns, a.patterns}},
+	}
+	var done []string
+	for _, group := range groups {
+		results := make([][]string, len(group))
+		errs := make([]error, len(group))
+		var wg sync.WaitGroup
+		for i, c := range group {
+			if a.skipped(c.name) {
+				continue
+			}
+			wg.Go(func() { results[i], errs[i] = c.run(ctx, in, report) })
 		}
-		d, err := c.run(ctx, in, report)
+		wg.Wait()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var refused *refusedError
-		if errors.As(err, &refused) {
-			return nil, refused.err
+		for i, c := range group {
+			var refused *refusedError
+			if errors.As(errs[i], &refused) {
+				return nil, refused.err
+			}
+			if errs[i] != nil {
+				a.note("%s: not checked: %v", c.name, errs[i])
+				continue
+			}
+			done = append(done, results[i]...)
 		}
-		if err != nil {
-			a.note("%s: not checked: %v", c.name, err)
-			continue
-		}
-		done = append(done, d...)
 	}
 	return done, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +84,7 @@ and a finding that went away is recorded as resolved. Query them with
 	fl.BoolVar(&f.history, "history", false, "also scan every commit of every branch (and of submodules) for secrets")
 	fl.StringVar(&f.baseline, "baseline", "", "FILE of accepted secret findings: a gitleaks JSON report, or gitleaks fingerprints (file:rule:line, commit:file:rule:line) one per line")
 	fl.StringVar(&f.osvDB, "osv-db", "", "local OSV database DIR (osv-scanner's offline database, or <Ecosystem>/all.zip files)")
-	fl.StringSliceVar(&f.skip, "skip", nil, "checks not to run: secrets, dependencies, permissions, patterns")
+	fl.StringSliceVar(&f.skip, "skip", nil, "checks not to run: secrets (the working tree's; --history scans the history), dependencies, permissions, patterns")
 	fl.StringVar(&f.failOn.value, "fail-on", "", failOnHelp)
 	addOutputFlags(cmd, &f.out)
 	return cmd
@@ -130,9 +129,6 @@ func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error
 	}
 	if f.baseline != "" && !fileExists(f.baseline) {
 		return withHint(usagef("--baseline %s: no such file", f.baseline), "give a gitleaks JSON report or a file of gitleaks fingerprints")
-	}
-	if slices.Contains(f.skip, security.CheckSecrets) {
-		f.skip = append(f.skip, security.CheckSecretsHistory)
 	}
 	store, err := a.openStore(ctx)
 	if err != nil {
