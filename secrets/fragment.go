@@ -34,10 +34,10 @@ type Fragment struct {
 // path and commit allowlists applied, "gitleaks:allow" lines skipped, and
 // encoded text decoded to ScanDecodeDepth rounds (gitleaks' rules only:
 // ami-audit's run on the text as it is, in a second pass, so that they
-// change nothing of what gitleaks' rules report). When several rules find
-// the same secret on the same line (one of ami-audit's rules and one of
-// gitleaks', say), one match is kept: gitleaks' rule before ami-audit's, a
-// specific rule before a generic one, then the first rule id. Line is the file's line
+// change nothing of what gitleaks' rules report). When one of ami-audit's
+// rules finds a secret another rule found on the same line, the other
+// rule's match is kept (gitleaks' before ami-audit's, a specific rule
+// before a generic one, then the first rule id). Line is the file's line
 // (counted from Fragment.StartLine); Start and End are the offsets in
 // Text of the secret, or of its line when the secret was found decoded.
 // A finding of a path rule alone (a file that is itself a secret, such as
@@ -79,14 +79,19 @@ func (d *Detector) FindFragment(ctx context.Context, f Fragment) []Match {
 				m.Start, m.End = ls+j, ls+j+len(g.Secret)
 			}
 		}
+		// gitleaks' own findings all stay (it reports two rules finding
+		// one secret twice); one of ami-audit's rules that finds the same
+		// secret on the same line as another rule adds nothing.
 		k := [2]string{strconv.Itoa(m.Line), m.Fingerprint}
-		if i, dup := kept[k]; dup {
+		if i, dup := kept[k]; dup && (isOwnRule(m.RuleID) || isOwnRule(out[i].RuleID)) {
 			if preferred(m.RuleID, out[i].RuleID) {
 				out[i] = m
 			}
 			continue
 		}
-		kept[k] = len(out)
+		if _, dup := kept[k]; !dup {
+			kept[k] = len(out)
+		}
 		out = append(out, m)
 	}
 	return out
