@@ -22,6 +22,17 @@
 // an option not asked for) resolves nothing, so a partial run never
 // closes findings it did not look for.
 //
+// # Reading the evidence
+//
+// Run hands each analyzer an audit.Analysis: the records this run's
+// sources appended (Appended; nothing on an unchanged repository), and
+// the whole trail (Trail). An analyzer of the current state reads the
+// newest record per target of the sources it understands (Latest); one
+// of a period queries the trail with Filter.Since and Until; one that
+// reads the repository itself (a secret scanner) reads Target. The
+// batch collector runs the analyzers after its sources, so the trail
+// already holds what they appended.
+//
 // # Records
 //
 // A finding record has the analyzer's finding as its only entry in
@@ -421,6 +432,28 @@ func Open(ctx context.Context, tr audit.Reader, name string) (map[string]*audit.
 		}
 	}
 	return found, nil
+}
+
+// Latest returns the newest record of each target among the records
+// matching f that come from source (every source when ""), newest
+// first: the current state of what a source records as snapshots (the
+// module source's module_audit records, say). f's Limit and Newest are
+// ignored: every matching record is read once.
+func Latest(ctx context.Context, tr audit.Reader, f audit.Filter, source string) ([]*audit.Record, error) {
+	f.Limit, f.Newest = -1, true
+	seen := map[string]bool{}
+	var out []*audit.Record
+	for r, err := range tr.Query(ctx, f) {
+		if err != nil {
+			return nil, err
+		}
+		if (source != "" && r.Source != source) || seen[r.Target] {
+			continue
+		}
+		seen[r.Target] = true
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // OpenSorted is Open as a list, most severe first, then by target and key.

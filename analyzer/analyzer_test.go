@@ -253,6 +253,33 @@ func TestAppended(t *testing.T) {
 	}
 }
 
+func TestLatest(t *testing.T) {
+	tr := &memtrail.Trail{}
+	add := func(target, source string, v int) {
+		r := audit.New("x", "snapshot", target, audit.TargetModule)
+		r.Source, r.Context = source, map[string]any{"v": v}
+		r.Normalize()
+		if err := tr.Append(t.Context(), []*audit.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a", "module_source", 1)
+	add("b", "module_source", 1)
+	add("a", "module_source", 2)
+	add("a", "other_source", 3)
+	got, err := Latest(t.Context(), tr, audit.Filter{Action: "snapshot", Limit: 1}, "module_source")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []string
+	for _, r := range got {
+		vs = append(vs, fmt.Sprint(r.Target, r.Context["v"]))
+	}
+	if diff := cmp.Diff([]string{"a2", "b1"}, vs); diff != "" {
+		t.Errorf("latest per target (-want +got):\n%s", diff)
+	}
+}
+
 func TestSelect(t *testing.T) {
 	git := &scripted{name: "git", reads: []string{"git_source"}}
 	sec := &scripted{name: "security", reads: []string{"file_source", "module_source"}}

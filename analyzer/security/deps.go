@@ -46,21 +46,16 @@ type moduleDeps struct {
 // currentModules reads the newest module_audit record of every module
 // that recorded its dependencies.
 func currentModules(ctx context.Context, tr audit.Reader) ([]moduleDeps, error) {
-	seen := map[string]bool{}
+	recs, err := analyzer.Latest(ctx, tr, audit.Filter{Action: module.ActionAudit, TargetType: audit.TargetModule}, module.SourceName)
+	if err != nil {
+		return nil, fmt.Errorf("read module records: %w", err)
+	}
 	var out []moduleDeps
-	f := audit.Filter{Action: module.ActionAudit, TargetType: audit.TargetModule, Limit: -1, Newest: true}
-	for r, err := range tr.Query(ctx, f) {
-		if err != nil {
-			return nil, fmt.Errorf("read module records: %w", err)
-		}
-		if r.Source != module.SourceName || seen[r.Target] {
-			continue
-		}
+	for _, r := range recs {
 		raw, ok := r.Context["dependencies"]
 		if !ok {
-			continue // an audit without --include-dependencies; an older one may have them
+			continue // audited without --include-dependencies
 		}
-		seen[r.Target] = true
 		var deps []manifest.Dependency
 		b, err := json.Marshal(raw)
 		if err == nil {

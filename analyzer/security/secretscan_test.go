@@ -280,3 +280,29 @@ func TestPrivateKeyFiles(t *testing.T) {
 		t.Errorf("findings %v", res.Open)
 	}
 }
+
+// The repository's .gitleaks.toml decides, as it does for gitleaks: here
+// it extends the default rules and allowlists the config/ directory, so
+// the AWS key planted there is passed over, in the tree and the history.
+func TestRepositoryGitleaksConfig(t *testing.T) {
+	root, ans := planted(t)
+	os.WriteFile(filepath.Join(root, ".gitleaks.toml"), []byte("[extend]\nuseDefault = true\n[allowlist]\npaths = ['''^config/''']\n"), 0o644)
+	tr := &memtrail.Trail{}
+	res, _ := runSecurity(t, Config{Root: root, Detector: detector(t, root), History: true, Skip: secretsOnly()}, tr)
+	n := 0
+	for _, r := range res.Open {
+		if strings.HasPrefix(analyzer.Location(r), "config/") {
+			t.Errorf("finding in an allowlisted path: %s", analyzer.Location(r))
+		}
+		n++
+	}
+	aws := 0
+	for _, s := range ans.Secrets {
+		if strings.HasPrefix(s.Path, "config/") {
+			aws++
+		}
+	}
+	if want := len(ans.Secrets) + len(ans.InTree()) - 2*aws; n != want {
+		t.Errorf("%d findings, want %d", n, want)
+	}
+}
