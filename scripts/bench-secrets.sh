@@ -33,10 +33,15 @@ measure() { # name, command...: appends "wall cpu rss_kb" to $tmp/name.times
 	awk '{print $1, $2 + $3, $4}' "$tmp/$name.one" >>"$tmp/$name.times"
 }
 
+sec=(security --history --skip=dependencies,permissions,patterns --format=json --output="$tmp/ami.json" .)
 for i in $(seq "$runs"); do
 	(cd "$repo" && measure gitleaks "$gitleaks" git . --exit-code 0 --report-format json --report-path "$tmp/gitleaks.json")
 	rm -rf "$tmp/trail"
-	(cd "$repo" && measure ami "$ami" --audit-dir "$tmp/trail" -q security --history --skip=dependencies,permissions,patterns --format=json --output="$tmp/ami.json" .)
+	# a new trail: every finding appended; then a re-run, which appends
+	# nothing; then the history alone (no working-tree scan)
+	(cd "$repo" && measure ami "$ami" --audit-dir "$tmp/trail" -q "${sec[@]}")
+	(cd "$repo" && measure ami-rerun "$ami" --audit-dir "$tmp/trail" -q "${sec[@]}")
+	(cd "$repo" && measure ami-history "$ami" --audit-dir "$tmp/trail" -q "${sec[@]}" --skip=secrets)
 done
 "$ami" --audit-dir "$tmp/trail" query --action=security_finding --limit 0 --format=jsonl >"$tmp/findings.jsonl"
 
@@ -46,11 +51,13 @@ tmp, runs = sys.argv[1], int(sys.argv[2])
 def stats(name):
     rows = [list(map(float, l.split())) for l in open(f"{tmp}/{name}.times")]
     return [statistics.median(c) for c in zip(*rows)]
-g, a = stats("gitleaks"), stats("ami")
-print(f"median of {runs} runs       wall s   cpu s   peak RSS MB")
-print(f"gitleaks git              {g[0]:6.2f}  {g[1]:6.2f}   {g[2]/1024:8.1f}")
-print(f"ami-audit security --history {a[0]:6.2f}  {a[1]:6.2f}   {a[2]/1024:8.1f}")
-print(f"ratio (ami / gitleaks)    {a[0]/g[0]:6.2f}  {a[1]/g[1]:6.2f}   {a[2]/g[2]:8.2f}")
+g = stats("gitleaks")
+print(f"median of {runs} runs                         wall s   cpu s  peak RSS MB  (ratio to gitleaks: wall, cpu, RSS)")
+print(f"gitleaks git                                {g[0]:6.2f}  {g[1]:6.2f}  {g[2]/1024:8.1f}")
+for name, label in (("ami", "security --history (new trail)"), ("ami-rerun", "security --history (re-run)"),
+                    ("ami-history", "security --history --skip=secrets")):
+    a = stats(name)
+    print(f"{label:42s}  {a[0]:6.2f}  {a[1]:6.2f}  {a[2]/1024:8.1f}     {a[0]/g[0]:.2f} {a[1]/g[1]:.2f} {a[2]/g[2]:.2f}")
 gl = {(f["Commit"], f["File"], f["RuleID"], f["StartLine"]) for f in json.load(open(f"{tmp}/gitleaks.json"))}
 # ami-audit's own rules (package secrets) and its private-key-file finding
 own = {"url-credentials", "url-password-parameter", "authorization-header", "password-assignment",
