@@ -140,7 +140,7 @@ func PlantSecrets(ctx context.Context, dir string, seed uint64) (*SecretAnswers,
 		"ids.yaml":                "request: 550e8400-e29b-41d4-a716-446655440000\ntrace: 6fa459ea-ee8a-3ca4-894e-db77e160355e\n",
 		"docs/aws.md":             "Use a key like AKIAIOSFODNN7EXAMPLE with the secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, as AWS's documentation shows.\n",
 		"keys/deploy_ed25519.pub": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ3b7y0Pjz5kq0bVqJ9o2J0Yz7kq3Jt5Q9dJ2Xb8K5h ci@example.com\n",
-		"config/app.ini":          "[auth]\npassword = changeme\napi_key = YOUR_API_KEY_HERE\n",
+		"config/app.ini":          "[auth]\npassword = ${DB_PASSWORD}\napi_key = <your-api-key>\n",
 		"tests/fixture_token.py":  "TOKEN = \"" + allowed + "\"  # gitleaks:allow (a revoked token kept as a test fixture)\n",
 	}
 	for path, content := range decoys {
@@ -152,7 +152,7 @@ func PlantSecrets(ctx context.Context, dir string, seed uint64) (*SecretAnswers,
 		{"UUIDs", "550e8400-e29b-41d4-a716-446655440000", "ids.yaml"},
 		{"AWS's documented example key", "AKIAIOSFODNN7EXAMPLE", "docs/aws.md"},
 		{"an SSH public key", "AAAAC3NzaC1lZDI1NTE5AAAAIGJ3b7y0Pjz5kq0bVqJ9o2J0Yz7kq3Jt5Q9dJ2Xb8K5h", "keys/deploy_ed25519.pub"},
-		{"placeholders", "YOUR_API_KEY_HERE", "config/app.ini"},
+		{"placeholders", "<your-api-key>", "config/app.ini"},
 		{"a token marked gitleaks:allow", allowed, "tests/fixture_token.py"},
 	}
 
