@@ -146,7 +146,13 @@ func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error
 		return usageError{err}
 	}
 	now := time.Now()
-	results, runErr := analyzer.Run(ctx, analyzer.Config{Trail: store, Appender: store}, []audit.Analyzer{sec}, analyzer.Input{Target: root})
+	masker, err := a.secretDetector()
+	if err != nil {
+		return err
+	}
+	// The analyzer's records pass the masking step every record passes.
+	mask := func(r *audit.Record) { masker.MaskRecord(r) }
+	results, runErr := analyzer.Run(ctx, analyzer.Config{Trail: store, Appender: store, Mask: mask}, []audit.Analyzer{sec}, analyzer.Input{Target: root})
 	meter.Done()
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -61,9 +61,10 @@ type Config struct {
 	// Summary.
 	Analyzers []audit.Analyzer
 	// Mask, when set, is applied to every record a source emits, before
-	// it is appended or seen by anyone: the step that keeps secrets out
-	// of the trail (see secrets.Detector.MaskRecord). It runs on the
-	// source's goroutine and must be safe for concurrent use.
+	// it is appended or seen by anyone, and to the analyzers' records: the
+	// step that keeps secrets out of the trail (see
+	// secrets.Detector.MaskRecord). It runs on the source's goroutine and
+	// must be safe for concurrent use.
 	Mask func(*audit.Record)
 	// Trail is what the analyzers read; required with Analyzers. It is
 	// usually the store the collector appends to.
@@ -219,7 +220,7 @@ func (c *Collector) Run(ctx context.Context, target string, sources []audit.Sour
 		}
 		// Each analyzer's failure is in its result; the joined error is
 		// built below.
-		sum.Analyzers, _ = analyzer.Run(ctx, analyzer.Config{Trail: c.cfg.Trail, Appender: c.app, Actor: c.cfg.Actor},
+		sum.Analyzers, _ = analyzer.Run(ctx, analyzer.Config{Trail: c.cfg.Trail, Appender: c.app, Actor: c.cfg.Actor, Mask: c.cfg.Mask},
 			c.cfg.Analyzers, analyzer.Input{Target: target, Ran: ran, Appended: spans})
 	}
 	sum.Duration = time.Since(sum.Started)
