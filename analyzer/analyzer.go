@@ -40,7 +40,8 @@
 // and target type the analyzer gave, source "<name>_analyzer", and in its
 // context the evidence the analyzer gave plus:
 //
-//	finding_key     the stable key
+//	finding_key     the stable key, as KeyID (a digest: what a finding is
+//	                about may hold a secret, which masking would change)
 //	check           the check that found it
 //	analyzer        the analyzer's name
 //	finding_digest  SHA-256 of the canonical form of what the record states
@@ -94,6 +95,16 @@ const (
 	MemberRecords  = "record_ids"
 )
 
+// KeyID is what a finding record holds as its finding_key: the hex
+// SHA-256 of the analyzer's key. A key names what a finding is about (a
+// path, a package), which may hold a secret, and the masking step every
+// record passes would change it; a digest of it is never masked, and
+// tells the finding apart as well.
+func KeyID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
 // ActionFinding is the action of an analyzer's finding records.
 func ActionFinding(name string) string { return name + "_finding" }
 
@@ -128,7 +139,9 @@ type Config struct {
 	// Mask, when set, is applied to every record before it is appended:
 	// the masking step every record of the trail passes (for instance
 	// secrets.Detector.MaskRecord). Findings carry no secret by contract;
-	// masking guards the text they quote (paths, advisories).
+	// masking guards the text they quote (paths, advisories). The members
+	// this package adds (finding_key, finding_digest, updates, resolves,
+	// record_ids: digests and record ids) are added after it.
 	Mask func(*audit.Record)
 }
 
@@ -269,12 +282,13 @@ func runOne(ctx context.Context, cfg Config, a audit.Analyzer, in Input, now tim
 		if err := checkDetected(d); err != nil {
 			return err
 		}
+		id := KeyID(d.Key)
 		mu.Lock()
 		defer mu.Unlock()
-		if _, dup := reported[d.Key]; dup {
-			return fmt.Errorf("finding key %q reported twice", d.Key)
+		if _, dup := reported[id]; dup {
+			return fmt.Errorf("finding key %s (finding_key) reported twice", id)
 		}
-		reported[d.Key] = d
+		reported[id] = d
 		return nil
 	}
 	analysis := &audit.Analysis{
@@ -305,11 +319,6 @@ func runOne(ctx context.Context, cfg Config, a audit.Analyzer, in Input, now tim
 	if err != nil {
 		res.Err = errors.Join(res.Err, err)
 		return res
-	}
-	if cfg.Mask != nil {
-		for _, r := range recs {
-			cfg.Mask(r)
-		}
 	}
 	for batch := range slices.Chunk(recs, cfg.BatchSize) {
 		if err := cfg.Appender.Append(ctx, batch); err != nil {
@@ -345,15 +354,15 @@ func checkDetected(d audit.Detected) error {
 	case d.Key == "":
 		return errors.New("a finding has no key")
 	case d.Check == "":
-		return fmt.Errorf("finding %q names no check", d.Key)
+		return fmt.Errorf("finding %s names no check", KeyID(d.Key))
 	case d.Target == "":
-		return fmt.Errorf("finding %q has no target", d.Key)
+		return fmt.Errorf("finding %s has no target", KeyID(d.Key))
 	case !d.TargetType.Valid():
-		return fmt.Errorf("finding %q: unknown target type %q", d.Key, d.TargetType)
+		return fmt.Errorf("finding %s: unknown target type %q", KeyID(d.Key), d.TargetType)
 	case d.Finding.FindingType == "":
-		return fmt.Errorf("finding %q has no finding type", d.Key)
+		return fmt.Errorf("finding %s has no finding type", KeyID(d.Key))
 	case !d.Finding.Severity.Valid():
-		return fmt.Errorf("finding %q: unknown severity %q", d.Key, d.Finding.Severity)
+		return fmt.Errorf("finding %s: unknown severity %q", KeyID(d.Key), d.Finding.Severity)
 	}
 	return nil
 }
@@ -490,7 +499,7 @@ func reconcile(cfg Config, name string, open map[string]*audit.Record, reported 
 		d := reported[key]
 		digest, err := Digest(d)
 		if err != nil {
-			return nil, fmt.Errorf("finding %q: %w", key, err)
+			return nil, fmt.Errorf("finding %s: %w", key, err)
 		}
 		prev := open[key]
 		if prev != nil {
@@ -554,19 +563,11 @@ func findingRecord(cfg Config, name string, d audit.Detected, digest string, pre
 	maps.Copy(ctx, d.Evidence)
 	for _, m := range []string{MemberKey, MemberCheck, MemberAnalyzer, MemberDigest, MemberUpdates, MemberRecords} {
 		if _, ok := ctx[m]; ok {
-			return nil, fmt.Errorf("finding %q: evidence member %q is reserved", d.Key, m)
+			return nil, fmt.Errorf("finding %s: evidence member %q is reserved", KeyID(d.Key), m)
 		}
 	}
-	ctx[MemberKey] = d.Key
 	ctx[MemberCheck] = d.Check
 	ctx[MemberAnalyzer] = name
-	ctx[MemberDigest] = digest
-	if prev != nil {
-		ctx[MemberUpdates] = prev.RecordID
-	}
-	if len(d.Records) > 0 {
-		ctx[MemberRecords] = slices.Clone(d.Records)
-	}
 	f := d.Finding
 	f.FindingID = ""
 	f.Metadata = maps.Clone(orEmpty(f.Metadata))
@@ -576,17 +577,28 @@ func findingRecord(cfg Config, name string, d audit.Detected, digest string, pre
 		Reason:   "found by the " + name + " analyzer (" + d.Check + ")",
 		Severity: f.Severity, Context: ctx, Findings: []audit.Finding{f},
 	}
+	mask(cfg, r)
+	// What identifies the finding and links the records is added after
+	// masking: digests and record ids, made here, hold nothing to mask,
+	// and masking them (a "key" is a setting's name to the rules) would
+	// make an unchanged finding look new.
+	r.Context[MemberKey] = KeyID(d.Key)
+	r.Context[MemberDigest] = digest
+	if prev != nil {
+		r.Context[MemberUpdates] = prev.RecordID
+	}
+	if len(d.Records) > 0 {
+		r.Context[MemberRecords] = slices.Clone(d.Records)
+	}
 	r.Normalize()
 	if err := r.Validate(); err != nil {
-		return nil, fmt.Errorf("finding %q: %w", d.Key, err)
+		return nil, fmt.Errorf("finding %s: %w", KeyID(d.Key), err)
 	}
 	return r, nil
 }
 
 func resolutionRecord(cfg Config, name, key, check string, prev *audit.Record, now time.Time) *audit.Record {
-	ctx := map[string]any{
-		MemberKey: key, MemberCheck: check, MemberAnalyzer: name, MemberResolves: prev.RecordID,
-	}
+	ctx := map[string]any{MemberCheck: check, MemberAnalyzer: name}
 	if len(prev.Findings) > 0 {
 		ctx[MemberType] = prev.Findings[0].FindingType
 	}
@@ -596,6 +608,16 @@ func resolutionRecord(cfg Config, name, key, check string, prev *audit.Record, n
 		Reason:   "no longer found by the " + name + " analyzer (" + check + ")",
 		Severity: audit.SeverityInfo, Context: ctx,
 	}
+	mask(cfg, r)
+	r.Context[MemberKey] = key
+	r.Context[MemberResolves] = prev.RecordID
 	r.Normalize()
 	return r
+}
+
+// mask applies the configured masking step to a record.
+func mask(cfg Config, r *audit.Record) {
+	if cfg.Mask != nil {
+		cfg.Mask(r)
+	}
 }

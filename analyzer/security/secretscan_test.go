@@ -194,7 +194,7 @@ func TestSecretsRecordedOnceAndResolved(t *testing.T) {
 	}
 	res, _ := runSecurity(t, cfg, tr)
 	want := []string{"security_finding_resolved secret secret|tree|config/aws.env|aws-access-token|" + secrets.Fingerprint(testFingerprintKey, aws.Value) + "|0"}
-	if diff := cmp.Diff(want, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, n)); diff != "" {
 		t.Errorf("after removing the AWS key (-want +got):\n%s", diff)
 	}
 	stillOpen := false

@@ -89,7 +89,8 @@ func runSecurity(t *testing.T, cfg Config, tr *memtrail.Trail) (analyzer.Result,
 	return res[0], a
 }
 
-// appended lists "action type key" of the records the trail gained since n.
+// appended lists "action type finding_key" of the records the trail
+// gained since n, sorted.
 func appended(tr *memtrail.Trail, n int) []string {
 	var out []string
 	for _, r := range tr.Records()[n:] {
@@ -101,6 +102,23 @@ func appended(tr *memtrail.Trail, n int) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// keyed turns "action type key" lines into what appended returns: the
+// key as its finding_key (analyzer.KeyID), sorted.
+func keyed(lines ...string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		j := strings.LastIndexByte(l, ' ')
+		out[i] = l[:j+1] + analyzer.KeyID(l[j+1:])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// isKey reports whether r is the finding of key.
+func isKey(r *audit.Record, key string) bool {
+	return r.Context[analyzer.MemberKey] == analyzer.KeyID(key)
 }
 
 func TestDependencies(t *testing.T) {
@@ -119,7 +137,7 @@ func TestDependencies(t *testing.T) {
 		"security_finding dependencies_not_checked dependencies-not-checked|npm",
 		"security_finding dependencies_not_checked dependencies-not-checked|pypi",
 	}
-	if diff := cmp.Diff(want, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, n)); diff != "" {
 		t.Errorf("without a database (-want +got):\n%s", diff)
 	}
 	if len(res.Done) != 0 || !slices.ContainsFunc(a.Notes(), func(s string) bool { return strings.Contains(s, "NOT checked") }) {
@@ -143,7 +161,7 @@ func TestDependencies(t *testing.T) {
 		"security_finding_resolved dependencies_not_checked dependencies-not-checked|npm",
 		"security_finding_resolved dependencies_not_checked dependencies-not-checked|pypi",
 	}
-	if diff := cmp.Diff(want, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, n)); diff != "" {
 		t.Errorf("with the database (-want +got):\n%s\nnotes: %v", diff, a.Notes())
 	}
 	if diff := cmp.Diff([]string{"dependencies:pypi", "dependencies:npm", "dependencies:go"}, res.Done); diff != "" {
@@ -154,9 +172,9 @@ func TestDependencies(t *testing.T) {
 	var lodash, django *audit.Record
 	for _, r := range res.Open {
 		switch {
-		case strings.Contains(r.Context[analyzer.MemberKey].(string), "lodash"):
+		case isKey(r, "dependency|web|npm|lodash|main|GHSA-35jh-r3h4-6jhm"):
 			lodash = r
-		case strings.HasPrefix(r.Context[analyzer.MemberKey].(string), "dependency|py-pinned|pypi|django"):
+		case isKey(r, "dependency|py-pinned|pypi|django|main|PYSEC-2018-5"):
 			django = r
 		}
 	}
@@ -189,7 +207,7 @@ func TestDependencies(t *testing.T) {
 	n = tr.Len()
 	runSecurity(t, cfg, tr)
 	want = []string{"security_finding_resolved vulnerable_dependency dependency|py-pinned|pypi|django|main|PYSEC-2018-5"}
-	if diff := cmp.Diff(want, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, n)); diff != "" {
 		t.Errorf("after upgrading django (-want +got):\n%s", diff)
 	}
 
@@ -204,7 +222,7 @@ func TestDependencies(t *testing.T) {
 		"security_finding dependencies_not_checked dependencies-not-checked|go",
 		"security_finding dependencies_not_checked dependencies-not-checked|npm",
 	}
-	if diff := cmp.Diff(want, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, n)); diff != "" {
 		t.Errorf("with a PyPI-only database (-want +got):\n%s", diff)
 	}
 	if !slices.Equal(res.Done, []string{"dependencies:pypi"}) {
@@ -262,14 +280,14 @@ func TestPermissions(t *testing.T) {
 		"security_finding world_writable permission|world_writable|open.txt",
 		"security_finding world_writable permission|world_writable|shared",
 	}
-	if diff := cmp.Diff(want, appended(tr, 0)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, 0)); diff != "" {
 		t.Errorf("permission findings (-want +got):\n%s", diff)
 	}
 	if !slices.Equal(res.Done, []string{CheckPermissions}) {
 		t.Errorf("done %v", res.Done)
 	}
 	for _, r := range res.Open {
-		if r.Context[analyzer.MemberKey] == "permission|setuid_file|bin/suid" && r.Context["mode"] != "4755" {
+		if isKey(r, "permission|setuid_file|bin/suid") && r.Context["mode"] != "4755" {
 			t.Errorf("setuid mode %v", r.Context["mode"])
 		}
 	}
@@ -282,7 +300,7 @@ func TestPermissions(t *testing.T) {
 		"security_finding_resolved setuid_file permission|setuid_file|bin/suid",
 		"security_finding_resolved world_writable permission|world_writable|open.txt",
 	}
-	if diff := cmp.Diff(want, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, n)); diff != "" {
 		t.Errorf("after chmod (-want +got):\n%s", diff)
 	}
 }
@@ -304,7 +322,7 @@ func TestPermissionsHonourGitignore(t *testing.T) {
 		"security_finding executable_data_file permission|executable_data_file|src/a.json",
 		"security_finding world_writable permission|world_writable|src/a.json",
 	}
-	if diff := cmp.Diff(want, appended(tr, 0)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, 0)); diff != "" {
 		t.Errorf("ignored files and the trail's directory must not be examined (-want +got):\n%s", diff)
 	}
 }
@@ -348,7 +366,7 @@ func TestPatterns(t *testing.T) {
 		"security_finding insecure_pattern pattern|k1",
 		"security_finding insecure_pattern pattern|k2",
 	}
-	if diff := cmp.Diff(want, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed(want...), appended(tr, n)); diff != "" {
 		t.Errorf("pattern findings (-want +got):\n%s", diff)
 	}
 	f := res.Open[0]
@@ -359,7 +377,7 @@ func TestPatterns(t *testing.T) {
 	tr.Append(t.Context(), []*audit.Record{qualityRecord("k2", "gosec:G101", "svc/main.go", 7, "quality_violation_resolved")})
 	n = tr.Len()
 	runSecurity(t, cfg, tr)
-	if diff := cmp.Diff([]string{"security_finding_resolved insecure_pattern pattern|k2"}, appended(tr, n)); diff != "" {
+	if diff := cmp.Diff(keyed("security_finding_resolved insecure_pattern pattern|k2"), appended(tr, n)); diff != "" {
 		t.Errorf("after the fix (-want +got):\n%s", diff)
 	}
 }
