@@ -10,14 +10,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
-)
-
-// The quality source's records this check reads (its contract: one
-// Violation per record, Rule "<tool>:<rule id>", context tool, rule and
-// violation_key).
-const (
-	qualitySource          = "quality_source"
-	qualityViolationAction = "quality_violation"
+	"github.com/ami-orchestrator/ami-audit/source/quality"
 )
 
 // TypeInsecurePattern is the finding type of the patterns check.
@@ -32,8 +25,10 @@ var insecureRule = regexp.MustCompile(`^(ruff:S[0-9]+|bandit:B[0-9]+|gosec:G[0-9
 func IsInsecureRule(rule string) bool { return insecureRule.MatchString(rule) }
 
 // patterns turns the open insecure-code violations of the quality source
-// into findings. A violation is open when the newest quality-source
-// record with its violation_key is a quality_violation record.
+// into findings, read as package quality's record contract says: one
+// violation per quality_violation record, rule "<tool>:<rule id>", and a
+// violation is open when the newest quality-source record with its
+// violation_key is a quality_violation (not a quality_violation_resolved).
 func (a *Analyzer) patterns(ctx context.Context, in *audit.Analysis, report func(audit.Detected) error) ([]string, error) {
 	report = reporter(report)
 	newest := map[string]*audit.Record{}
@@ -42,7 +37,7 @@ func (a *Analyzer) patterns(ctx context.Context, in *audit.Analysis, report func
 		if err != nil {
 			return nil, fmt.Errorf("read quality records: %w", err)
 		}
-		if r.Source != qualitySource {
+		if r.Source != quality.SourceName {
 			continue
 		}
 		seen = true
@@ -59,7 +54,7 @@ func (a *Analyzer) patterns(ctx context.Context, in *audit.Analysis, report func
 	}
 	keys := make([]string, 0, len(newest))
 	for k, r := range newest {
-		if r.Action == qualityViolationAction && len(r.Violations) > 0 && IsInsecureRule(r.Violations[0].Rule) {
+		if r.Action == quality.ActionViolation && len(r.Violations) > 0 && IsInsecureRule(r.Violations[0].Rule) {
 			keys = append(keys, k)
 		}
 	}

@@ -83,6 +83,10 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/osvdb"
 	"github.com/ami-orchestrator/ami-audit/secrets"
+	"github.com/ami-orchestrator/ami-audit/source/file"
+	"github.com/ami-orchestrator/ami-audit/source/git"
+	"github.com/ami-orchestrator/ami-audit/source/module"
+	"github.com/ami-orchestrator/ami-audit/source/quality"
 )
 
 // Name is the analyzer's name.
@@ -98,7 +102,7 @@ const (
 )
 
 // Sources whose records or inputs the analyzer examines.
-var understands = []string{"file_source", "git_source", "module_source", "quality_source"}
+var understands = []string{file.SourceName, git.SourceName, module.SourceName, quality.SourceName}
 
 // Config configures the analyzer.
 type Config struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
 	"github.com/ami-orchestrator/ami-audit/report"
+	"github.com/ami-orchestrator/ami-audit/source/git"
 )
 
 // analyzerOptions is what an analyzer is built with for a run.
@@ -107,7 +108,7 @@ func securityRepoAnalyzer(_ context.Context, a *App, opts analyzerOptions) (audi
 		return nil, err
 	}
 	return security.New(security.Config{Root: opts.Root, OSVDB: opts.OSVDB, Detector: det,
-		History: slices.Contains(opts.Ran, "git_source")})
+		History: slices.Contains(opts.Ran, git.SourceName)})
 }
 
 // analyzersReport adds what the analyzers did to r.
