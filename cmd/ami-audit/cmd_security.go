@@ -146,12 +146,11 @@ func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error
 		return usageError{err}
 	}
 	now := time.Now()
-	masker, err := a.secretDetector()
-	if err != nil {
-		return err
-	}
-	// The analyzer's records pass the masking step every record passes.
-	mask := func(r *audit.Record) { masker.MaskRecord(r) }
+	// The analyzer's records pass a masking step like every record; no
+	// source runs here, so the analyzer's own detector (the repository's
+	// rules, the trail's fingerprint key) serves, and no second set of
+	// rules is compiled.
+	mask := func(r *audit.Record) { det.MaskRecord(r) }
 	results, runErr := analyzer.Run(ctx, analyzer.Config{Trail: store, Appender: store, Mask: mask}, []audit.Analyzer{sec}, analyzer.Input{Target: root})
 	meter.Done()
 	if ctx.Err() != nil {

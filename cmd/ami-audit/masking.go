@@ -151,15 +151,23 @@ func (a *App) collector(app audit.Appender, cfg batch.Config) (*batch.Collector,
 // repository at root: gitleaks' rules, or the repository's .gitleaks.toml
 // when it has one, with ami-audit's rules, and the trail's fingerprint
 // key, so that a secret has the same fingerprint in every record.
+//
+// When the rules are the masking detector's (no .gitleaks.toml in the
+// repository, the same --gitleaks-config), that detector serves: one set
+// of compiled rules in memory, not two.
 func (a *App) securityDetector(root string) (*secrets.Detector, error) {
+	cfg := secrets.Config{}
+	if p := filepath.Join(root, ".gitleaks.toml"); fileExists(p) {
+		cfg.GitleaksConfig = p
+	}
+	if cfg.GitleaksConfig == a.gitleaksConfig {
+		return a.secretDetector()
+	}
 	key, err := a.fingerprintKey()
 	if err != nil {
 		return nil, err
 	}
-	cfg := secrets.Config{FingerprintKey: key}
-	if p := filepath.Join(root, ".gitleaks.toml"); fileExists(p) {
-		cfg.GitleaksConfig = p
-	}
+	cfg.FingerprintKey = key
 	d, err := secrets.New(cfg)
 	if err != nil {
 		return nil, withHint(err, "fix the repository's .gitleaks.toml")
