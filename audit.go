@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"time"
 )
 
 // Sentinel errors shared by every store.
@@ -73,14 +74,97 @@ type Source interface {
 	Collect(ctx context.Context, target string, emit func(*Record) error) error
 }
 
-// Analyzer derives findings from records (SPEC §7).
+// Reader reads a trail. Store satisfies it; analyzers and incremental
+// sources read through it.
+type Reader interface {
+	// Query yields the records matching f, in the order f asks for.
+	Query(ctx context.Context, f Filter) iter.Seq2[*Record, error]
+	// Range yields the records with from <= sequence < to, in order.
+	Range(ctx context.Context, from, to uint64) iter.Seq2[*Record, error]
+}
+
+// Analyzer derives findings from evidence (SPEC §7): the records of the
+// trail, those this run appended or the current state of what sources
+// recorded before, and, for some analyzers, the repository itself.
+//
+// An analyzer states conclusions, not changes. Each call to Analyze
+// reports every finding that holds now, each with a stable key; package
+// analyzer compares them with the findings open in the trail and appends
+// a record for each new or changed finding and for each one that went
+// away. An analyzer never appends and keeps no state between runs: the
+// trail is its memory. See package analyzer for the records it leads to.
 type Analyzer interface {
-	// Name identifies the analyzer, e.g. "security".
+	// Name identifies the analyzer, e.g. "security". It names the actions
+	// of its records ("security_finding") and must be a lower-case word.
 	Name() string
-	// Understands lists the record sources it reads (e.g. "git_source").
+	// Understands lists the sources whose records or inputs it examines
+	// ("git_source", "module_source"). A run of several sources runs the
+	// analyzers that understand at least one of them; an empty list means
+	// it reads nothing sources produce and runs only when asked for.
 	Understands() []string
-	// Analyze reads records and returns findings about them.
-	Analyze(ctx context.Context, recs iter.Seq[*Record]) ([]Finding, error)
+	// Analyze examines in and hands each finding to report, in any order
+	// and from any number of goroutines (report is safe for concurrent
+	// use), returning when it has reported all. It returns the checks (see
+	// Detected.Check) that ran to completion: for those, what it reported
+	// is everything that holds, and a finding open in the trail that it
+	// did not report is resolved. A check that could not run (no data, an
+	// option not given) is not returned, and its open findings stay open.
+	// An error from report stops the analysis and is returned; after any
+	// error nothing is resolved, but what was reported is recorded.
+	Analyze(ctx context.Context, in *Analysis, report func(Detected) error) (done []string, err error)
+}
+
+// Analysis is what an analyzer may read in one run. The analyzer must not
+// modify the records it reads.
+type Analysis struct {
+	// Target is what the run audits: the repository's root directory.
+	Target string
+	// Trail reads the whole trail, including what this run appended.
+	Trail Reader
+	// Ran lists the sources that ran in this run, by record source name
+	// ("file_source"); empty when the analyzer runs on its own.
+	Ran []string
+	// Appended yields the records this run's sources appended, of the
+	// sources the analyzer understands, in append order. It yields nothing
+	// when the run appended nothing, as on an unchanged repository: an
+	// analyzer of the current state reads that from Trail instead (for
+	// instance the newest record per target).
+	Appended iter.Seq2[*Record, error]
+	// Now is the time of the run.
+	Now time.Time
+}
+
+// Detected is one finding as an analyzer reports it: the finding, what it
+// is about and the evidence for it. Package analyzer turns it into a
+// record whose target, target type and severity are those given here and
+// whose context holds the evidence, the key and the check.
+//
+// Nothing in a Detected may hold a secret's value: keep its rule, its
+// location and a keyed fingerprint.
+type Detected struct {
+	// Key identifies the finding across runs: a later run that finds the
+	// same problem reports the same key, and a different problem has a
+	// different key (within the analyzer). A location that moves without
+	// the problem changing (a line number) belongs in the evidence, not in
+	// the key.
+	Key string
+	// Check is the part of the analyzer that found it ("secrets",
+	// "dependencies"); see Analyzer.Analyze.
+	Check string
+	// Target and TargetType say what the finding is about: a file path
+	// relative to the repository, a module, ….
+	Target     string
+	TargetType TargetType
+	// Finding is the conclusion. Its severity grades the record.
+	Finding Finding
+	// Evidence is what the finding rests on (file, line, commit, rule,
+	// advisory): free JSON values.
+	Evidence map[string]any
+	// Records are the ids of the trail records the finding was derived
+	// from, when it was derived from records. They are kept with the
+	// finding but do not make it a different statement: the same problem
+	// seen in a newer snapshot of the same evidence is not recorded again.
+	Records []string
 }
 
 // RecordSignature is a signature and the record it belongs to.

@@ -21,6 +21,9 @@
 //   - jsonl, export records in (JSON lines) and out (jsonl, json, yaml, csv)
 //   - graph        provenance, Dgraph RDF and GraphViz exports
 //   - collector/   runs sources over a target and appends what they produce
+//   - analyzer/... analyzers derive findings from the trail (and the
+//     repository); package analyzer records them as evidence: a finding
+//     record when one appears or changes, a resolution when it goes away
 //   - report/...   turns records into documents people and programs read
 //   - cmd/ami-audit the command line, a thin layer over the packages above
 //

@@ -54,7 +54,9 @@ func (s Severity) Rank() int { return slices.Index(Severities, s) }
 func (s Severity) Valid() bool { return s.Rank() >= 0 }
 
 // ParseSeverity accepts a severity in any letter case ("ERROR", "Warning"),
-// and the common synonyms "warn", "fatal" and "trace".
+// the common synonyms "warn", "fatal" and "trace", and the names of the
+// CVSS and SARIF scales that security tools use: "low" is info, "medium"
+// (or "moderate") warning, "high" error and "critical" critical.
 func ParseSeverity(s string) (Severity, error) {
 	v := Severity(strings.ToLower(strings.TrimSpace(s)))
 	switch v {
@@ -64,8 +66,12 @@ func ParseSeverity(s string) (Severity, error) {
 		v = SeverityCritical
 	case "trace":
 		v = SeverityDebug
-	case "err":
+	case "err", "high":
 		v = SeverityError
+	case "medium", "moderate":
+		v = SeverityWarning
+	case "low":
+		v = SeverityInfo
 	}
 	if !v.Valid() {
 		return "", fmt.Errorf("unknown severity %q (want one of %s)", s, joinStrings(Severities))

@@ -112,7 +112,8 @@ func TestNewIDIsUUIDv7AndOrdered(t *testing.T) {
 }
 
 func TestParseSeverity(t *testing.T) {
-	for in, want := range map[string]Severity{"ERROR": SeverityError, "Warning": SeverityWarning, "warn": SeverityWarning, "fatal": SeverityCritical, "trace": SeverityDebug, " info ": SeverityInfo} {
+	for in, want := range map[string]Severity{"ERROR": SeverityError, "Warning": SeverityWarning, "warn": SeverityWarning, "fatal": SeverityCritical, "trace": SeverityDebug, " info ": SeverityInfo,
+		"HIGH": SeverityError, "medium": SeverityWarning, "moderate": SeverityWarning, "low": SeverityInfo, "Critical": SeverityCritical} {
 		got, err := ParseSeverity(in)
 		if err != nil || got != want {
 			t.Errorf("ParseSeverity(%q) = %q, %v; want %q", in, got, err, want)

@@ -23,6 +23,11 @@ type Report struct {
 	// Records are the records the report is about, when the reader needs
 	// them (machine formats); human formats may leave them out.
 	Records []*audit.Record `json:"records,omitempty"`
+	// Findings are the finding records (see package analyzer) the report
+	// is about, most severe first: machine formats carry them and the
+	// SARIF format is made of them; human formats show them through
+	// sections.
+	Findings []*audit.Record `json:"findings,omitempty"`
 	// Warnings are problems met while collecting that did not stop it.
 	Warnings []string `json:"warnings,omitempty"`
 }

@@ -140,6 +140,9 @@ var ownRules = []ownRule{
 		Regex:    `(?:(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}[^\n]{0,80}?(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$))|(?:(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)[^\n]{0,80}?(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})`,
 		Keywords: []string{"akia", "asia", "abia", "acca", "a3t"},
 		Entropy:  4.2,
+		// AWS's documentation writes its example pair (…EXAMPLE,
+		// …EXAMPLEKEY) everywhere; gitleaks passes over its key id too
+		Allow: []string{`EXAMPLE`},
 		True: []example{
 			{"using AKIAQ7XPL3MN4RT5VW6Y / q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
 			{"creds q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd for AKIAQ7XPL3MN4RT5VW6Y", "q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd"},
@@ -148,6 +151,7 @@ var ownRules = []ownRule{
 		},
 		False: []string{
 			"key AKIAQ7XPL3MN4RT5VW6Y commit 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+			"AWS's example: AKIAIOSFODNN7EXAMPLE with wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 			"q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd alone on a line",
 			"AKIAQ7XPL3MN4RT5VW6Y then a long way further, more than eighty characters of text later, in another sentence: q8Lk2Jd9Fh3Ns7Xz1Cv5Bm0Pw4Rt6Yu8Io2Ea9Sd",
 		},

@@ -25,6 +25,10 @@
 //
 // Nothing in this package returns or prints a found secret: a Match holds
 // its offsets, its rule and its fingerprint only.
+//
+// FindFragment scans a file or the lines a commit added to one the way the
+// gitleaks command does (the file's path and commit known, decoding on),
+// for the security analyzer.
 package secrets
 
 import (
@@ -33,9 +37,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/zricethezav/gitleaks/v8/config"
@@ -72,17 +79,38 @@ type Match struct {
 	// Fingerprint is Fingerprint(key, secret) of the secret found by
 	// RuleID.
 	Fingerprint string
+	// PathOnly: a rule matched the file's path alone (FindFragment).
+	PathOnly bool
 }
 
 // Detector finds and masks secrets. It is safe for concurrent use.
 type Detector struct {
-	gl   *detect.Detector
 	key  []byte
-	trie *ahocorasick.Trie
+	desc map[string]string
 	// always is true when some content rule has no keyword, so that the
 	// keyword pass cannot rule a text out.
 	always bool
-	desc   map[string]string
+
+	// Find and Mask: gitleaks' rules and ami-audit's in one detector, no
+	// decoding, after a keyword pass (trie). Built on first use.
+	findCfg  config.Config
+	findOnce sync.Once
+	gl       *detect.Detector
+	trie     *ahocorasick.Trie
+
+	// FindFragment: gitleaks' rules (or the configuration's) as its
+	// command runs them, decoding on (scan), and ami-audit's rules in a
+	// second pass without decoding (scanOwn). Built on first use.
+	scanCfg, ownCfg config.Config
+	scanOnce        sync.Once
+	scan, scanOwn   *detect.Detector
+
+	// fileAllow are the configuration's allowlists of any condition: their
+	// paths and commits pass over whole files (Allowlisted), a verdict
+	// kept per path in allowedPaths.
+	fileAllow    []*config.Allowlist
+	allowedPaths sync.Map
+	cachedPaths  atomic.Int64
 }
 
 // New builds a detector.
@@ -94,6 +122,14 @@ func New(cfg Config) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
+	// FindFragment runs gitleaks' rules alone, as gitleaks does (its
+	// de-duplication of generic findings must not see ami-audit's), and
+	// ami-audit's in a second pass.
+	gitleaksOnly := gc
+	gitleaksOnly.Rules = maps.Clone(gc.Rules)
+	gitleaksOnly.Keywords = maps.Clone(gc.Keywords)
+	gitleaksOnly.OrderedRules = slices.Clone(gc.OrderedRules)
+	own := config.Config{Path: gc.Path, Allowlists: gc.Allowlists, Rules: map[string]config.Rule{}, Keywords: map[string]struct{}{}}
 	for _, r := range ownRules {
 		cr, err := r.compile()
 		if err != nil {
@@ -103,26 +139,54 @@ func New(cfg Config) (*Detector, error) {
 			gc.OrderedRules = append(gc.OrderedRules, r.ID)
 		}
 		gc.Rules[r.ID] = cr
+		own.Rules[r.ID] = cr
+		own.OrderedRules = append(own.OrderedRules, r.ID)
 		for _, k := range r.Keywords {
 			gc.Keywords[strings.ToLower(k)] = struct{}{}
+			own.Keywords[strings.ToLower(k)] = struct{}{}
 		}
 	}
-	d := &Detector{key: slices.Clone(cfg.FingerprintKey), desc: map[string]string{}}
-	kws := make([]string, 0, len(gc.Keywords))
-	for k := range gc.Keywords {
-		kws = append(kws, k)
-	}
-	d.trie = ahocorasick.NewTrieBuilder().AddStrings(kws).Build()
+	d := &Detector{key: slices.Clone(cfg.FingerprintKey), desc: map[string]string{},
+		findCfg: gc, scanCfg: gitleaksOnly, ownCfg: own}
 	for id, r := range gc.Rules {
 		d.desc[id] = r.Description
 		if r.Regex != nil && len(r.Keywords) == 0 {
 			d.always = true
 		}
 	}
-	d.gl = detect.NewDetector(gc)
-	// No decoding passes, no size limit: Find sees what it is given.
-	d.gl.MaxDecodeDepth = 0
+	for _, a := range gc.Allowlists {
+		if a.MatchCondition != config.AllowlistMatchAnd && (len(a.Paths) > 0 || len(a.Commits) > 0) {
+			d.fileAllow = append(d.fileAllow, a)
+		}
+	}
 	return d, nil
+}
+
+// finder returns the detector of Find and Mask, building it on first use.
+func (d *Detector) finder() *detect.Detector {
+	d.findOnce.Do(func() {
+		kws := make([]string, 0, len(d.findCfg.Keywords))
+		for k := range d.findCfg.Keywords {
+			kws = append(kws, k)
+		}
+		d.trie = ahocorasick.NewTrieBuilder().AddStrings(kws).Build()
+		d.gl = detect.NewDetector(d.findCfg)
+		// No decoding passes, no size limit: Find sees what it is given.
+		d.gl.MaxDecodeDepth = 0
+	})
+	return d.gl
+}
+
+// scanners returns the detectors of FindFragment, building them on first
+// use.
+func (d *Detector) scanners() (gitleaks, own *detect.Detector) {
+	d.scanOnce.Do(func() {
+		d.scan = detect.NewDetector(d.scanCfg)
+		d.scan.MaxDecodeDepth = ScanDecodeDepth
+		d.scanOwn = detect.NewDetector(d.ownCfg)
+		d.scanOwn.MaxDecodeDepth = 0
+	})
+	return d.scan, d.scanOwn
 }
 
 // Find returns the secrets in text, ordered by offset, without overlaps
@@ -132,12 +196,13 @@ func (d *Detector) Find(text string) []Match {
 	if text == "" {
 		return nil
 	}
+	gl := d.finder()
 	scan := blankMarkers(text)
 	if !d.always && !d.hasKeyword(scan) {
 		return nil
 	}
 	var spans []span
-	for _, f := range d.gl.DetectString(scan) {
+	for _, f := range gl.DetectString(scan) {
 		sec := f.Secret
 		if sec == "" || strings.HasPrefix(f.Match, "file detected: ") {
 			continue
@@ -304,6 +369,10 @@ func Fingerprint(key []byte, secret string) string {
 	m.Write([]byte(secret))
 	return hex.EncodeToString(m.Sum(nil)[:4])
 }
+
+// Fingerprint is the keyed fingerprint of secret under the detector's key,
+// as its matches carry: for a secret found another way (a whole key file).
+func (d *Detector) Fingerprint(secret string) string { return Fingerprint(d.key, secret) }
 
 // loadConfig returns gitleaks' default configuration, or the one at path.
 func loadConfig(path string) (gc config.Config, err error) {

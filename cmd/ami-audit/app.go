@@ -101,6 +101,7 @@ func (a *App) commands() []*cobra.Command {
 		a.retentionCommand(),
 		a.gitCommand(),
 		a.repoCommand(),
+		a.securityCommand(),
 		a.logsCommand(),
 		a.moduleCommand(),
 		a.fileCommand(),

@@ -173,7 +173,7 @@ func TestModuleCommandUsage(t *testing.T) {
 func TestRepoWithModuleSource(t *testing.T) {
 	repo := copyModuleFixture(t)
 	trail := filepath.Join(t.TempDir(), "trail")
-	code, out, errOut := runCLI(t, "--audit-dir", trail, "repo", "--sources=module", "--format=json", repo)
+	code, out, errOut := runCLI(t, "--audit-dir", trail, "repo", "--sources=module", "--analyzers=none", "--format=json", repo)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}

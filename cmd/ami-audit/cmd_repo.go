@@ -22,9 +22,12 @@ import (
 
 // repoFlags are the flags of "ami-audit repo".
 type repoFlags struct {
-	sources  string
-	baseline string
-	out      outputFlags
+	sources   string
+	analyzers string
+	osvDB     string
+	failOn    failOnFlag
+	baseline  string
+	out       outputFlags
 }
 
 // genericTop is the number of targets a generic source report lists.
@@ -53,11 +56,19 @@ Outside a git repository the git source does not run: the others do, and
 the report says the directory is not a git repository. Naming the git
 source with --sources there is an error.
 
+Then every analyzer that understands a source that ran examines the trail
+(` + "`--analyzers`" + ` chooses, ` + "`--analyzers=none`" + ` runs none); new, changed and
+resolved findings are appended to the trail, and the report lists the open
+findings. --fail-on=SEVERITY makes the command exit with status 4 when an
+open finding reaches that severity.
+
 A source that fails does not stop the others; what it recorded before
 failing stays in the trail, the report says which source failed and why,
 and the command exits with status 1.`,
 		Example: `  ami-audit repo
   ami-audit repo --sources=git
+  ami-audit repo --analyzers=security --osv-db ~/osv --fail-on=high
+  ami-audit repo --analyzers=none
   ami-audit repo --format=html --output=audit.html
   ami-audit repo ../other-repo --format=json`,
 		Args: cobra.MaximumNArgs(1),
@@ -71,6 +82,9 @@ and the command exits with status 1.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.sources, "sources", "", "comma-separated sources to run: "+strings.Join(plannedSources, ", ")+" (default: every available one)")
+	fl.StringVar(&f.analyzers, "analyzers", "", "comma-separated analyzers to run: "+strings.Join(availableAnalyzers(a.analyzerRegistry()), ", ")+", or none (default: every one that understands a source that ran)")
+	fl.StringVar(&f.osvDB, "osv-db", "", "local OSV database DIR for the security analyzer's dependency check (osv-scanner's offline database, or <Ecosystem>/all.zip)")
+	fl.StringVar(&f.failOn.value, "fail-on", "", failOnHelp)
 	fl.StringVar(&f.baseline, "baseline", "", "compare with a saved baseline FILE (drift; not available yet)")
 	addOutputFlags(cmd, &f.out)
 	return cmd
@@ -83,6 +97,9 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	}
 	if f.baseline != "" {
 		return withHint(usagef("--baseline: drift comparison with a baseline is not available yet"), "run 'ami-audit repo' without --baseline")
+	}
+	if _, err := f.failOn.severity(); err != nil {
+		return err
 	}
 	reg := a.sourceRegistry()
 	names, err := selectSources(f.sources, reg)
@@ -138,10 +155,18 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 		}
 		runs[i], srcs[i], byName[src.Name()] = r, src, r
 	}
+	ran := make([]string, len(srcs))
+	for i, s := range srcs {
+		ran[i] = s.Name()
+	}
+	analyzers, err := a.selectAnalyzers(ctx, f.analyzers, analyzerOptions{Root: root, Ran: ran, OSVDB: f.osvDB})
+	if err != nil {
+		return err
+	}
 
 	meter := progress.New(a.stderr, a.progress(), "repo", "records", 0)
 	defer meter.Done()
-	col, err := a.collector(store, batch.Config{OnAppend: func(source string, recs []*audit.Record) {
+	col, err := a.collector(store, batch.Config{Analyzers: analyzers, Trail: store, OnAppend: func(source string, recs []*audit.Record) {
 		meter.Add(int64(len(recs)))
 		r := byName[source]
 		if r == nil {
@@ -168,6 +193,7 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	if noGit {
 		rep.Summary = slices.Insert(rep.Summary, 1, report.Item{Label: "Git", Value: "not a git repository: the git source did not run"})
 	}
+	analyzersReport(rep, analyzers, sum.Analyzers)
 	if err := a.render(f.out, rep); err != nil {
 		return err
 	}
@@ -181,7 +207,10 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 		return fmt.Errorf("%d of %s failed (%s); what they recorded before failing is in the trail: %w",
 			len(failed), plural.Count(len(sum.Sources), "source"), strings.Join(failed, ", "), runErr)
 	}
-	return runErr
+	if runErr != nil {
+		return runErr
+	}
+	return f.failOn.gate(rep.Findings)
 }
 
 // repoRun is one source of a repo run.
@@ -203,7 +232,7 @@ func repoReport(root string, runs []*repoRun, sum *batch.Summary, now time.Time)
 		Summary: []report.Item{
 			{Label: "Repository", Value: root},
 			{Label: "Sources", Value: strings.Join(names, ", ")},
-			{Label: "Records appended", Value: strconv.Itoa(sum.Records())},
+			{Label: "Records appended", Value: strconv.Itoa(sum.Records() + analyzerRecords(sum.Analyzers))},
 			{Label: "Duration", Value: sum.Duration.Round(time.Millisecond).String()},
 		},
 	}

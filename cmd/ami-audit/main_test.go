@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,6 +101,16 @@ func TestScripts(t *testing.T) {
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "1")
+			// A small OSV database of real advisories.
+			osv, err := filepath.Abs(filepath.Join("..", "..", "internal", "osvdb", "testdata", "osv"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("OSVDB", osv)
+			for _, kv := range [][2]string{{"GIT_AUTHOR_NAME", "Ada"}, {"GIT_AUTHOR_EMAIL", "ada@example.com"},
+				{"GIT_COMMITTER_NAME", "Ada"}, {"GIT_COMMITTER_EMAIL", "ada@example.com"}, {"GIT_CONFIG_GLOBAL", "/dev/null"}} {
+				env.Setenv(kv[0], kv[1])
+			}
 			return nil
 		},
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -144,4 +145,37 @@ func (a *App) collector(app audit.Appender, cfg batch.Config) (*batch.Collector,
 		}
 	}
 	return batch.New(app, cfg)
+}
+
+// securityDetector is the secret detector of the security analyzer for the
+// repository at root: gitleaks' rules, or the repository's .gitleaks.toml
+// when it has one, with ami-audit's rules, and the trail's fingerprint
+// key, so that a secret has the same fingerprint in every record.
+//
+// When the rules are the masking detector's (no .gitleaks.toml in the
+// repository, the same --gitleaks-config), that detector serves: one set
+// of compiled rules in memory, not two.
+func (a *App) securityDetector(root string) (*secrets.Detector, error) {
+	cfg := secrets.Config{}
+	if p := filepath.Join(root, ".gitleaks.toml"); fileExists(p) {
+		cfg.GitleaksConfig = p
+	}
+	if cfg.GitleaksConfig == a.gitleaksConfig {
+		return a.secretDetector()
+	}
+	key, err := a.fingerprintKey()
+	if err != nil {
+		return nil, err
+	}
+	cfg.FingerprintKey = key
+	d, err := secrets.New(cfg)
+	if err != nil {
+		return nil, withHint(err, "fix the repository's .gitleaks.toml")
+	}
+	return d, nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }

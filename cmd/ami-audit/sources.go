@@ -226,14 +226,20 @@ var plannedSources = []string{"git", "file", "log", "module", "quality", "servic
 // availableSources lists the registered names: planned ones first, in
 // their order, then any other, sorted.
 func availableSources(reg map[string]sourceFactory) []string {
+	return registryNames(reg, plannedSources)
+}
+
+// registryNames lists the names of a registry: those of planned first, in
+// that order, then any other, sorted.
+func registryNames[F any](reg map[string]F, planned []string) []string {
 	var out, extra []string
-	for _, n := range plannedSources {
-		if reg[n] != nil {
+	for _, n := range planned {
+		if _, ok := reg[n]; ok {
 			out = append(out, n)
 		}
 	}
 	for n := range reg {
-		if !slices.Contains(plannedSources, n) {
+		if !slices.Contains(planned, n) {
 			extra = append(extra, n)
 		}
 	}

@@ -29,6 +29,7 @@ func main() {
 	flag.Uint64Var(&o.Seed, "seed", 1, "seed; the same seed builds the same history")
 	flag.BoolVar(&o.Hostile, "hostile", false, "add file names and a message that are not clean text")
 	answers := flag.Bool("answers", false, "print the expected answers as JSON")
+	secrets := flag.Bool("secrets", false, "plant made-up credentials of twenty kinds (in the tree, only in the history, on an unmerged branch, in the submodule) and decoys; with -answers, print them too")
 	flag.Parse()
 	if *out == "" {
 		fmt.Fprintln(os.Stderr, "gitgen: -out is required")
@@ -51,10 +52,25 @@ func main() {
 	fmt.Fprintf(os.Stderr, "gitgen: %s (%s), %s in %s, head %s, in %s\n",
 		plural.Count(ans.Commits, "commit"), plural.Count(ans.Merges, "merge"), plural.Count(len(ans.PerAuthor), "author"),
 		ans.Dir, ans.Head, time.Since(start).Round(time.Millisecond))
+	var planted *gitgen.SecretAnswers
+	if *secrets {
+		if planted, err = gitgen.PlantSecrets(ctx, *out, o.Seed); err != nil {
+			fmt.Fprintln(os.Stderr, "gitgen:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "gitgen: planted %s (%d in the working tree) and %s\n", plural.Count(len(planted.Secrets), "secret"), len(planted.InTree()), plural.Count(len(planted.Decoys), "decoy"))
+	}
 	if *answers {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(ans); err != nil {
+		var v any = ans
+		if planted != nil {
+			v = struct {
+				*gitgen.Answers
+				Secrets *gitgen.SecretAnswers
+			}{ans, planted}
+		}
+		if err := enc.Encode(v); err != nil {
 			fmt.Fprintln(os.Stderr, "gitgen:", err)
 			os.Exit(1)
 		}

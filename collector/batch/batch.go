@@ -13,19 +13,18 @@
 // records. Records reach the writer in chunks of 64, which keeps the
 // hand-over cheap; a partial chunk is taken by the timer.
 //
-// Analyzers see the records after they are appended (with their sequence
-// number and hashes), as they are appended: each analyzer runs in its own
-// goroutine over a stream of the records of the sources it understands,
-// in append order per source, interleaved across sources. An analyzer that
-// is slow holds the sources back rather than making the collector buffer.
+// Analyzers run after every source has finished, through package analyzer:
+// each reads the trail (the records this run appended, of the sources it
+// understands, and anything recorded before) and its findings are appended
+// as finding and resolution records. The collector remembers only the
+// sequence numbers of what each batch appended, so memory stays flat
+// however many records the analyzers read.
 package batch
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
@@ -56,14 +56,21 @@ type Config struct {
 	// FlushInterval is how long records may wait for a batch to fill
 	// before they are appended anyway (DefaultFlushInterval when 0).
 	FlushInterval time.Duration
-	// Analyzers run over the records as they are appended (see the
-	// package documentation). Their findings are returned in the Summary.
+	// Analyzers run after the sources (see the package documentation),
+	// all of them: choose with analyzer.Select. Their results are in the
+	// Summary.
 	Analyzers []audit.Analyzer
 	// Mask, when set, is applied to every record a source emits, before
-	// it is appended or seen by anyone: the step that keeps secrets out
-	// of the trail (see secrets.Detector.MaskRecord). It runs on the
-	// source's goroutine and must be safe for concurrent use.
+	// it is appended or seen by anyone, and to the analyzers' records: the
+	// step that keeps secrets out of the trail (see
+	// secrets.Detector.MaskRecord). It runs on the source's goroutine and
+	// must be safe for concurrent use.
 	Mask func(*audit.Record)
+	// Trail is what the analyzers read; required with Analyzers. It is
+	// usually the store the collector appends to.
+	Trail audit.Reader
+	// Actor of the analyzers' records; default "system".
+	Actor string
 	// OnAppend, when set, is called with every batch after it is appended,
 	// one call at a time, for progress and for building a report from the
 	// records without keeping them. It must not keep or modify the slice.
@@ -84,6 +91,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("batch collector: batch size %d must not be negative", c.BatchSize)
 	case c.FlushInterval < 0:
 		return fmt.Errorf("batch collector: flush interval %v must not be negative", c.FlushInterval)
+	case len(c.Analyzers) > 0 && c.Trail == nil:
+		return errors.New("batch collector: analyzers need a Trail to read")
 	}
 	return nil
 }
@@ -109,7 +118,7 @@ type Summary struct {
 	// Sources holds one entry per source, in the order they were given.
 	Sources []SourceSummary
 	// Analyzers holds one entry per analyzer, in the order configured.
-	Analyzers []AnalyzerSummary
+	Analyzers []analyzer.Result
 }
 
 // SourceSummary is what one source did.
@@ -129,14 +138,6 @@ type SourceSummary struct {
 	// Err says why the source failed, nil when it finished. Records
 	// appended before the failure stay in the trail.
 	Err error
-}
-
-// AnalyzerSummary is what one analyzer found.
-type AnalyzerSummary struct {
-	Name     string
-	Records  int // records it was given
-	Findings []audit.Finding
-	Err      error
 }
 
 // Records is the number of records appended by all sources.
@@ -191,15 +192,16 @@ func (c *Collector) Run(ctx context.Context, target string, sources []audit.Sour
 		sum.Sources[i].Name = s.Name()
 	}
 
-	fan := newFanout(ctx, c.cfg.Analyzers)
 	var hookMu sync.Mutex
+	var spans []analyzer.Span
 	after := func(name string, recs []*audit.Record) {
+		hookMu.Lock()
+		defer hookMu.Unlock()
 		if c.cfg.OnAppend != nil {
-			hookMu.Lock()
 			c.cfg.OnAppend(name, recs)
-			hookMu.Unlock()
 		}
-		fan.send(name, recs)
+		// A batch is appended in one step, so its sequence numbers run on.
+		spans = append(spans, analyzer.Span{From: recs[0].Sequence, To: recs[len(recs)-1].Sequence + 1})
 	}
 
 	var g errgroup.Group
@@ -211,7 +213,16 @@ func (c *Collector) Run(ctx context.Context, target string, sources []audit.Sour
 		})
 	}
 	g.Wait()
-	sum.Analyzers = fan.wait()
+	if len(c.cfg.Analyzers) > 0 && ctx.Err() == nil {
+		ran := make([]string, 0, len(sources))
+		for _, s := range sources {
+			ran = append(ran, s.Name())
+		}
+		// Each analyzer's failure is in its result; the joined error is
+		// built below.
+		sum.Analyzers, _ = analyzer.Run(ctx, analyzer.Config{Trail: c.cfg.Trail, Appender: c.app, Actor: c.cfg.Actor, Mask: c.cfg.Mask},
+			c.cfg.Analyzers, analyzer.Input{Target: target, Ran: ran, Appended: spans})
+	}
 	sum.Duration = time.Since(sum.Started)
 
 	var errs []error
@@ -222,7 +233,7 @@ func (c *Collector) Run(ctx context.Context, target string, sources []audit.Sour
 	}
 	for _, a := range sum.Analyzers {
 		if a.Err != nil {
-			errs = append(errs, fmt.Errorf("analyzer %s: %w", a.Name, a.Err))
+			errs = append(errs, fmt.Errorf("analyzer %s: %w", a.Analyzer, a.Err))
 		}
 	}
 	if ctx.Err() != nil {
@@ -444,91 +455,4 @@ func (w *writer) drain() {
 	for recs := range w.in {
 		w.out.Unappended += len(recs)
 	}
-}
-
-// fanout streams appended records to the analyzers.
-type fanout struct {
-	ctx  context.Context
-	runs []*analyzerRun
-	wg   sync.WaitGroup
-}
-
-type analyzerRun struct {
-	a       audit.Analyzer
-	reads   []string // sources understood; empty means all
-	in      chan []*audit.Record
-	done    chan struct{}
-	summary AnalyzerSummary
-}
-
-func newFanout(ctx context.Context, analyzers []audit.Analyzer) *fanout {
-	f := &fanout{ctx: ctx}
-	for _, a := range analyzers {
-		r := &analyzerRun{a: a, reads: a.Understands(), in: make(chan []*audit.Record, 4), done: make(chan struct{}),
-			summary: AnalyzerSummary{Name: a.Name()}}
-		f.runs = append(f.runs, r)
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer close(r.done)
-			r.run(ctx)
-		}()
-	}
-	return f
-}
-
-func (r *analyzerRun) run(ctx context.Context) {
-	defer func() {
-		if p := recover(); p != nil {
-			r.summary.Err = fmt.Errorf("panic: %v", p)
-		}
-	}()
-	seq := iter.Seq[*audit.Record](func(yield func(*audit.Record) bool) {
-		for batch := range r.in {
-			for _, rec := range batch {
-				r.summary.Records++
-				if !yield(rec) {
-					return
-				}
-			}
-		}
-	})
-	r.summary.Findings, r.summary.Err = r.a.Analyze(ctx, seq)
-}
-
-// send hands an appended batch to every analyzer that reads its source.
-// Records are shared, read-only.
-func (f *fanout) send(source string, recs []*audit.Record) {
-	for _, r := range f.runs {
-		mine := recs
-		if len(r.reads) > 0 {
-			mine = nil
-			for _, rec := range recs {
-				if slices.Contains(r.reads, rec.Source) {
-					mine = append(mine, rec)
-				}
-			}
-		}
-		if len(mine) == 0 {
-			continue
-		}
-		select {
-		case r.in <- mine:
-		case <-r.done: // the analyzer has stopped reading
-		case <-f.ctx.Done():
-		}
-	}
-}
-
-// wait ends the streams and returns the analyzers' results.
-func (f *fanout) wait() []AnalyzerSummary {
-	for _, r := range f.runs {
-		close(r.in)
-	}
-	f.wg.Wait()
-	out := make([]AnalyzerSummary, len(f.runs))
-	for i, r := range f.runs {
-		out[i] = r.summary
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/memtrail"
 )
 
 // memAppender is an in-memory trail: it numbers records like a store and
@@ -363,42 +363,42 @@ func TestBackpressure(t *testing.T) {
 	}
 }
 
-// countAnalyzer counts the records it reads and returns one finding.
+// countAnalyzer counts the records of this run it reads and reports one
+// finding saying how many.
 type countAnalyzer struct {
 	name  string
 	reads []string
-	stop  int // stop reading after this many, when positive
 	seqs  []uint64
 }
 
 func (a *countAnalyzer) Name() string          { return a.name }
 func (a *countAnalyzer) Understands() []string { return a.reads }
-func (a *countAnalyzer) Analyze(ctx context.Context, recs iter.Seq[*audit.Record]) ([]audit.Finding, error) {
+func (a *countAnalyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(audit.Detected) error) ([]string, error) {
 	n := 0
-	for r := range recs {
-		if r.Sequence == 0 {
-			return nil, errors.New("analyzer saw a record before it was appended")
+	for r, err := range in.Appended {
+		if err != nil {
+			return nil, err
 		}
 		a.seqs = append(a.seqs, r.Sequence)
 		n++
-		if a.stop > 0 && n == a.stop {
-			break
-		}
 	}
-	return []audit.Finding{{FindingType: "count", Description: fmt.Sprint(n)}}, nil
+	return []string{"count"}, report(audit.Detected{Key: "count", Check: "count", Target: in.Target, TargetType: audit.TargetGit,
+		Finding: audit.Finding{FindingType: "count", Severity: audit.SeverityInfo, Description: fmt.Sprint(n)}})
 }
 
 func TestAnalyzers(t *testing.T) {
-	app := &memAppender{discard: true}
-	all := &countAnalyzer{name: "all"}
-	onlyB := &countAnalyzer{name: "only-b", reads: []string{"b"}}
-	quitter := &countAnalyzer{name: "quitter", stop: 3}
+	trail := &memtrail.Trail{}
+	all := &countAnalyzer{name: "all", reads: []string{"a", "b"}}
+	onlyB := &countAnalyzer{name: "onlyb", reads: []string{"b"}}
 	var hook sync.Map
-	c, _ := New(app, Config{BatchSize: 64, Analyzers: []audit.Analyzer{all, onlyB, quitter},
+	c, err := New(trail, Config{BatchSize: 64, Trail: trail, Analyzers: []audit.Analyzer{all, onlyB},
 		OnAppend: func(source string, recs []*audit.Record) {
 			v, _ := hook.LoadOrStore(source, new(int))
 			*v.(*int) += len(recs)
 		}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sum, err := c.Run(t.Context(), "t", []audit.Source{&fakeSource{name: "a", n: 700}, &fakeSource{name: "b", n: 300}})
 	if err != nil {
 		t.Fatal(err)
@@ -406,19 +406,18 @@ func TestAnalyzers(t *testing.T) {
 	got := map[string]string{}
 	for _, a := range sum.Analyzers {
 		if a.Err != nil {
-			t.Errorf("%s: %v", a.Name, a.Err)
+			t.Errorf("%s: %v", a.Analyzer, a.Err)
 		}
-		got[a.Name] = fmt.Sprintf("%d records, finding %s", a.Records, a.Findings[0].Description)
+		got[a.Analyzer] = fmt.Sprintf("%d new, open: %s", a.New, a.Open[0].Findings[0].Description)
 	}
 	want := map[string]string{
-		"all":     "1000 records, finding 1000",
-		"only-b":  "300 records, finding 300",
-		"quitter": "3 records, finding 3",
+		"all":   "1 new, open: 1000",
+		"onlyb": "1 new, open: 300",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("analyzers (-want +got):\n%s", diff)
 	}
-	// Analyzers see every record once, with the sequence the trail gave it.
+	// Analyzers see every record of the run once, after it was appended.
 	seen := map[uint64]bool{}
 	for _, s := range all.seqs {
 		if seen[s] {
@@ -426,19 +425,27 @@ func TestAnalyzers(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	for _, src := range []string{"a", "b"} {
-		v, _ := hook.Load(src)
-		if v == nil {
-			t.Errorf("OnAppend never called for %s", src)
-		}
+	if v, _ := hook.Load("a"); v == nil || *v.(*int) != 700 {
+		t.Errorf("OnAppend saw %v records of a, want 700", v)
 	}
-	if v, _ := hook.Load("a"); v != nil && *v.(*int) != 700 {
-		t.Errorf("OnAppend saw %d records of a, want 700", *v.(*int))
+	// The findings are in the trail, after the sources' records.
+	if n := trail.Len(); n != 1002 {
+		t.Errorf("trail holds %d records, want 1002", n)
+	}
+	// A second run reads only its own records: nothing was appended by
+	// the sources, so the finding changes ("0") and is recorded again.
+	all.seqs = nil
+	sum, err = c.Run(t.Context(), "t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.seqs) != 0 || sum.Analyzers[0].Changed != 1 {
+		t.Errorf("second run: read %d records, %d changed findings; want 0 and 1", len(all.seqs), sum.Analyzers[0].Changed)
 	}
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, cfg := range []Config{{Parallel: -1}, {BatchSize: -1}, {FlushInterval: -time.Second}} {
+	for _, cfg := range []Config{{Parallel: -1}, {BatchSize: -1}, {FlushInterval: -time.Second}, {Analyzers: []audit.Analyzer{&countAnalyzer{name: "x"}}}} {
 		if _, err := New(&memAppender{}, cfg); err == nil {
 			t.Errorf("New accepted %+v", cfg)
 		}

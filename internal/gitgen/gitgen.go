@@ -12,6 +12,8 @@
 // and an annotated tag, and an initialised submodule at "lib" with its own
 // history. Hostile adds a file whose name holds a newline, one whose name
 // is not UTF-8, and a commit whose message and author are not UTF-8.
+// PlantSecrets then adds made-up credentials and decoys, for secret
+// scanners.
 package gitgen
 
 import (

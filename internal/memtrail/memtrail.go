@@ -74,6 +74,26 @@ func (m *Trail) Query(_ context.Context, f audit.Filter) iter.Seq2[*audit.Record
 	}
 }
 
+// Range yields the records with from <= sequence < to, in order.
+func (m *Trail) Range(_ context.Context, from, to uint64) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		m.mu.Lock()
+		n := uint64(len(m.recs))
+		to = min(to, n)
+		if from >= to {
+			m.mu.Unlock()
+			return
+		}
+		recs := slices.Clone(m.recs[from:to])
+		m.mu.Unlock()
+		for _, r := range recs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
 // Len is the number of records appended.
 func (m *Trail) Len() int {
 	m.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/report/html"
 	"github.com/ami-orchestrator/ami-audit/report/jsonfmt"
 	"github.com/ami-orchestrator/ami-audit/report/markdown"
+	"github.com/ami-orchestrator/ami-audit/report/sarif"
 	"github.com/ami-orchestrator/ami-audit/report/terminal"
 	"github.com/ami-orchestrator/ami-audit/report/yamlfmt"
 )
@@ -40,6 +41,8 @@ var table = []entry{
 	{name: "markdown", aliases: []string{"md"}, ext: ".md", build: func(Options) report.Formatter { return markdown.New() }},
 	{name: "csv", ext: ".csv", build: func(Options) report.Formatter { return csvfmt.New() }},
 	{name: "html", aliases: []string{"htm"}, ext: ".html", build: func(Options) report.Formatter { return html.New() }},
+	// SARIF holds the report's findings only (code-scanning views).
+	{name: "sarif", ext: ".sarif", build: func(Options) report.Formatter { return sarif.New() }},
 }
 
 // Names lists the format names, in the order they are documented. Aliases

@@ -17,7 +17,7 @@ import (
 )
 
 func TestNames(t *testing.T) {
-	want := []string{"terminal", "json", "yaml", "markdown", "csv", "html"}
+	want := []string{"terminal", "json", "yaml", "markdown", "csv", "html", "sarif"}
 	if diff := cmp.Diff(want, Names()); diff != "" {
 		t.Errorf("Names() (-want +got):\n%s", diff)
 	}
@@ -68,7 +68,7 @@ func TestByNameUnknown(t *testing.T) {
 
 func TestByExtension(t *testing.T) {
 	tests := map[string]string{
-		"a.md": "markdown", "x/REPORT.HTML": "html", "a.htm": "html", "a.json": "json",
+		"a.md": "markdown", "x/REPORT.HTML": "html", "a.htm": "html", "a.json": "json", "code.sarif": "sarif",
 		"a.yml": "yaml", "a.yaml": "yaml", "a.csv": "csv", "a.txt": "terminal", "a.markdown": "markdown",
 		"a.pdf": "", "noext": "", "dir.d/file": "",
 	}

@@ -99,8 +99,44 @@ func Sample() *report.Report {
 			rec(1, "alice", "git_commit", "src/app.py", audit.TargetGit, audit.SeverityInfo),
 			rec(2, "bob", "file_hash", "docs/a|b.md", audit.TargetFile, audit.SeverityWarning),
 		},
+		Findings: []*audit.Record{
+			finding(3, "src/config.py", audit.SeverityCritical, "secret", map[string]any{
+				"file": "src/config.py", "line": 12, "rule": "aws-access-token", "commit": "0123456789abcdef0123456789abcdef01234567",
+			}, "AWS access key in src/config.py <redacted>", "Revoke the key, then remove it from the history."),
+			finding(4, "web", audit.SeverityWarning, "vulnerable_dependency", map[string]any{
+				"file": "web/package-lock.json", "rule": "GHSA-35jh-r3h4-6jhm",
+			}, "lodash 4.17.15 \"quoted\", | piped", ""),
+		},
 		Warnings: []string{"file secret.key: permission denied", "submodule <lib>: not checked out"},
 	}
+}
+
+// finding is a finding record as package analyzer makes it.
+func finding(seq uint64, target string, sev audit.Severity, typ string, evidence map[string]any, desc, rec string) *audit.Record {
+	ctx := map[string]any{"finding_key": typ + "|" + target, "check": typ, "analyzer": "security", "finding_digest": "00"}
+	for k, v := range evidence {
+		ctx[k] = v
+	}
+	r := &audit.Record{
+		RecordID:   "01900000-0000-7000-8000-00000000000" + string(rune('0'+seq)),
+		Sequence:   seq,
+		Timestamp:  time.Date(2024, 3, 15, 11, 0, 0, 0, time.UTC),
+		Actor:      "system",
+		Action:     "security_finding",
+		Target:     target,
+		TargetType: audit.TargetFile,
+		Source:     "security_analyzer",
+		Severity:   sev,
+		Context:    ctx,
+		Findings: []audit.Finding{{
+			FindingID: "01900000-0000-7000-8000-0000000000f" + string(rune('0'+seq)), FindingType: typ, Severity: sev,
+			Description: desc, Recommendation: rec,
+		}},
+	}
+	r.Normalize()
+	r.RecordHash = "cd34"
+	r.PreviousHash = "ab12"
+	return r
 }
 
 // Golden compares got with testdata/name, or rewrites it with -update.

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
+	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/internal/progress"
+	"github.com/ami-orchestrator/ami-audit/report"
+)
+
+// securityFlags are the flags of "ami-audit security".
+type securityFlags struct {
+	history  bool
+	baseline string
+	osvDB    string
+	skip     []string
+	failOn   failOnFlag
+	out      outputFlags
+}
+
+func (a *App) securityCommand() *cobra.Command {
+	var f securityFlags
+	cmd := &cobra.Command{
+		Use:   "security [PATH]",
+		Short: "Find secrets, vulnerable dependencies, permission problems and insecure code patterns",
+		Long: `Run the security analyzer over the repository in the current directory (or
+PATH) and the trail, append its new, changed and resolved findings to the
+trail, and print the open ones.
+
+Checks:
+  secrets       credentials and private keys in the files git would commit,
+                found with gitleaks' rules (the repository's .gitleaks.toml
+                when it has one) and ami-audit's (passwords in URLs, C2SP note
+                keys, ...); "gitleaks:allow" lines and the fingerprints of
+                .gitleaksignore and --baseline are accepted. A finding keeps
+                the rule, the place and a keyed fingerprint of the secret,
+                never the secret itself.
+  secrets_history  with --history: the lines every commit of every branch
+                added, in the repository and its submodules, as "gitleaks git"
+                scans them.
+  dependencies  the dependencies the module source recorded (ami-audit module
+                --all --include-dependencies, or ami-audit repo) against a local
+                OSV database given with --osv-db DIR: osv-scanner's offline
+                database, or the osv.dev export <Ecosystem>/all.zip for PyPI,
+                npm and Go. Without a database the report says plainly that
+                dependencies were not checked, and the trail records it.
+  permissions   world-writable files and directories, setuid and setgid files,
+                executable data files, among the files git would commit.
+  patterns      the insecure-code violations (ruff S rules, bandit, gosec) the
+                quality source recorded.
+
+A finding is recorded once: a second run on unchanged input appends nothing,
+and a finding that went away is recorded as resolved. Query them with
+"ami-audit query --action=security_finding".
+
+--format=sarif writes SARIF 2.1.0 for code-scanning views (GitHub, GitLab).
+--fail-on=SEVERITY exits with status 4 when an open finding reaches it.`,
+		Example: `  ami-audit security
+  ami-audit security --history
+  ami-audit security --baseline gitleaks-report.json
+  ami-audit security --osv-db ~/.cache/osv-scanner
+  ami-audit security --format=sarif --output=security.sarif
+  ami-audit security --fail-on=high`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := ""
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			return a.runSecurity(cmd, dir, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.history, "history", false, "also scan every commit of every branch (and of submodules) for secrets")
+	fl.StringVar(&f.baseline, "baseline", "", "FILE of accepted secret findings: a gitleaks JSON report, or gitleaks fingerprints (file:rule:line, commit:file:rule:line) one per line")
+	fl.StringVar(&f.osvDB, "osv-db", "", "local OSV database DIR (osv-scanner's offline database, or <Ecosystem>/all.zip files)")
+	fl.StringSliceVar(&f.skip, "skip", nil, "checks not to run: secrets (the working tree's; --history scans the history), dependencies, permissions, patterns")
+	fl.StringVar(&f.failOn.value, "fail-on", "", failOnHelp)
+	addOutputFlags(cmd, &f.out)
+	return cmd
+}
+
+func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error {
+	ctx := cmd.Context()
+	if err := f.out.check(); err != nil {
+		return err
+	}
+	if _, err := f.failOn.severity(); err != nil {
+		return err
+	}
+	for _, s := range f.skip {
+		switch s {
+		case security.CheckSecrets, security.CheckDependencies, security.CheckPermissions, security.CheckPatterns:
+		default:
+			return usagef("--skip %q: want secrets, dependencies, permissions or patterns", s)
+		}
+	}
+	root := dir
+	if root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		root = repositoryRoot(wd)
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return usagef("repository %s: %v", dir, errors.Unwrap(err))
+	} else if !fi.IsDir() {
+		return usagef("repository %s: not a directory", dir)
+	}
+	if f.osvDB != "" {
+		if fi, err := os.Stat(f.osvDB); err != nil || !fi.IsDir() {
+			return withHint(usagef("--osv-db %s: not a directory", f.osvDB), "give the directory that holds PyPI/all.zip, npm/all.zip, Go/all.zip (or osv-scanner's cache directory)")
+		}
+	}
+	if f.baseline != "" && !fileExists(f.baseline) {
+		return withHint(usagef("--baseline %s: no such file", f.baseline), "give a gitleaks JSON report or a file of gitleaks fingerprints")
+	}
+	store, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	det, err := a.securityDetector(root)
+	if err != nil {
+		return err
+	}
+	meter := progress.New(a.stderr, a.progress(), "security", "files and changes", 0)
+	defer meter.Done()
+	sec, err := security.New(security.Config{Root: root, OSVDB: f.osvDB, Skip: f.skip, Detector: det, History: f.history,
+		Baseline: f.baseline, Progress: func(n int) { meter.Add(int64(n)) }})
+	if err != nil {
+		return usageError{err}
+	}
+	now := time.Now()
+	// The analyzer's records pass a masking step like every record; no
+	// source runs here, so the analyzer's own detector (the repository's
+	// rules, the trail's fingerprint key) serves, and no second set of
+	// rules is compiled.
+	mask := func(r *audit.Record) { det.MaskRecord(r) }
+	results, runErr := analyzer.Run(ctx, analyzer.Config{Trail: store, Appender: store, Mask: mask}, []audit.Analyzer{sec}, analyzer.Input{Target: root})
+	meter.Done()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if results == nil {
+		return runErr
+	}
+	rep := securityReport(root, sec, results, now, time.Since(now))
+	if h, err := store.Head(ctx); err == nil {
+		rep.Summary = append(rep.Summary, report.Item{Label: "Trail size", Value: strconv.FormatUint(h.Size, 10)},
+			report.Item{Label: "Trail head", Value: h.Hash})
+	}
+	if err := a.render(f.out, rep); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return f.failOn.gate(rep.Findings)
+}
+
+// securityReport is the report of a security run.
+func securityReport(root string, sec *security.Analyzer, results []analyzer.Result, now time.Time, took time.Duration) *report.Report {
+	st := sec.Stats()
+	res := results[0]
+	done := strings.Join(res.Done, ", ")
+	if done == "" {
+		done = "none"
+	}
+	r := &report.Report{
+		Title:     "Security audit of " + filepath.Base(root),
+		Generated: now.UTC(),
+		Summary: []report.Item{
+			{Label: "Repository", Value: root},
+			{Label: "Checks done", Value: done},
+		},
+	}
+	analyzersReport(r, []audit.Analyzer{sec}, results)
+	r.Summary = append(r.Summary,
+		report.Item{Label: "Records appended", Value: strconv.Itoa(res.Appended())},
+		report.Item{Label: "Files examined", Value: strconv.Itoa(st.Files)},
+		report.Item{Label: "Secrets accepted", Value: fmt.Sprintf("%d (.gitleaksignore and the baseline)", st.Accepted)},
+		report.Item{Label: "Dependencies", Value: fmt.Sprintf("%d (%d without a version to compare)", st.Dependencies, st.Unchecked)},
+		report.Item{Label: "Duration", Value: took.Round(time.Millisecond).String()},
+	)
+	return r
+}
