@@ -79,6 +79,16 @@ type KeySetter interface {
 	SetLogKey(signer note.Signer, verifier note.Verifier) error
 }
 
+// CheckLogKey checks a log key handed to a store after it was opened: a
+// signer with its verifier, the key of the log id describes.
+func (id Identity) CheckLogKey(signer note.Signer, verifier note.Verifier) error {
+	opts := Options{Signer: signer, Verifier: verifier}
+	if err := opts.Check(); err != nil {
+		return err
+	}
+	return id.CheckKey(opts)
+}
+
 // Identity is what a store records about its log when it is created.
 type Identity struct {
 	Origin     string // the log's name in its checkpoints

@@ -50,61 +50,24 @@ func (t *Trail) Sign(ctx context.Context, signer note.Signer, sel Selection) (Si
 	if !ok {
 		return res, fmt.Errorf("the store at %s cannot add signatures in one transaction", t.loc)
 	}
-	now := time.Now()
-	if len(sel.IDs) > 0 && !sel.All {
-		var rep Report
-		for _, id := range sel.IDs {
-			if err := t.verifyRecord(ctx, id, &rep); err != nil {
-				return res, fmt.Errorf("refusing to sign %s: %w", id, err)
-			}
-		}
-		sigs := func(yield func(audit.RecordSignature, error) bool) {
-			for _, id := range sel.IDs {
-				r, err := t.raw.Get(ctx, id)
-				if err == nil && sel.Unsigned && signedBy(r, signer.Name()) {
-					res.Skipped++
-					continue
-				}
-				if !yield(signature(r, err, signer, now)) {
-					return
-				}
-			}
-		}
-		n, err := adder.AddSignatures(ctx, sigs)
-		res.Signed = n
-		return res, err
-	}
-	rep, err := t.Verify(ctx, VerifyOptions{Chain: true})
+	recs, from, to, err := t.selected(ctx, sel)
 	if err != nil {
-		return res, fmt.Errorf("refusing to sign records of a log that does not verify: %w", err)
-	}
-	size := rep.Integrity.Size
-	res.Size = size
-	if err := sel.Filter.Validate(); err != nil {
 		return res, err
 	}
-	to := size
-	if sel.To != 0 && sel.To < to {
-		to = sel.To
+	if to != ^uint64(0) {
+		res.Size = to
 	}
-	f := sel.Filter
-	f.Limit = -1
-	var recs iter.Seq2[*audit.Record, error]
-	if f == (audit.Filter{Limit: -1}) {
-		recs = t.raw.Range(ctx, sel.From, to)
-	} else {
-		recs = t.raw.Query(ctx, f)
-	}
+	now := time.Now()
 	sigs := func(yield func(audit.RecordSignature, error) bool) {
 		for r, err := range recs {
-			if err == nil && (r.Sequence < sel.From || r.Sequence >= to) {
+			switch {
+			case err != nil:
+			case r.Sequence < from || r.Sequence >= to:
 				continue
-			}
-			if err == nil && r.Pruned != nil {
+			case r.Pruned != nil:
 				res.Pruned++
 				continue
-			}
-			if err == nil && sel.Unsigned && signedBy(r, signer.Name()) {
+			case sel.Unsigned && signedBy(r, signer.Name()):
 				res.Skipped++
 				continue
 			}
@@ -116,6 +79,46 @@ func (t *Trail) Sign(ctx context.Context, signer note.Signer, sel Selection) (Si
 	n, err := adder.AddSignatures(ctx, sigs)
 	res.Signed = n
 	return res, err
+}
+
+// selected checks the records a selection names and returns them (from
+// the store of record) with the sequence bounds they must lie in: records
+// named by id are each checked with their inclusion in the latest signed
+// head; any other selection verifies the whole trail first.
+func (t *Trail) selected(ctx context.Context, sel Selection) (recs iter.Seq2[*audit.Record, error], from, to uint64, err error) {
+	if len(sel.IDs) > 0 && !sel.All {
+		var rep Report
+		for _, id := range sel.IDs {
+			if err := t.verifyRecord(ctx, id, &rep); err != nil {
+				return nil, 0, 0, fmt.Errorf("refusing to sign %s: %w", id, err)
+			}
+		}
+		recs = func(yield func(*audit.Record, error) bool) {
+			for _, id := range sel.IDs {
+				if !yield(t.raw.Get(ctx, id)) {
+					return
+				}
+			}
+		}
+		return recs, 0, ^uint64(0), nil
+	}
+	rep, err := t.Verify(ctx, VerifyOptions{Chain: true})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("refusing to sign records of a log that does not verify: %w", err)
+	}
+	if err := sel.Filter.Validate(); err != nil {
+		return nil, 0, 0, err
+	}
+	to = rep.Integrity.Size
+	if sel.To != 0 && sel.To < to {
+		to = sel.To
+	}
+	f := sel.Filter
+	f.Limit = -1
+	if f == (audit.Filter{Limit: -1}) {
+		return t.raw.Range(ctx, sel.From, to), sel.From, to, nil
+	}
+	return t.raw.Query(ctx, f), sel.From, to, nil
 }
 
 func signedBy(r *audit.Record, name string) bool {

@@ -920,11 +920,7 @@ func (s *Store) SetLogKey(signer note.Signer, verifier note.Verifier) error {
 	if s.wdb == nil {
 		return store.ErrReadOnly
 	}
-	opts := store.Options{Signer: signer, Verifier: verifier}
-	if err := opts.Check(); err != nil {
-		return err
-	}
-	if err := s.id.CheckKey(opts); err != nil {
+	if err := s.id.CheckLogKey(signer, verifier); err != nil {
 		return err
 	}
 	s.signer, s.verifier = signer, verifier
