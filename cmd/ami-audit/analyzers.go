@@ -9,7 +9,6 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
-	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/git"
 )
 
@@ -109,34 +108,6 @@ func securityRepoAnalyzer(_ context.Context, a *App, opts analyzerOptions) (audi
 	}
 	return security.New(security.Config{Root: opts.Root, OSVDB: opts.OSVDB, Detector: det,
 		History: slices.Contains(opts.Ran, git.SourceName)})
-}
-
-// analyzersReport adds what the analyzers did to r.
-func analyzersReport(r *report.Report, analyzers []audit.Analyzer, results []analyzer.Result) {
-	if len(results) == 0 {
-		return
-	}
-	summary, sections, warnings, findings := analyzer.ReportPart(results)
-	r.Summary = append(r.Summary, summary...)
-	r.Sections = append(r.Sections, sections...)
-	r.Warnings = append(r.Warnings, warnings...)
-	for _, an := range analyzers {
-		if n, ok := an.(analyzerNotes); ok {
-			for _, note := range n.Notes() {
-				r.Warnings = append(r.Warnings, an.Name()+": "+note)
-			}
-		}
-	}
-	r.Findings = findings
-}
-
-// analyzerRecords counts the records the analyzers appended.
-func analyzerRecords(results []analyzer.Result) int {
-	n := 0
-	for _, r := range results {
-		n += r.Appended()
-	}
-	return n
 }
 
 // failOnFlag is the --fail-on flag of the commands that gate CI.

@@ -14,6 +14,7 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
@@ -189,7 +190,7 @@ func securityReport(root string, sec *security.Analyzer, results []analyzer.Resu
 			{Label: "Checks done", Value: done},
 		},
 	}
-	analyzersReport(r, []audit.Analyzer{sec}, results)
+	collect.AnalyzersReport(r, []audit.Analyzer{sec}, results)
 	r.Summary = append(r.Summary,
 		report.Item{Label: "Records appended", Value: strconv.Itoa(res.Appended())},
 		report.Item{Label: "Files examined", Value: strconv.Itoa(st.Files)},
