@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -71,7 +72,8 @@ func (a *API) appendRecords(w http.ResponseWriter, r *http.Request, who token.Id
 		writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("the body is %d bytes; at most %d are accepted (split the batch)", r.ContentLength, a.cfg.MaxBody))
 		return
 	}
-	body := newValues(http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	body := bodyRecords(r, http.MaxBytesReader(w, r.Body, a.cfg.MaxBody))
+	defer body.close()
 	first, err := body.record()
 	if err == io.EOF {
 		a.fail(w, r, usererr.Usagef("the body holds no record: send one JSON object, or JSON lines"))
@@ -126,6 +128,59 @@ func (a *API) appendRecords(w http.ResponseWriter, r *http.Request, who token.Id
 	writeJSON(w, http.StatusCreated, Appended{Appended: len(ids), RecordIDs: ids})
 }
 
+// records reads the records of a request body one at a time.
+type records interface {
+	// record returns the next record or io.EOF.
+	record() (*audit.Record, error)
+	close()
+}
+
+// jsonLinesTypes are the media types of JSON lines: one record per line,
+// read line by line (a wrong line is named exactly).
+var jsonLinesTypes = []string{"application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines", "application/x-jsonlines", "text/jsonl"}
+
+// bodyRecords reads a body as JSON lines when its media type says so, and
+// otherwise as JSON values one after the other (one object, objects over
+// several lines, or JSON lines alike).
+func bodyRecords(req *http.Request, body io.Reader) records {
+	mt, _, _ := strings.Cut(req.Header.Get("Content-Type"), ";")
+	if slices.Contains(jsonLinesTypes, strings.ToLower(strings.TrimSpace(mt))) {
+		next, stop := iter.Pull2(jsonl.Read(body, "http"))
+		return &lines{next: next, stop: stop}
+	}
+	return newValues(body)
+}
+
+// lines reads JSON lines.
+type lines struct {
+	next func() (*audit.Record, error, bool)
+	stop func()
+	n    int
+}
+
+func (l *lines) record() (*audit.Record, error) {
+	r, err, ok := l.next()
+	if !ok {
+		return nil, io.EOF
+	}
+	l.n++
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, mbe
+		}
+		line := 0
+		var le *jsonl.LineError
+		if errors.As(err, &le) {
+			line = le.Line
+		}
+		return nil, &recordError{line: line, record: l.n, err: fmt.Errorf("record %d: %w", l.n, err)}
+	}
+	return r, nil
+}
+
+func (l *lines) close() { l.stop() }
+
 // values reads the JSON values of a body one after the other (JSON lines,
 // or objects written one after the other or over several lines), knowing
 // the line each ends on.
@@ -134,6 +189,8 @@ type values struct {
 	dec   *json.Decoder
 	n     int
 }
+
+func (v *values) close() {}
 
 func newValues(r io.Reader) *values {
 	lc := &lineCounter{r: bufio.NewReaderSize(r, 64<<10)}
