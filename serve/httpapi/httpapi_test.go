@@ -628,3 +628,8 @@ func tamper(t testing.TB, st *servetest.Trail, seq int) {
 		t.Fatalf("tamper: %d rows changed", n)
 	}
 }
+
+func decode(resp *http.Response, v any) {
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(v)
+}
