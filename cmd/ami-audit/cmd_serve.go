@@ -171,7 +171,7 @@ func (a *App) serveCommand() *cobra.Command {
 
 Every request needs a bearer token of 'ami-audit token create'; its role
 (reader, writer, verifier, admin) decides what it may do, and every record
-appended carries metadata.authenticated_by (the token's id, name and role)
+appended carries metadata.caller (the token's id, name and role)
 beside the actor it claims. Each token is rate limited; bodies are limited
 to --max-body.
 

@@ -221,16 +221,16 @@ func TestAppendRecordsWhoAppended(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := r.Metadata[serve.MetaAuthenticated].(map[string]any)
-	want := map[string]any{"name": "writer-client", "role": "writer", "via": "http", "token_id": got["token_id"]}
+	got, _ := r.Metadata[serve.MetaCaller].(map[string]any)
+	want := map[string]any{"name": "writer-client", "role": "writer", "via": "http", "id": got["id"]}
 	if diff := cmp.Diff(want, got); diff != "" || r.Actor != "mallory" {
-		t.Errorf("authenticated_by (-want +got):\n%s (actor %s)", diff, r.Actor)
+		t.Errorf("caller (-want +got):\n%s (actor %s)", diff, r.Actor)
 	}
-	spoof := `{"actor":"x","action":"y","target":"t","target_type":"file","metadata":{"authenticated_by":{"name":"admin"}}}`
+	spoof := `{"actor":"x","action":"y","target":"t","target_type":"file","metadata":{"caller":{"name":"admin"}}}`
 	before := s.size()
 	for _, body := range []string{spoof, line("a", "b") + "\n" + spoof + "\n"} {
 		code, b := s.do("POST", "/v1/records", "admin", strings.NewReader(body))
-		if code != 400 || errCode(b) != httpapi.CodeInvalidRecord || !strings.Contains(string(b), "authenticated_by") {
+		if code != 400 || errCode(b) != httpapi.CodeInvalidRecord || !strings.Contains(string(b), "caller") {
 			t.Errorf("a body claiming an identity: %d %s", code, b)
 		}
 	}

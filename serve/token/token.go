@@ -106,7 +106,7 @@ func (e *Entry) Active(now time.Time) bool {
 
 // Identity is who an authenticated request comes from.
 type Identity struct {
-	ID   string `json:"token_id"`
+	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role Role   `json:"role"`
 }
