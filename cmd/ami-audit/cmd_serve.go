@@ -394,6 +394,10 @@ verifier (reader, and verify the trail), admin (everything).`,
 // expiry reads --expires: a length of time ("90 days", "12h") or a future
 // date; 0 when it is neither.
 func expiry(s string, now time.Time) time.Duration {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "now", "today", "yesterday":
+		return 0
+	}
 	if t, err := datespec.Parse(s, now); err == nil {
 		if t.After(now) {
 			return t.Sub(now) // a date

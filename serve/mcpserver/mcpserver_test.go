@@ -160,6 +160,13 @@ func TestEveryTool(t *testing.T) {
 				}
 				in, _ := json.Marshal(tool.InputSchema)
 				out, _ := json.Marshal(tool.OutputSchema)
+				// Clients in other languages (the TypeScript SDK) refuse a
+				// property schema that is not an object.
+				var schema any
+				json.Unmarshal(out, &schema)
+				if p := boolSchema(schema, tool.Name); p != "" {
+					t.Errorf("output schema of %s: %s is a boolean schema", tool.Name, p)
+				}
 				if !strings.Contains(string(in), `"type":"object"`) || !strings.Contains(string(out), `"type":"object"`) {
 					t.Errorf("%s: schemas %s / %s", tool.Name, in, out)
 				}
@@ -357,4 +364,27 @@ func TestProgressAndCancel(t *testing.T) {
 		t.Errorf("the cancelled run recorded %v summaries", q["count"])
 	}
 	t.Logf("cancelled after %s", time.Since(start))
+}
+
+// boolSchema returns the path of a property whose schema is a boolean.
+func boolSchema(s any, path string) string {
+	m, ok := s.(map[string]any)
+	if !ok {
+		return ""
+	}
+	for _, key := range []string{"properties"} {
+		props, _ := m[key].(map[string]any)
+		for name, p := range props {
+			if _, isBool := p.(bool); isBool {
+				return path + "." + name
+			}
+			if q := boolSchema(p, path+"."+name); q != "" {
+				return q
+			}
+		}
+	}
+	if q := boolSchema(m["items"], path+"[]"); q != "" {
+		return q
+	}
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,10 +118,10 @@ func (t *tools) state(ctx context.Context) TrailState {
 
 // CollectionResult is what a collecting tool returns.
 type CollectionResult struct {
-	Target   string     `json:"target" jsonschema:"what was audited, relative to the repository"`
-	Appended int        `json:"records_appended" jsonschema:"records appended by this run (0 when nothing changed)"`
-	Trail    TrailState `json:"trail"`
-	Report   any        `json:"report" jsonschema:"the run's report: title, summary figures, sections (tables), warnings"`
+	Target   string         `json:"target" jsonschema:"what was audited, relative to the repository"`
+	Appended int            `json:"records_appended" jsonschema:"records appended by this run (0 when nothing changed)"`
+	Trail    TrailState     `json:"trail"`
+	Report   map[string]any `json:"report" jsonschema:"the run's report: title, summary figures, sections (tables), warnings"`
 }
 
 func (t *tools) allow(req *mcp.CallToolRequest, p token.Permission) error {
@@ -134,7 +135,7 @@ func (t *tools) collected(ctx context.Context, target string, res *collect.Resul
 		}
 		return nil, CollectionResult{}, toolError(err)
 	}
-	return nil, CollectionResult{Target: target, Appended: res.Appended, Trail: t.state(ctx), Report: res.Report}, nil
+	return nil, CollectionResult{Target: target, Appended: res.Appended, Trail: t.state(ctx), Report: object(res.Report)}, nil
 }
 
 // FileInput is the input of audit_file.
@@ -320,11 +321,11 @@ type VerifyInput struct{}
 
 // VerifyResult is what verify_audit_chain returns.
 type VerifyResult struct {
-	OK        bool         `json:"ok" jsonschema:"every check passed"`
-	Checks    []VerifyLine `json:"checks"`
-	Failure   any          `json:"failure,omitempty" jsonschema:"the first failing record (sequence, record_id) and why"`
-	Error     string       `json:"error,omitempty"`
-	Integrity any          `json:"integrity,omitempty" jsonschema:"what was verified: origin, log id, size, root, the latest signed checkpoint"`
+	OK        bool           `json:"ok" jsonschema:"every check passed"`
+	Checks    []VerifyLine   `json:"checks"`
+	Failure   map[string]any `json:"failure,omitempty" jsonschema:"the first failing record (sequence, record_id) and why"`
+	Error     string         `json:"error,omitempty"`
+	Integrity map[string]any `json:"integrity,omitempty" jsonschema:"what was verified: origin, log id, size, root, the latest signed checkpoint"`
 }
 
 // VerifyLine is one check of a verification.
@@ -340,10 +341,10 @@ func verifyResult(rep *trail.Report) VerifyResult {
 		out.Checks = append(out.Checks, VerifyLine(c))
 	}
 	if rep.Failure != nil {
-		out.Failure = rep.Failure
+		out.Failure = object(rep.Failure)
 	}
 	if rep.Integrity != nil {
-		out.Integrity = rep.Integrity
+		out.Integrity = object(rep.Integrity)
 	}
 	return out
 }
@@ -377,9 +378,9 @@ type QueryInput struct {
 
 // QueryResult is what query_audit_trail returns.
 type QueryResult struct {
-	Count   int   `json:"count"`
-	Records []any `json:"records" jsonschema:"the records, oldest first, as stored (record_id, record_hash, sequence, timestamp, actor, action, target, …)"`
-	More    bool  `json:"more" jsonschema:"more records match than the limit"`
+	Count   int              `json:"count"`
+	Records []map[string]any `json:"records" jsonschema:"the records, oldest first, as stored (record_id, record_hash, sequence, timestamp, actor, action, target, …)"`
+	More    bool             `json:"more" jsonschema:"more records match than the limit"`
 }
 
 func (t *tools) query(ctx context.Context, req *mcp.CallToolRequest, in QueryInput) (*mcp.CallToolResult, QueryResult, error) {
@@ -395,9 +396,9 @@ func (t *tools) query(ctx context.Context, req *mcp.CallToolRequest, in QueryInp
 	if err != nil {
 		return nil, QueryResult{}, toolError(err)
 	}
-	out := QueryResult{Count: len(page.Records), Records: make([]any, len(page.Records)), More: page.Next != ""}
+	out := QueryResult{Count: len(page.Records), Records: make([]map[string]any, len(page.Records)), More: page.Next != ""}
 	for i, r := range page.Records {
-		out.Records[i] = r
+		out.Records[i] = object(r)
 	}
 	return nil, out, nil
 }
@@ -410,12 +411,12 @@ type ProveInput struct {
 // ProveResult is what prove_record returns: the file 'ami-audit prove'
 // writes.
 type ProveResult struct {
-	Format     string   `json:"format"`
-	Checkpoint string   `json:"checkpoint" jsonschema:"the signed checkpoint the proof leads to"`
-	LeafIndex  uint64   `json:"leaf_index" jsonschema:"the record's sequence"`
-	TreeSize   uint64   `json:"tree_size"`
-	Record     any      `json:"record"`
-	Proof      []string `json:"inclusion_proof" jsonschema:"the hashes from the record's leaf to the root, base64"`
+	Format     string         `json:"format"`
+	Checkpoint string         `json:"checkpoint" jsonschema:"the signed checkpoint the proof leads to"`
+	LeafIndex  uint64         `json:"leaf_index" jsonschema:"the record's sequence"`
+	TreeSize   uint64         `json:"tree_size"`
+	Record     map[string]any `json:"record"`
+	Proof      []string       `json:"inclusion_proof" jsonschema:"the hashes from the record's leaf to the root, base64"`
 }
 
 func (t *tools) prove(ctx context.Context, req *mcp.CallToolRequest, in ProveInput) (*mcp.CallToolResult, ProveResult, error) {
@@ -430,7 +431,7 @@ func (t *tools) prove(ctx context.Context, req *mcp.CallToolRequest, in ProveInp
 	if err != nil {
 		return nil, ProveResult{}, toolError(err)
 	}
-	return nil, ProveResult{Format: p.Format, Checkpoint: p.Checkpoint, LeafIndex: p.LeafIndex, TreeSize: p.TreeSize, Record: rec, Proof: p.Proof}, nil
+	return nil, ProveResult{Format: p.Format, Checkpoint: p.Checkpoint, LeafIndex: p.LeafIndex, TreeSize: p.TreeSize, Record: object(rec), Proof: p.Proof}, nil
 }
 
 func rootText(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
@@ -468,10 +469,10 @@ type ReportInput struct {
 
 // ReportResult is what report returns.
 type ReportResult struct {
-	Format    string `json:"format"`
-	Records   int    `json:"records" jsonschema:"records the report covers"`
-	Content   string `json:"content" jsonschema:"the rendered report"`
-	Integrity any    `json:"integrity" jsonschema:"the trail's verified integrity: size, root, signed checkpoint"`
+	Format    string         `json:"format"`
+	Records   int            `json:"records" jsonschema:"records the report covers"`
+	Content   string         `json:"content" jsonschema:"the rendered report"`
+	Integrity map[string]any `json:"integrity" jsonschema:"the trail's verified integrity: size, root, signed checkpoint"`
 }
 
 // maxReportRecords bounds the records a report tallies.
@@ -530,5 +531,19 @@ func (t *tools) report(ctx context.Context, req *mcp.CallToolRequest, in ReportI
 	if err := fm.Format(&b, doc); err != nil {
 		return nil, ReportResult{}, toolError(err)
 	}
-	return nil, ReportResult{Format: name, Records: n, Content: b.String(), Integrity: in2}, nil
+	return nil, ReportResult{Format: name, Records: n, Content: b.String(), Integrity: object(in2)}, nil
+}
+
+// object is v as a JSON object: what a tool's structured result holds
+// where its schema says "object".
+func object(v any) map[string]any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	return m
 }
