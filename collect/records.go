@@ -53,8 +53,9 @@ func AppendRecord(ctx context.Context, env *Env, r *audit.Record, signers []note
 	return err
 }
 
-// AppendRecords refuses a reserved action (ReservedAction), masks the records seq yields and appends them atomically,
-// in one transaction, streaming (memory stays flat): every record, or —
+// AppendRecords refuses a reserved action (ReservedAction), masks the
+// records seq yields and appends them atomically, in one transaction,
+// streaming (memory stays flat): every record, or —
 // when seq yields an error or a record is refused — none. each, when not
 // nil, sees every record after it is masked and before it is appended.
 // It returns the number appended.

@@ -17,7 +17,9 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collect"
+	"github.com/ami-orchestrator/ami-audit/disclose"
 	"github.com/ami-orchestrator/ami-audit/internal/usererr"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/secrets"
 	"github.com/ami-orchestrator/ami-audit/serve/token"
 	"github.com/ami-orchestrator/ami-audit/trail"
@@ -31,17 +33,30 @@ import (
 // like credentials cost every record the masking step's slow path.)
 const MetaCaller = "caller"
 
-// View turns a stored record into what the caller may see of it. It is
-// the one function every handler passes records through before they
-// leave the server (get, query, the live feed, proofs): reading by
-// classification plugs in here. It may return a copy with values masked,
-// or an error wrapping ErrForbidden when the caller may not see the record
-// at all.
-type View func(ctx context.Context, who token.Identity, r *audit.Record) (*audit.Record, error)
+// View turns records read from the store into what the caller may see of
+// them. It is the one function every handler passes records through
+// before they leave the server (get, query, the live feed, proofs,
+// reports): reading by classification is decided here. It may yield
+// records with values masked; a record it does not yield is not shown.
+type View func(ctx context.Context, who token.Identity, seq iter.Seq2[*audit.Record, error]) iter.Seq2[*audit.Record, error]
 
-// Everything is the View that shows every record as stored.
-func Everything(_ context.Context, _ token.Identity, r *audit.Record) (*audit.Record, error) {
-	return r, nil
+// Disclose is the View of package disclose: each caller sees the committed
+// (confidential) values of the classifications access allows it, and
+// their commitments otherwise.
+func Disclose(t *trail.Trail, access func(token.Identity) disclose.Access) View {
+	return func(ctx context.Context, who token.Identity, seq iter.Seq2[*audit.Record, error]) iter.Seq2[*audit.Record, error] {
+		vr, _ := t.Store().(ledger.ValueReader)
+		return disclose.Records(ctx, vr, access(who), seq)
+	}
+}
+
+// AccessByRole is the default access of callers: an admin sees every
+// committed value, other roles see commitments only.
+func AccessByRole(who token.Identity) disclose.Access {
+	if who.Role == token.Admin {
+		return disclose.Everything
+	}
+	return disclose.None
 }
 
 // ErrForbidden: the caller's role does not allow the operation.
@@ -57,7 +72,8 @@ type Config struct {
 	// Root is the repository served: every path a caller gives must be
 	// inside it.
 	Root string
-	// View decides what callers see of records (nil: Everything).
+	// View decides what callers see of records (nil: Disclose with
+	// AccessByRole).
 	View View
 	// EngineHosts are the container engine endpoints of the service
 	// checks (nil: the docker and podman sockets).
@@ -77,7 +93,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("serve: a trail and a detector are needed")
 	}
 	if cfg.View == nil {
-		cfg.View = Everything
+		cfg.View = Disclose(cfg.Trail, AccessByRole)
 	}
 	root, err := resolveRoot(cfg.Root)
 	if err != nil {
@@ -106,9 +122,18 @@ func Allow(who token.Identity, p token.Permission) error {
 	return nil
 }
 
-// Show passes a record through the View.
+// Show passes one record through the View; the error wraps ErrForbidden
+// when the caller may not see it.
 func (s *Service) Show(ctx context.Context, who token.Identity, r *audit.Record) (*audit.Record, error) {
-	return s.cfg.View(ctx, who, r)
+	for v, err := range s.cfg.View(ctx, who, func(yield func(*audit.Record, error) bool) { yield(r, nil) }) {
+		return v, err
+	}
+	return nil, fmt.Errorf("%w: record %s", ErrForbidden, r.RecordID)
+}
+
+// Records passes the records of seq through the View.
+func (s *Service) Records(ctx context.Context, who token.Identity, seq iter.Seq2[*audit.Record, error]) iter.Seq2[*audit.Record, error] {
+	return s.cfg.View(ctx, who, seq)
 }
 
 // Get returns the record with id (any spelling of its UUID), as the caller
@@ -164,16 +189,18 @@ func (s *Service) Query(ctx context.Context, who token.Identity, f audit.Filter,
 	page := &Page{Records: []*audit.Record{}}
 	var last *audit.Record
 	n := 0
-	for r, err := range s.cfg.Trail.Store().Query(ctx, f) {
-		if err != nil {
-			return nil, err
+	read := func(yield func(*audit.Record, error) bool) {
+		for r, err := range s.cfg.Trail.Store().Query(ctx, f) {
+			if err == nil {
+				last = r
+				n++
+			}
+			if !yield(r, err) {
+				return
+			}
 		}
-		last = r
-		n++
-		v, err := s.Show(ctx, who, r)
-		if errors.Is(err, ErrForbidden) {
-			continue
-		}
+	}
+	for v, err := range s.Records(ctx, who, read) {
 		if err != nil {
 			return nil, err
 		}

@@ -633,3 +633,28 @@ func decode(resp *http.Response, v any) {
 	defer resp.Body.Close()
 	json.NewDecoder(resp.Body).Decode(v)
 }
+
+// Reading by classification: the committed values of a confidential
+// record are shown to an admin and only their commitments to other roles,
+// through every route that returns records.
+func TestReadingByClassification(t *testing.T) {
+	s := newServer(t, servetest.New(t), httpapi.Config{})
+	code, b := s.do("POST", "/v1/records", "writer", strings.NewReader(`{"actor":"hr","action":"salary_change","target":"employee/42","target_type":"file","classification":"confidential","context":{"salary":"91234 EUR"}}`))
+	if code != 201 {
+		t.Fatalf("%d %s", code, b)
+	}
+	var a httpapi.Appended
+	json.Unmarshal(b, &a)
+	id := a.RecordIDs[0]
+	for _, path := range []string{"/v1/records/" + id, "/v1/records?action=salary_change", "/v1/records/" + id + "/proof"} {
+		for role, shown := range map[string]bool{"admin": true, "reader": false, "writer": false, "verifier": false} {
+			code, b := s.do("GET", path, role, nil)
+			if code != 200 {
+				t.Fatalf("%s as %s: %d %s", path, role, code, b)
+			}
+			if got := strings.Contains(string(b), "91234 EUR"); got != shown {
+				t.Errorf("%s as %s: value shown %v, want %v: %s", path, role, got, shown, b)
+			}
+		}
+	}
+}

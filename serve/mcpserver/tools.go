@@ -501,13 +501,9 @@ func (t *tools) report(ctx context.Context, req *mcp.CallToolRequest, in ReportI
 	}
 	tally := batch.NewTally()
 	n := 0
-	for r, err := range t.svc.Trail().Store().Query(ctx, f) {
+	for v, err := range t.svc.Records(ctx, caller(req), t.svc.Trail().Store().Query(ctx, f)) {
 		if err != nil {
 			return nil, ReportResult{}, toolError(err)
-		}
-		v, err := t.svc.Show(ctx, caller(req), r)
-		if err != nil {
-			continue
 		}
 		tally.Add([]*audit.Record{v})
 		n++
