@@ -254,13 +254,14 @@ func TestAppendBatchAtomic(t *testing.T) {
 		line  int
 		want  int
 	}{
-		"malformed JSON": {append(slices.Clone(good[:10]), `{"actor": "a", `, good[11]), httpapi.CodeInvalidRecord, 11, 400},
-		"misspelt field": {append(slices.Clone(good[:3]), strings.Replace(good[3], `"actor"`, `"Actor"`, 1)), httpapi.CodeInvalidRecord, 4, 400},
-		"unknown field":  {append(slices.Clone(good[:5]), `{"actor":"a","action":"b","target":"t","target_type":"file","colour":"red"}`), httpapi.CodeInvalidRecord, 6, 400},
-		"assigned field": {append(slices.Clone(good[:2]), `{"actor":"a","action":"b","target":"t","target_type":"file","sequence":3}`), httpapi.CodeInvalidRecord, 3, 400},
-		"not an object":  {append(slices.Clone(good[:2]), `[1,2]`), httpapi.CodeInvalidRecord, 3, 400},
-		"duplicate id":   {append(slices.Clone(good[:20]), fmt.Sprintf(`{"record_id":%q,"actor":"a","action":"b","target":"t","target_type":"file"}`, dup)), httpapi.CodeDuplicateID, 0, 409},
-		"invalid utf-8":  {append(slices.Clone(good[:2]), "{\"actor\":\"a\xff\",\"action\":\"b\",\"target\":\"t\",\"target_type\":\"file\"}"), httpapi.CodeInvalidRecord, 3, 400},
+		"malformed JSON":  {append(slices.Clone(good[:10]), `{"actor": "a", `, good[11]), httpapi.CodeInvalidRecord, 11, 400},
+		"misspelt field":  {append(slices.Clone(good[:3]), strings.Replace(good[3], `"actor"`, `"Actor"`, 1)), httpapi.CodeInvalidRecord, 4, 400},
+		"unknown field":   {append(slices.Clone(good[:5]), `{"actor":"a","action":"b","target":"t","target_type":"file","colour":"red"}`), httpapi.CodeInvalidRecord, 6, 400},
+		"assigned field":  {append(slices.Clone(good[:2]), `{"actor":"a","action":"b","target":"t","target_type":"file","sequence":3}`), httpapi.CodeInvalidRecord, 3, 400},
+		"not an object":   {append(slices.Clone(good[:2]), `[1,2]`), httpapi.CodeInvalidRecord, 3, 400},
+		"duplicate id":    {append(slices.Clone(good[:20]), fmt.Sprintf(`{"record_id":%q,"actor":"a","action":"b","target":"t","target_type":"file"}`, dup)), httpapi.CodeDuplicateID, 0, 409},
+		"reserved action": {append(slices.Clone(good[:2]), fmt.Sprintf(`{"actor":"a","action":%q,"target":"t","target_type":"file"}`, audit.ForgettingActions[0])), httpapi.CodeInvalidRequest, 0, 400},
+		"invalid utf-8":   {append(slices.Clone(good[:2]), "{\"actor\":\"a\xff\",\"action\":\"b\",\"target\":\"t\",\"target_type\":\"file\"}"), httpapi.CodeInvalidRecord, 3, 400},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
