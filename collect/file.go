@@ -133,23 +133,7 @@ func fileReport(target string, includeGit bool, t *file.Tally, appended int, now
 		r.Sections = append(r.Sections, sec)
 	}
 
-	exts := t.Extensions()
-	if len(exts) > 0 {
-		table := report.Section{Title: "Files by extension", Columns: []string{"Extension", "Files", "Size", "Bytes"}}
-		chart := &report.Chart{Kind: report.ChartBar, Unit: "files"}
-		for i, e := range exts {
-			if i == maxFileExtensions {
-				table.Text = fmt.Sprintf("The %d extensions with the most files, of %d.", maxFileExtensions, len(exts))
-				break
-			}
-			table.Rows = append(table.Rows, []string{e.Ext, i64(e.Files), humanize.IBytes(uint64(max(e.Bytes, 0))), i64(e.Bytes)})
-			if i < maxChartBars {
-				chart.Labels = append(chart.Labels, e.Ext)
-				chart.Values = append(chart.Values, float64(e.Files))
-			}
-		}
-		r.Sections = append(r.Sections, table, report.Section{Title: "Files per extension", Chart: chart})
-	}
+	r.Sections = append(r.Sections, extensionSections(t)...)
 	return r
 }
 
@@ -168,6 +152,30 @@ func notAudited(t *file.Tally) (report.Section, bool) {
 		sec.Text = fmt.Sprintf("The first %d of %d paths (a directory counts once).", len(t.Passed), int64(len(t.Passed))+t.PassedDropped)
 	}
 	return sec, true
+}
+
+// extensionSections are the table and chart of the files per extension
+// (none without files).
+func extensionSections(t *file.Tally) []report.Section {
+	exts := t.Extensions()
+	if len(exts) == 0 {
+		return nil
+	}
+	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
+	table := report.Section{Title: "Files by extension", Columns: []string{"Extension", "Files", "Size", "Bytes"}}
+	chart := &report.Chart{Kind: report.ChartBar, Unit: "files"}
+	for i, e := range exts {
+		if i == maxFileExtensions {
+			table.Text = fmt.Sprintf("The %d extensions with the most files, of %d.", maxFileExtensions, len(exts))
+			break
+		}
+		table.Rows = append(table.Rows, []string{e.Ext, i64(e.Files), humanize.IBytes(uint64(max(e.Bytes, 0))), i64(e.Bytes)})
+		if i < maxChartBars {
+			chart.Labels = append(chart.Labels, e.Ext)
+			chart.Values = append(chart.Values, float64(e.Files))
+		}
+	}
+	return []report.Section{table, {Title: "Files per extension", Chart: chart}}
 }
 
 // Caps of the extension table and chart.

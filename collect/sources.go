@@ -172,9 +172,6 @@ func fileRepoSource(ctx context.Context, env *Env, opts SourceOptions) (audit.So
 	return run, nil
 }
 
-// maxReportExtensions caps the extensions table of the file report.
-const maxReportExtensions = 25
-
 func (f *fileRun) RunReport() ReportPart {
 	t := f.tally
 	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
@@ -201,24 +198,7 @@ func (f *fileRun) RunReport() ReportPart {
 	if sec, ok := notAudited(t); ok {
 		p.Sections = append(p.Sections, sec)
 	}
-	exts := t.Extensions()
-	if len(exts) == 0 {
-		return p
-	}
-	sec := report.Section{Title: "Files by extension", Columns: []string{"Extension", "Files", "Size", "Bytes"}}
-	chart := &report.Chart{Kind: report.ChartBar, Unit: "files"}
-	for i, e := range exts {
-		if i == maxReportExtensions {
-			sec.Text = fmt.Sprintf("The %d extensions with the most files of %d.", maxReportExtensions, len(exts))
-			break
-		}
-		sec.Rows = append(sec.Rows, []string{e.Ext, i64(e.Files), humanize.IBytes(uint64(max(e.Bytes, 0))), i64(e.Bytes)})
-		if i < 12 {
-			chart.Labels = append(chart.Labels, e.Ext)
-			chart.Values = append(chart.Values, float64(e.Files))
-		}
-	}
-	p.Sections = append(p.Sections, sec, report.Section{Title: "Files per extension", Chart: chart})
+	p.Sections = append(p.Sections, extensionSections(t)...)
 	return p
 }
 

@@ -43,6 +43,17 @@ func (t *Trail) Checkpoint(ctx context.Context) ([]byte, ledger.Checkpoint, erro
 	return []byte(in.Checkpoint), cp, nil
 }
 
+// signedCheckpoint opens cpNote, a checkpoint of this log signed by its
+// key; nil stands for the trail's latest signed head, after a full
+// verification.
+func (t *Trail) signedCheckpoint(ctx context.Context, cpNote []byte) ([]byte, ledger.Checkpoint, error) {
+	if cpNote == nil {
+		return t.Checkpoint(ctx)
+	}
+	cp, err := t.openCheckpoint(cpNote)
+	return cpNote, cp, err
+}
+
 // InclusionProof is the file 'prove' writes: everything a stranger needs,
 // with the log's public key, to check that a record is in the log.
 type InclusionProof struct {
@@ -64,13 +75,8 @@ const ProofFormat = "ami-audit-inclusion-proof/v1"
 // before it is returned, so a store cannot make it prove anything the log
 // key did not sign.
 func (t *Trail) Prove(ctx context.Context, id string, cpNote []byte) (*InclusionProof, error) {
-	var cp ledger.Checkpoint
-	var err error
-	if cpNote == nil {
-		if cpNote, cp, err = t.Checkpoint(ctx); err != nil {
-			return nil, err
-		}
-	} else if cp, err = t.openCheckpoint(cpNote); err != nil {
+	cpNote, cp, err := t.signedCheckpoint(ctx, cpNote)
+	if err != nil {
 		return nil, err
 	}
 	r, err := t.raw.Get(ctx, id)
@@ -213,13 +219,8 @@ const ConsistencyFormat = "ami-audit-consistency-proof/v1"
 // proof is checked against the checkpoint's signed root before it is
 // returned.
 func (t *Trail) ProveConsistency(ctx context.Context, oldSize uint64, cpNote []byte) (*ConsistencyProof, error) {
-	var cp ledger.Checkpoint
-	var err error
-	if cpNote == nil {
-		if cpNote, cp, err = t.Checkpoint(ctx); err != nil {
-			return nil, err
-		}
-	} else if cp, err = t.openCheckpoint(cpNote); err != nil {
+	cpNote, cp, err := t.signedCheckpoint(ctx, cpNote)
+	if err != nil {
 		return nil, err
 	}
 	if oldSize == 0 || oldSize > cp.Size {

@@ -158,16 +158,24 @@ func (q *Queue) run() {
 		var linger <-chan time.Time
 		target := q.lastGroup // the appenders expected back
 		counted := false
+		// take adds r to the group; a stream ends the group and is
+		// committed on its own after it.
+		take := func(r *Request) bool {
+			if r.Stream != nil {
+				stream = r
+				return false
+			}
+			batch = append(batch, r)
+			n += len(r.Recs)
+			return true
+		}
 	drain:
 		for n < q.maxBatch {
 			select {
 			case r := <-q.reqs:
-				if r.Stream != nil {
-					stream = r
+				if !take(r) {
 					break drain
 				}
-				batch = append(batch, r)
-				n += len(r.Recs)
 				continue
 			default:
 			}
@@ -193,12 +201,9 @@ func (q *Queue) run() {
 			}
 			select {
 			case r := <-q.reqs:
-				if r.Stream != nil {
-					stream = r
+				if !take(r) {
 					break drain
 				}
-				batch = append(batch, r)
-				n += len(r.Recs)
 			case <-linger:
 				break drain
 			}
