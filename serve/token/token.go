@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ami-orchestrator/ami-audit/internal/atomicfile"
 )
 
 // File is the name of the token file in the trail's directory.
@@ -266,7 +268,7 @@ func (s *Set) update(change func([]Entry) ([]Entry, error)) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.path, append(b, '\n')); err != nil {
+	if err := atomicfile.Write(s.path, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
 	return s.reload(true)
@@ -316,32 +318,4 @@ func (s *Set) Authenticate(tok string) (Identity, error) {
 func hashOf(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(sum[:])
-}
-
-// writeAtomic replaces path with b: a temporary file of mode 0600, synced,
-// renamed into place.
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tokens-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
