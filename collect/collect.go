@@ -1,10 +1,11 @@
 // Package collect runs the collections of ami-audit into a trail: one
 // function per kind of audit (Repo, Files, Git, Logs, Modules, Quality,
-// Services), each building its sources, running them through the one batch
-// collector that masks every record (secrets.Detector.MaskRecord) and
-// applies the one exclusion (source/exclude), and returning the report of
-// the run. The command line, the MCP server and the HTTP API call these
-// functions; none of them builds a source or a collector itself.
+// Services; Watch follows live sources through the stream collector), each
+// building its sources, running them through the one collector that masks
+// every record (secrets.Detector.MaskRecord) and applies the one exclusion
+// (source/exclude), and returning the report of the run. The command line,
+// the MCP server and the HTTP API call these functions; none of them builds
+// a source or a collector itself.
 //
 // Requests hold values, not flags: the front end parses what its user gave
 // (dates, severities) and presents the errors (usererr marks those caused
