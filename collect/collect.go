@@ -33,8 +33,10 @@ type Env struct {
 	// command refused for its request creates no trail.
 	Open func(ctx context.Context) (audit.Store, error)
 	// Detector returns the masking step every record passes before it is
-	// appended.
-	Detector func() (*secrets.Detector, error)
+	// appended; GitleaksConfig is the file of the gitleaks rules it was
+	// built with ("": gitleaks' own).
+	Detector       func() (*secrets.Detector, error)
+	GitleaksConfig string
 	// Notice tells the user something about the run (nil: nothing is
 	// said).
 	Notice func(format string, args ...any)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
@@ -39,10 +38,11 @@ func (a *App) fingerprintKey() ([]byte, error) { return collect.FingerprintKey(a
 // or created, on first use), its directory, the masking step.
 func (a *App) env() *collect.Env {
 	return &collect.Env{
-		Dir:      a.auditDir,
-		Open:     a.openStore,
-		Detector: a.secretDetector,
-		Notice:   a.notice,
+		Dir:            a.auditDir,
+		Open:           a.openStore,
+		Detector:       a.secretDetector,
+		GitleaksConfig: a.gitleaksConfig,
+		Notice:         a.notice,
 		Retention: func(ctx context.Context) (func(*audit.Record) bool, error) {
 			if a.trail == nil {
 				return nil, nil
@@ -72,34 +72,6 @@ func (a *App) maskRecord(r *audit.Record) error {
 // the trail, a report or an analyzer sees it.
 func (a *App) collector(app audit.Appender, cfg batch.Config) (*batch.Collector, error) {
 	return a.env().Collector(app, cfg)
-}
-
-// securityDetector is the secret detector of the security analyzer for the
-// repository at root: gitleaks' rules, or the repository's .gitleaks.toml
-// when it has one, with ami-audit's rules, and the trail's fingerprint
-// key, so that a secret has the same fingerprint in every record.
-//
-// When the rules are the masking detector's (no .gitleaks.toml in the
-// repository, the same --gitleaks-config), that detector serves: one set
-// of compiled rules in memory, not two.
-func (a *App) securityDetector(root string) (*secrets.Detector, error) {
-	cfg := secrets.Config{}
-	if p := filepath.Join(root, ".gitleaks.toml"); fileExists(p) {
-		cfg.GitleaksConfig = p
-	}
-	if cfg.GitleaksConfig == a.gitleaksConfig {
-		return a.secretDetector()
-	}
-	key, err := a.fingerprintKey()
-	if err != nil {
-		return nil, err
-	}
-	cfg.FingerprintKey = key
-	d, err := secrets.New(cfg)
-	if err != nil {
-		return nil, withHint(err, "fix the repository's .gitleaks.toml")
-	}
-	return d, nil
 }
 
 func fileExists(p string) bool {
