@@ -24,6 +24,8 @@
 //   - analyzer/... analyzers derive findings from the trail (and the
 //     repository); package analyzer records them as evidence: a finding
 //     record when one appears or changes, a resolution when it goes away
+//   - collect      the collections every front end runs (CLI, HTTP, MCP)
+//   - serve/...    the HTTP API and the MCP server, tokens and roles
 //   - report/...   turns records into documents people and programs read
 //   - cmd/ami-audit the command line, a thin layer over the packages above
 //

@@ -291,6 +291,10 @@ func testQuery(t *testing.T, h Harness) {
 		"combined newest":     {Action: "commit", Since: at(5), Limit: 3, Newest: true},
 		"no match":            {Actor: "nobody", Limit: -1},
 		"unicode target none": {Target: "svc/ápi", Limit: -1},
+		"from sequence":       {FromSequence: 30, Limit: 5},
+		"before sequence":     {BeforeSequence: 12, Limit: 5, Newest: true},
+		"sequence window":     {Actor: "bob", FromSequence: 10, BeforeSequence: 40, Limit: -1},
+		"from beyond":         {FromSequence: 1000, Limit: -1},
 	}
 	for name, f := range filters {
 		t.Run(name, func(t *testing.T) {
@@ -319,6 +323,13 @@ func testQuery(t *testing.T, h Harness) {
 	}
 	if gotErr == nil {
 		t.Error("Query with an unknown severity did not fail")
+	}
+	gotErr = nil
+	for _, err := range inst.Store.Query(ctx, audit.Filter{FromSequence: 9, BeforeSequence: 9}) {
+		gotErr = err
+	}
+	if gotErr == nil {
+		t.Error("Query with an empty sequence window did not fail")
 	}
 	// Stopping early is allowed.
 	for range inst.Store.Query(ctx, audit.Filter{Limit: -1}) {

@@ -43,6 +43,17 @@ func (t *Trail) Checkpoint(ctx context.Context) ([]byte, ledger.Checkpoint, erro
 	return []byte(in.Checkpoint), cp, nil
 }
 
+// signedCheckpoint opens cpNote, a checkpoint of this log signed by its
+// key; nil stands for the trail's latest signed head, after a full
+// verification.
+func (t *Trail) signedCheckpoint(ctx context.Context, cpNote []byte) ([]byte, ledger.Checkpoint, error) {
+	if cpNote == nil {
+		return t.Checkpoint(ctx)
+	}
+	cp, err := t.openCheckpoint(cpNote)
+	return cpNote, cp, err
+}
+
 // InclusionProof is the file 'prove' writes: everything a stranger needs,
 // with the log's public key, to check that a record is in the log.
 type InclusionProof struct {
@@ -64,13 +75,8 @@ const ProofFormat = "ami-audit-inclusion-proof/v1"
 // before it is returned, so a store cannot make it prove anything the log
 // key did not sign.
 func (t *Trail) Prove(ctx context.Context, id string, cpNote []byte) (*InclusionProof, error) {
-	var cp ledger.Checkpoint
-	var err error
-	if cpNote == nil {
-		if cpNote, cp, err = t.Checkpoint(ctx); err != nil {
-			return nil, err
-		}
-	} else if cp, err = t.openCheckpoint(cpNote); err != nil {
+	cpNote, cp, err := t.signedCheckpoint(ctx, cpNote)
+	if err != nil {
 		return nil, err
 	}
 	r, err := t.raw.Get(ctx, id)
@@ -186,4 +192,58 @@ func RecordHashOf(raw []byte) (sum [32]byte, claimed string, err error) {
 		return sum, "", err
 	}
 	return sha256.Sum256(b), claimed, nil
+}
+
+// ConsistencyProof shows that the log's tree at a signed checkpoint
+// extends its tree at an older size: with the log's public key and the
+// older checkpoint (or root) kept elsewhere, anyone can check that nothing
+// of the older tree was changed or removed.
+type ConsistencyProof struct {
+	Format string `json:"format"`
+	// Checkpoint is the newer tree head, signed by the log key.
+	Checkpoint string `json:"checkpoint"`
+	OldSize    uint64 `json:"old_size"`
+	// OldRoot is the root of the log's first OldSize records (base64):
+	// compare it with the root of the checkpoint kept at that size.
+	OldRoot string   `json:"old_root"`
+	NewSize uint64   `json:"new_size"`
+	Proof   []string `json:"consistency_proof"`
+}
+
+// ConsistencyFormat names the format of ConsistencyProof.
+const ConsistencyFormat = "ami-audit-consistency-proof/v1"
+
+// ProveConsistency builds a consistency proof from the log's tree at
+// oldSize to the tree of a signed checkpoint: cpNote, or the trail's
+// latest signed head (after a full verification) when cpNote is nil. The
+// proof is checked against the checkpoint's signed root before it is
+// returned.
+func (t *Trail) ProveConsistency(ctx context.Context, oldSize uint64, cpNote []byte) (*ConsistencyProof, error) {
+	cpNote, cp, err := t.signedCheckpoint(ctx, cpNote)
+	if err != nil {
+		return nil, err
+	}
+	if oldSize == 0 || oldSize > cp.Size {
+		return nil, fmt.Errorf("%w: old size %d: want 1 to the checkpoint's size %d", ErrOptions, oldSize, cp.Size)
+	}
+	hr := t.hashReader(ctx)
+	oldRoot, err := ledger.TreeRoot(oldSize, hr)
+	if err != nil {
+		return nil, err
+	}
+	var proof tlog.TreeProof
+	if oldSize < cp.Size {
+		if proof, err = tlog.ProveTree(int64(cp.Size), int64(oldSize), hr); err != nil {
+			return nil, err
+		}
+	}
+	if err := tlog.CheckTree(proof, int64(cp.Size), cp.Root, int64(oldSize), oldRoot); err != nil {
+		return nil, fmt.Errorf("%w: the stored tree does not prove that the checkpoint extends size %d (%v); run 'ami-audit verify'", ledger.ErrTampered, oldSize, err)
+	}
+	out := &ConsistencyProof{Format: ConsistencyFormat, Checkpoint: string(cpNote), OldSize: oldSize,
+		OldRoot: base64.StdEncoding.EncodeToString(oldRoot[:]), NewSize: cp.Size}
+	for _, h := range proof {
+		out.Proof = append(out.Proof, base64.StdEncoding.EncodeToString(h[:]))
+	}
+	return out, nil
 }

@@ -112,6 +112,9 @@ func (a *App) commands() []*cobra.Command {
 		a.watchCommand(),
 		a.scheduleCommand(),
 		a.dashboardCommand(),
+		a.tokenCommand(),
+		a.serveCommand(),
+		a.mcpCommand(),
 	}
 }
 

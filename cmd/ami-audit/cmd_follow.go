@@ -9,6 +9,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/store/rediscache"
+	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
 // withCache puts the Redis cache of --cache (or AMI_AUDIT_CACHE) in front
@@ -26,15 +27,10 @@ func (a *App) withCache(ctx context.Context, s audit.Store) (audit.Store, error)
 }
 
 // watcher is a store that announces committed appends (the Redis cache).
-type watcher interface {
-	Watch(ctx context.Context) (<-chan audit.Head, error)
-}
+type watcher = trail.Watcher
 
 // follow prints the records matching f that are appended from now on,
-// until ctx ends: woken by the cache's announcements when there is a
-// cache, and reading the store every poll interval in any case, so that
-// nothing is missed while Redis is away. Records come from the store, in
-// sequence order, each once.
+// until ctx ends (trail.Follow).
 func (a *App) follow(ctx context.Context, s audit.Store, f audit.Filter, format string, poll time.Duration) error {
 	if format != "table" && format != "jsonl" && format != "json" {
 		return usagef("--follow prints table or jsonl, not %s", format)
@@ -43,45 +39,14 @@ func (a *App) follow(ctx context.Context, s audit.Store, f audit.Filter, format 
 	if err != nil {
 		return err
 	}
-	next := head.Size
-	var notify <-chan audit.Head
-	if w, ok := s.(watcher); ok {
-		if notify, err = w.Watch(ctx); err != nil {
+	return trail.Follow(ctx, s, trail.FollowOptions{
+		From:   head.Size,
+		Filter: f,
+		Poll:   poll,
+		OnPolling: func(err error) {
 			a.notice("following by reading the store every %s (%v)", poll, err)
-			notify = nil
-		} else {
-			poll = max(poll, 5*time.Second)
-		}
-	}
-	timer := time.NewTimer(poll)
-	defer timer.Stop()
-	for {
-		for r, err := range s.Range(ctx, next, ^uint64(0)) {
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			next = r.Sequence + 1
-			if !f.Match(r) {
-				continue
-			}
-			if err := writeFollowed(a.stdout, r, format); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-notify:
-			if !ok {
-				notify = nil
-			}
-		case <-timer.C:
-			timer.Reset(poll)
-		}
-	}
+		},
+	}, func(r *audit.Record) error { return writeFollowed(a.stdout, r, format) })
 }
 
 func writeFollowed(w io.Writer, r *audit.Record, format string) error {

@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
-	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/git"
 )
 
@@ -77,11 +74,7 @@ Dates are ISO dates (2024-01-31), RFC 3339 times, "now", "today",
 // gitToplevel returns the root of the git repository holding dir; the
 // error wraps git.ErrNotRepository when there is none.
 func gitToplevel(ctx context.Context, dir string) (string, error) {
-	src, err := git.New(git.Config{})
-	if err != nil {
-		return "", err
-	}
-	return src.Toplevel(ctx, dir)
+	return collect.GitToplevel(ctx, dir)
 }
 
 func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
@@ -123,89 +116,20 @@ func (a *App) runGit(cmd *cobra.Command, f gitFlags) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	// Before the trail is opened (and perhaps created): is there history?
-	if _, err := gitToplevel(ctx, dir); errors.Is(err, git.ErrNotRepository) {
-		return withHint(err, "run it inside a git repository, or name one: ami-audit git PATH")
-	} else if err != nil {
-		return err
-	}
-
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	stats := git.NewStats()
-	var blame *git.Blame
 	meter := progress.New(a.stderr, a.progress(), "git", "commits", 0)
 	defer meter.Done()
-	cfg.Recorded = store
-	cfg.OnCommit = func(c *git.Commit) {
-		stats.Add(c)
-		meter.Add(1)
-	}
-	cfg.OnBlame = func(b *git.Blame) { blame = b }
-	src, err := git.New(cfg)
-	if err != nil {
-		return usageError{err}
-	}
-	appended := map[string]int{}
-	var warnings []string
-	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
-		for _, r := range recs {
-			appended[r.Action]++
-			if r.Action == git.ActionWarning {
-				msg, _ := r.Context["error"].(string)
-				warnings = append(warnings, r.Target+": "+msg)
-			}
-		}
-	}})
-	if err != nil {
-		return err
-	}
-	sum, err := col.Run(ctx, dir, []audit.Source{src})
+	res, err := collect.Git(ctx, a.env(), collect.GitRequest{Dir: dir, Config: cfg, Progress: meter.Add})
 	meter.Done()
+	if errors.Is(err, git.ErrNotRepository) {
+		return withHint(err, "run it inside a git repository, or name one: ami-audit git PATH")
+	}
 	if err != nil {
-		var n int
-		if sum != nil {
-			n = sum.Records()
+		if res != nil {
+			a.appendedBeforeFailure(res.Appended)
 		}
-		a.appendedBeforeFailure(n)
 		return err
 	}
-	return a.render(f.out, gitReport(dir, cfg, stats, blame, appended, warnings, now))
-}
-
-// gitReport builds the report of one git run.
-func gitReport(dir string, cfg git.Config, stats *git.Stats, blame *git.Blame, appended map[string]int, warnings []string, now time.Time) *report.Report {
-	title := "Git history"
-	if abs, err := filepath.Abs(dir); err == nil {
-		title += " of " + filepath.Base(abs)
-	}
-	r := &report.Report{Title: title, Generated: now.UTC(), Warnings: warnings}
-	var filters []report.Item
-	if !cfg.Since.IsZero() {
-		filters = append(filters, report.Item{Label: "Since", Value: cfg.Since.Format(time.RFC3339)})
-	}
-	if !cfg.Until.IsZero() {
-		filters = append(filters, report.Item{Label: "Until", Value: cfg.Until.Format(time.RFC3339)})
-	}
-	if cfg.Author != "" {
-		filters = append(filters, report.Item{Label: "Author", Value: cfg.Author})
-	}
-	if cfg.File != "" {
-		filters = append(filters, report.Item{Label: "File", Value: cfg.File})
-	}
-	r.Summary = append(filters, stats.Summary()...)
-	total := 0
-	for _, n := range appended {
-		total += n
-	}
-	r.Summary = append(r.Summary, report.Item{Label: "Records appended", Value: strconv.Itoa(total)})
-	r.Sections = stats.Sections()
-	if blame != nil {
-		r.Sections = append(r.Sections, blame.Sections()...)
-	}
-	return r
+	return a.render(f.out, res.Report)
 }
 
 // parseDateFlag parses a --since or --until value; empty means unset.

@@ -1,23 +1,15 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/collector/batch"
-	"github.com/ami-orchestrator/ami-audit/internal/plural"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
-	"github.com/ami-orchestrator/ami-audit/report"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 )
 
@@ -158,32 +150,14 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return withHint(fmt.Errorf("log directory: %w", err), "give the logs with --dir=DIR")
-	}
 	meter := progress.New(a.stderr, a.progress(), "logs", "lines", 0)
 	defer meter.Done()
-	cfg.OnProgress = meter.Add
-	cfg.Exclude = a.exclusion()
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	cfg.Trail = store
-	src, err := logsource.New(cfg)
-	if err != nil {
-		return usageError{err}
-	}
-	run := &logRun{Source: src}
-	appended := 0
-	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
-	if err != nil {
-		return err
-	}
-	_, err = col.Run(ctx, dir, []audit.Source{run})
+	res, err := collect.Logs(ctx, a.env(), collect.LogsRequest{Dir: dir, Config: cfg, Top: f.top, Progress: meter.Add})
 	meter.Done()
 	if err != nil {
-		a.appendedBeforeFailure(appended)
+		if res != nil {
+			a.appendedBeforeFailure(res.Appended)
+		}
 		switch {
 		case errors.Is(err, logsource.ErrUnknownService), errors.Is(err, logsource.ErrNoManifest):
 			return withHint(usageError{err}, "services are listed in the services manifest")
@@ -194,194 +168,5 @@ func (a *App) runLogs(cmd *cobra.Command, f logsFlags) error {
 		}
 		return err
 	}
-	return a.render(f.out, logsReport(dir, cfg, run.sum, appended, f.top, now))
-}
-
-// logRun is the log source with the summary of its last run.
-type logRun struct {
-	*logsource.Source
-	sum *logsource.Summary
-	// repo: the target is a repository; its logs are in logs/
-	repo    bool
-	missing string
-}
-
-func (r *logRun) Collect(ctx context.Context, target string, emit func(*audit.Record) error) error {
-	if r.repo {
-		dir := filepath.Join(target, "logs")
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			r.missing = dir
-			return nil // a repository without logs has nothing to say here
-		}
-		target = dir
-	}
-	sum, err := r.Run(ctx, target, emit)
-	r.sum = sum
-	if r.repo && errors.Is(err, logsource.ErrNoLogs) {
-		return nil
-	}
-	return err
-}
-
-// logRepoSource builds the log source for "repo": the repository's logs/
-// directory, when it has one.
-func logRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Source, error) {
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	src, err := logsource.New(logsource.Config{Exclude: a.exclusion(), Trail: store, Root: opts.Root})
-	if err != nil {
-		return nil, err
-	}
-	return &logRun{Source: src, repo: true}, nil
-}
-
-func (r *logRun) RunReport() reportPart {
-	if r.sum == nil {
-		if r.missing != "" {
-			return reportPart{Summary: []report.Item{{Label: "Log files", Value: "0 (no " + r.missing + ")"}}}
-		}
-		return reportPart{}
-	}
-	rep := logsReport(r.sum.Target, logsource.Config{}, r.sum, 0, 10, time.Now())
-	p := reportPart{Sections: rep.Sections, WarningCount: int(r.sum.WarningCount)}
-	for _, it := range rep.Summary {
-		if it.Label != "Records appended" {
-			p.Summary = append(p.Summary, it)
-		}
-	}
-	for _, w := range rep.Warnings {
-		p.Warnings = append(p.Warnings, "log: "+w)
-	}
-	return p
-}
-
-// logsReport builds the report of one logs run.
-func logsReport(dir string, cfg logsource.Config, sum *logsource.Summary, appended, top int, now time.Time) *report.Report {
-	title := "Logs of " + dir
-	if sum.Service != "" {
-		title = "Logs of service " + sum.Service
-	}
-	r := &report.Report{Title: title, Generated: now.UTC(), Warnings: sum.Warnings}
-	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
-	tstr := func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05Z")
-	}
-	var formats []string
-	for fm, n := range sum.Formats {
-		formats = append(formats, fmt.Sprintf("%s %d", fm, n))
-	}
-	slices.Sort(formats)
-	timeRange := "no timestamps"
-	if !sum.First.IsZero() {
-		timeRange = tstr(sum.First) + " – " + tstr(sum.Last)
-	}
-	r.Summary = []report.Item{
-		{Label: "Files", Value: strconv.Itoa(len(sum.Files))},
-		{Label: "Formats", Value: strings.Join(formats, ", ")},
-		{Label: "Lines", Value: i64(sum.Lines)},
-		{Label: "Entries", Value: i64(sum.Entries)},
-	}
-	for i, sev := range audit.Severities {
-		r.Summary = append(r.Summary, report.Item{Label: strings.ToUpper(string(sev[:1])) + string(sev[1:]), Value: i64(sum.Levels[i])})
-	}
-	r.Summary = append(r.Summary,
-		report.Item{Label: "Time range", Value: timeRange},
-		report.Item{Label: "Level", Value: "at least " + string(sum.Level)},
-	)
-	if !cfg.Since.IsZero() {
-		r.Summary = append(r.Summary, report.Item{Label: "Since", Value: tstr(cfg.Since)})
-	}
-	if !cfg.Until.IsZero() {
-		r.Summary = append(r.Summary, report.Item{Label: "Until", Value: tstr(cfg.Until)})
-	}
-	r.Summary = append(r.Summary,
-		report.Item{Label: "Patterns", Value: strconv.Itoa(len(sum.Patterns))},
-		report.Item{Label: "Bursts", Value: strconv.Itoa(len(sum.Bursts))},
-	)
-	if sum.EvictedPatterns > 0 {
-		r.Summary = append(r.Summary, report.Item{Label: "Patterns evicted", Value: fmt.Sprintf("%d (%s; recorded when evicted)", sum.EvictedPatterns, plural.Count(sum.EvictedLines, "line"))})
-	}
-	r.Summary = append(r.Summary, report.Item{Label: "Records appended", Value: strconv.Itoa(appended)})
-
-	// top patterns
-	pats := report.Section{
-		Title:   "Top patterns",
-		Text:    fmt.Sprintf("Entries at level %s or above, grouped into %s; <*> marks a parameter.", sum.Level, plural.Count(len(sum.Patterns), "pattern")),
-		Columns: []string{"Count", "Level", "Pattern", "First seen", "Last seen", "Files"},
-	}
-	for i, p := range sum.Patterns {
-		if i == top {
-			pats.Text += fmt.Sprintf(" The %d with the most entries are listed.", top)
-			break
-		}
-		pats.Rows = append(pats.Rows, []string{i64(p.Count), string(p.Level), p.Template, tstr(p.First), tstr(p.Last), strconv.Itoa(len(p.Files) + min(int(p.OtherFiles), 1))})
-	}
-	r.Sections = append(r.Sections, pats)
-
-	// bursts
-	bs := report.Section{
-		Title: "Error bursts",
-		Text: fmt.Sprintf("At least %s of level %s or above within %s, on the timeline merged across files (resolution %s).",
-			plural.Count(sum.BurstMin, "entry"), sum.BurstLevel, sum.BurstWindow, sum.Resolution),
-		Columns: []string{"Start", "End", "Errors", "Peak in window", "Dominant pattern"},
-	}
-	for _, b := range sum.Bursts {
-		dom := ""
-		if len(b.Dominant) > 0 {
-			dom = fmt.Sprintf("%s (≥ %d)", b.Dominant[0].Template, b.Dominant[0].AtLeast)
-		}
-		bs.Rows = append(bs.Rows, []string{tstr(b.Start), tstr(b.End), i64(b.Errors), i64(b.Peak), dom})
-	}
-	if len(sum.Bursts) == 0 {
-		bs.Text += " None found."
-	}
-	r.Sections = append(r.Sections, bs)
-
-	// timeline
-	if tl := sum.Timeline; len(tl.Counts) > 0 {
-		chart := &report.Chart{Kind: report.ChartBar, Unit: "errors"}
-		layout := "2006-01-02 15:04"
-		switch {
-		case tl.Step < time.Minute:
-			layout = "15:04:05"
-		case tl.Step >= 24*time.Hour:
-			layout = "2006-01-02"
-		}
-		for i, n := range tl.Counts {
-			chart.Labels = append(chart.Labels, tl.Start.Add(time.Duration(i)*tl.Step).UTC().Format(layout))
-			chart.Values = append(chart.Values, float64(n))
-		}
-		r.Sections = append(r.Sections, report.Section{
-			Title: "Errors over time",
-			Text:  fmt.Sprintf("Entries of level %s or above per %s, from %s (UTC).", sum.BurstLevel, tl.Step, tstr(tl.Start)),
-			Chart: chart,
-		})
-	}
-
-	// files
-	const maxFiles = 50
-	fs := report.Section{Title: "Files", Columns: []string{"File", "Format", "Detected from", "Lines", "Entries", "Errors", "Warnings", "First", "Last"}}
-	for i, f := range sum.Files {
-		if i == maxFiles {
-			fs.Text = fmt.Sprintf("The first %d of %d files; every file has its log_file_summary record.", maxFiles, len(sum.Files))
-			break
-		}
-		name := f.Path
-		if rel, err := filepath.Rel(sum.Target, f.Path); err == nil && !f.PathEscaped && rel != "." {
-			name = rel
-		}
-		format := string(f.Format)
-		if f.Compression != "" {
-			format += " (" + f.Compression + ")"
-		}
-		fs.Rows = append(fs.Rows, []string{name, format, f.Reason, i64(f.Lines), i64(f.InWindow),
-			i64(f.Levels[3] + f.Levels[4]), i64(f.Levels[2]), tstr(f.First), tstr(f.Last)})
-	}
-	r.Sections = append(r.Sections, fs)
-	return r
+	return a.render(f.out, res.Report)
 }

@@ -1,20 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
-	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/module"
 )
 
@@ -108,153 +102,29 @@ func (a *App) runModule(cmd *cobra.Command, name string, f moduleFlags) error {
 			}
 		}
 	}
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
 	meter := progress.New(a.stderr, a.progress(), "module", "modules", 0)
 	defer meter.Done()
-	run, err := newModuleRun(module.Config{
-		Root:                root,
-		History:             store,
-		IncludeTests:        f.includeTests,
-		IncludeDependencies: f.includeDeps,
-		Exclude:             a.exclusion(),
-	})
-	if err != nil {
-		return usageError{err}
-	}
-	run.onResult = func(*module.Result) { meter.Add(1) }
-	appended := 0
-	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
-	if err != nil {
-		return err
-	}
 	target := name
 	if f.all {
-		target = run.root()
+		target = ""
 	}
-	now := time.Now()
-	sum, err := col.Run(ctx, target, []audit.Source{run})
+	res, err := collect.Modules(ctx, a.env(), collect.ModulesRequest{
+		Name:     target,
+		Config:   module.Config{Root: root, IncludeTests: f.includeTests, IncludeDependencies: f.includeDeps},
+		Progress: meter.Add,
+	})
 	meter.Done()
 	if err != nil {
 		if errors.Is(err, module.ErrNoModule) {
-			return withHint(usageError{err}, "ami-audit module --all audits every module")
+			return withHint(err, "ami-audit module --all audits every module")
 		}
-		if sum != nil {
-			a.appendedBeforeFailure(sum.Records())
+		if res != nil {
+			a.appendedBeforeFailure(res.Appended)
 		}
 		return err
 	}
-	title := "Module audit of " + filepath.Base(run.root())
-	if !f.all && len(run.results) == 1 {
-		title = "Module " + run.results[0].Module.Path + " of " + filepath.Base(run.root())
-	}
-	rep := module.Report(title, run.results, now)
-	rep.Summary = append([]report.Item{{Label: "Repository", Value: run.root()}}, rep.Summary...)
-	rep.Summary = append(rep.Summary, report.Item{Label: "Records appended", Value: strconv.Itoa(appended)})
-	return a.render(f.out, rep)
+	return a.render(f.out, res.Report)
 }
 
-// repositoryRoot is the nearest directory at or above dir holding a .git
-// directory (a superproject, not a submodule's .git file), else the
-// nearest holding any .git, else dir.
-func repositoryRoot(dir string) string {
-	nearest := ""
-	for d := dir; ; {
-		if fi, err := os.Stat(filepath.Join(d, ".git")); err == nil {
-			if fi.IsDir() {
-				return d
-			}
-			if nearest == "" {
-				nearest = d
-			}
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			break
-		}
-		d = parent
-	}
-	if nearest != "" {
-		return nearest
-	}
-	return dir
-}
-
-// moduleRun is the module source with what a report needs: the result of
-// each module audited.
-type moduleRun struct {
-	*module.Source
-	cfg      module.Config
-	onResult func(*module.Result)
-	// repo: a repository without modules is not an error.
-	repo bool
-
-	mu      sync.Mutex
-	results []*module.Result
-}
-
-func newModuleRun(cfg module.Config) (*moduleRun, error) {
-	src, err := module.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &moduleRun{Source: src, cfg: cfg}, nil
-}
-
-func (r *moduleRun) root() string { return r.cfg.Root }
-
-// Collect audits like the source's Collect, keeping each result.
-func (r *moduleRun) Collect(ctx context.Context, target string, emit func(*audit.Record) error) error {
-	err := r.Audit(ctx, target, func(res *module.Result, recs []*audit.Record) error {
-		r.mu.Lock()
-		r.results = append(r.results, res)
-		r.mu.Unlock()
-		if r.onResult != nil {
-			r.onResult(res)
-		}
-		for _, rec := range recs {
-			if err := emit(rec); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if r.repo && errors.Is(err, module.ErrNoModule) {
-		return nil
-	}
-	return err
-}
-
-// RunReport reports the run inside "repo".
-func (r *moduleRun) RunReport() reportPart {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p := reportPart{Summary: module.Summary(r.results), Sections: module.Sections(r.results), WarningCount: module.WarningCount(r.results)}
-	for _, w := range module.Warnings(r.results) {
-		if len(p.Warnings) == maxReportWarnings {
-			break
-		}
-		p.Warnings = append(p.Warnings, "module: "+w)
-	}
-	return p
-}
-
-// moduleRepoSource builds the module source for "repo": every module,
-// with tests and dependencies, compared with the trail.
-func moduleRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Source, error) {
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	run, err := newModuleRun(module.Config{Root: opts.Root, History: store, IncludeTests: true, IncludeDependencies: true, Exclude: a.exclusion()})
-	if err != nil {
-		return nil, err
-	}
-	run.repo = true
-	return run, nil
-}
+// repositoryRoot is collect.RepositoryRoot.
+func repositoryRoot(dir string) string { return collect.RepositoryRoot(dir) }

@@ -1,22 +1,18 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
-	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/source/quality"
 )
 
@@ -139,142 +135,29 @@ func (a *App) runQuality(cmd *cobra.Command, dir string, f qualityFlags) error {
 	if f.timeout <= 0 {
 		return usagef("--linter-timeout must be positive")
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return usagef("quality: %v", err)
-	}
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	src, err := quality.New(quality.Config{BannedWordsOnly: f.bannedWords, NoLinters: f.noLinters, SARIF: sarifFiles,
-		Fix: f.fix, LinterTimeout: f.timeout, Trail: store, KeepViolations: f.violations, Exclude: a.exclusion()})
-	if err != nil {
-		return usageError{err}
-	}
 	meter := progress.New(a.stderr, a.progress(), "quality", "records", 0)
 	defer meter.Done()
-	appended := 0
-	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) {
-		appended += len(recs)
-		meter.Add(int64(len(recs)))
-	}})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	_, err = col.Run(ctx, dir, []audit.Source{src})
+	res, err := collect.Quality(ctx, a.env(), collect.QualityRequest{
+		Dir: dir,
+		Config: quality.Config{BannedWordsOnly: f.bannedWords, NoLinters: f.noLinters, SARIF: sarifFiles,
+			Fix: f.fix, LinterTimeout: f.timeout},
+		List:     f.violations,
+		Progress: meter.Add,
+	})
 	meter.Done()
 	if err != nil {
-		if appended > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %s %s appended before the failure\n", plural.Count(appended, "record"), plural.Pick(appended, "was", "were"))
+		if res != nil && res.Appended > 0 {
+			fmt.Fprintf(a.stderr, "ami-audit: %s %s appended before the failure\n", plural.Count(res.Appended, "record"), plural.Pick(res.Appended, "was", "were"))
 		}
 		return err
 	}
-	run := src.LastRun()
-	if err := a.render(f.out, qualityReport(run, appended, f.violations, now)); err != nil {
+	if err := a.render(f.out, res.Report); err != nil {
 		return err
 	}
 	if failOn != "" {
-		if n := run.AtLeast(failOn); n > 0 {
+		if n := res.Run.AtLeast(failOn); n > 0 {
 			return gateError{fmt.Errorf("%s of severity %s or worse (--fail-on=%s)", plural.Count(n, "violation"), failOn, failOn)}
 		}
 	}
 	return nil
-}
-
-// qualityReport builds the report of one quality run.
-func qualityReport(run *quality.Run, appended int, list bool, now time.Time) *report.Report {
-	r := &report.Report{Title: "Code quality of " + filepath.Join(filepath.Base(run.Root), run.Target), Generated: now.UTC()}
-	itoa := strconv.Itoa
-	r.Summary = []report.Item{
-		{Label: "Violations", Value: itoa(run.Found)},
-		{Label: "New", Value: itoa(run.New)},
-		{Label: "Resolved", Value: itoa(run.Resolved)},
-		{Label: "Errors or worse", Value: itoa(run.AtLeast(audit.SeverityError))},
-		{Label: "Files scanned", Value: itoa(run.Files)},
-		{Label: "Suppressions exempted", Value: itoa(run.SuppressionsExempt)},
-		{Label: "Records appended", Value: itoa(appended)},
-		{Label: "Duration", Value: run.Duration.Round(time.Millisecond).String()},
-	}
-	if len(run.Fixed) > 0 {
-		r.Summary = append(r.Summary, report.Item{Label: "Files fixed", Value: itoa(len(run.Fixed))})
-	}
-	tools := report.Section{Title: "Tools", Columns: []string{"Tool", "Version", "Status", "Violations"}}
-	for _, t := range run.Tools {
-		status := "ran"
-		if !t.Ran {
-			status = t.Reason
-			if strings.HasPrefix(t.Reason, "not run: failed") {
-				r.Warnings = append(r.Warnings, t.Tool+": "+t.Reason)
-			}
-		}
-		tools.Rows = append(tools.Rows, []string{t.Tool, t.Version, status, itoa(t.Violations)})
-	}
-	r.Sections = append(r.Sections, tools)
-	rules := report.Section{Title: "Violations by rule", Columns: []string{"Rule", "Count"}}
-	names := make([]string, 0, len(run.Counts))
-	for k := range run.Counts {
-		names = append(names, k)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if run.Counts[names[i]] != run.Counts[names[j]] {
-			return run.Counts[names[i]] > run.Counts[names[j]]
-		}
-		return names[i] < names[j]
-	})
-	for _, n := range names {
-		rules.Rows = append(rules.Rows, []string{n, itoa(run.Counts[n])})
-	}
-	r.Sections = append(r.Sections, rules)
-	if len(run.Fixed) > 0 {
-		fx := report.Section{Title: "Files fixed", Columns: []string{"File", "Tool", "SHA-256 before", "SHA-256 after"}}
-		for _, f := range run.Fixed {
-			fx.Rows = append(fx.Rows, []string{f.File, f.Tool, f.Before, f.After})
-		}
-		r.Sections = append(r.Sections, fx)
-	}
-	if list {
-		vs := report.Section{Title: "Violations", Columns: []string{"Location", "Rule", "Severity", "Message"}}
-		for _, v := range run.Violations {
-			loc := v.File
-			if v.Line > 0 {
-				loc += ":" + itoa(v.Line)
-				if v.Column > 0 {
-					loc += ":" + itoa(v.Column)
-				}
-			}
-			vs.Rows = append(vs.Rows, []string{loc, v.Rule, string(v.Severity), v.Message})
-		}
-		r.Sections = append(r.Sections, vs)
-	}
-	if len(run.LiteralPatterns) > 0 {
-		r.Warnings = append(r.Warnings, "banned-words entries matched as literal text (not valid regular expressions): "+strings.Join(run.LiteralPatterns, ", "))
-	}
-	r.Warnings = append(r.Warnings, run.Problems...)
-	return r
-}
-
-// qualityRun is the quality source of a "repo" run.
-type qualityRun struct{ *quality.Source }
-
-// qualityRepoSource builds the quality source for "repo": the whole
-// repository, linters included, incremental against the trail.
-func qualityRepoSource(ctx context.Context, a *App, opts sourceOptions) (audit.Source, error) {
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	src, err := quality.New(quality.Config{Root: opts.Root, Trail: store, Exclude: a.exclusion()})
-	if err != nil {
-		return nil, err
-	}
-	return &qualityRun{src}, nil
-}
-
-func (q *qualityRun) RunReport() reportPart {
-	run := q.LastRun()
-	if run == nil {
-		return reportPart{}
-	}
-	return partOf(qualityReport(run, 0, false, time.Now()), "quality")
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/disclose"
 	"github.com/ami-orchestrator/ami-audit/export"
 	"github.com/ami-orchestrator/ami-audit/graph"
-	"github.com/ami-orchestrator/ami-audit/internal/datespec"
+	"github.com/ami-orchestrator/ami-audit/internal/filterspec"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
@@ -44,36 +44,10 @@ func (ff *filterFlags) register(cmd *cobra.Command, defaultLimit int) {
 }
 
 func (ff *filterFlags) filter(now time.Time) (audit.Filter, error) {
-	f := audit.Filter{Action: ff.action, Actor: ff.actor, Target: ff.target, TargetType: audit.TargetType(ff.targetType), Newest: ff.newest}
-	if ff.user != "" {
-		if f.Actor != "" && f.Actor != ff.user {
-			return f, usagef("--user and --actor disagree; give one")
-		}
-		f.Actor = ff.user
-	}
-	if ff.module != "" {
-		if f.Target != "" && f.Target != ff.module {
-			return f, usagef("--module and --target disagree; give one")
-		}
-		f.Target, f.TargetType = ff.module, audit.TargetModule
-	}
-	if ff.severity != "" {
-		sev, err := audit.ParseSeverity(ff.severity)
-		if err != nil {
-			return f, usagef("--severity: %v", err)
-		}
-		f.Severity = sev
-	}
-	var err error
-	if ff.since != "" {
-		if f.Since, err = datespec.Parse(ff.since, now); err != nil {
-			return f, usagef("--since: %v", err)
-		}
-	}
-	if ff.until != "" {
-		if f.Until, err = datespec.Parse(ff.until, now); err != nil {
-			return f, usagef("--until: %v", err)
-		}
+	f, err := filterspec.Spec{TargetType: ff.targetType, Action: ff.action, Actor: ff.actor, User: ff.user, Target: ff.target,
+		Module: ff.module, Severity: ff.severity, Since: ff.since, Until: ff.until, Newest: ff.newest}.Filter(now, func(n string) string { return "--" + n })
+	if err != nil {
+		return f, err
 	}
 	f.Limit = ff.limit
 	if ff.limit == 0 {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/canonical"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
@@ -23,12 +22,6 @@ import (
 	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
-
-// streamAppender is implemented by stores that append a whole stream in one
-// transaction.
-type streamAppender interface {
-	AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error]) (int, error)
-}
 
 func (a *App) recordCommand() *cobra.Command {
 	var (
@@ -130,20 +123,8 @@ The record id(s) are printed on standard output, one per line.`,
 			if err := rec.Validate(); err != nil {
 				return usageError{err}
 			}
-			s, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
 			r := &rec
-			if err := a.maskRecord(r); err != nil {
-				return err
-			}
-			if len(signers) == 0 {
-				err = s.Append(ctx, []*audit.Record{r})
-			} else {
-				_, err = appendSigned(ctx, s, func(yield func(*audit.Record, error) bool) { yield(r, nil) }, signers)
-			}
-			if err != nil {
+			if err := collect.AppendRecord(ctx, a.env(), r, signers); err != nil {
 				return appendError(err)
 			}
 			if printJSON {
@@ -216,61 +197,26 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 		defer f.Close()
 		in, name = f, path
 	}
-	s, err := a.openStore(ctx)
-	if err != nil {
+	if _, err := a.openStore(ctx); err != nil {
 		return err
 	}
-	d, err := a.secretDetector()
-	if err != nil {
+	if _, err := a.secretDetector(); err != nil {
 		return err
 	}
 	meter := progress.New(a.stderr, a.progress(), "record", "records", 0)
 	defer meter.Done()
 	var ids []string
 	keepIDs := true
-	seq := func(yield func(*audit.Record, error) bool) {
-		for r, err := range jsonl.Read(in, "cli") {
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			meter.Add(1)
-			if err := reservedAction(r.Action); err != nil {
-				yield(nil, err)
-				return
-			}
-			d.MaskRecord(r)
-			if keepIDs {
-				ids = append(ids, r.RecordID)
-				if len(ids) > 100000 {
-					keepIDs = false
-					ids = nil
-				}
-			}
-			if !yield(r, nil) {
-				return
+	n, err := collect.AppendRecords(ctx, a.env(), jsonl.Read(in, "cli"), signers, func(r *audit.Record) {
+		meter.Add(1)
+		if keepIDs {
+			ids = append(ids, r.RecordID)
+			if len(ids) > 100000 {
+				keepIDs = false
+				ids = nil
 			}
 		}
-	}
-	var n int
-	if len(signers) > 0 {
-		n, err = appendSigned(ctx, s, seq, signers)
-	} else if sa, ok := s.(streamAppender); ok {
-		n, err = sa.AppendStream(ctx, seq)
-	} else {
-		var batch []*audit.Record
-		for r, rerr := range seq {
-			if rerr != nil {
-				err = rerr
-				break
-			}
-			batch = append(batch, r)
-		}
-		if err == nil {
-			err = s.Append(ctx, batch)
-			n = len(batch)
-		}
-	}
+	})
 	meter.Done()
 	if err != nil {
 		var le *jsonl.LineError
@@ -296,34 +242,6 @@ func (a *App) recordFrom(ctx context.Context, path string, signers []note.Signer
 	return nil
 }
 
-// appendSigned appends a stream of records in one transaction, each signed
-// by signers in the same transaction: the records and their signatures are
-// stored together, or nothing is.
-func appendSigned(ctx context.Context, s audit.Store, seq iter.Seq2[*audit.Record, error], signers []note.Signer) (int, error) {
-	ss, ok := s.(interface {
-		AppendStreamSigned(context.Context, iter.Seq2[*audit.Record, error], func(*audit.Record) error) (int, error)
-	})
-	if !ok {
-		return 0, fmt.Errorf("this store cannot sign records as it appends them; append, then run 'ami-audit sign'")
-	}
-	now := time.Now()
-	return ss.AppendStreamSigned(ctx, seq, func(r *audit.Record) error {
-		for _, sg := range signers {
-			sig, err := ledger.SignRecord(sg, r.RecordHash, now)
-			if err != nil {
-				return err
-			}
-			r.Signatures = append(r.Signatures, sig)
-		}
-		return nil
-	})
-}
-
 // reservedAction refuses the actions of the records only the trail itself
 // appends, each with what it removed (redact, retention).
-func reservedAction(action string) error {
-	if slices.Contains(audit.ForgettingActions, action) {
-		return withHint(usagef("action %q is reserved: the trail records it itself", action), "use 'ami-audit redact' or 'ami-audit retention'")
-	}
-	return nil
-}
+func reservedAction(action string) error { return collect.ReservedAction(action) }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
 	"github.com/ami-orchestrator/ami-audit/report"
@@ -313,33 +311,6 @@ func TestRepoCommandUsage(t *testing.T) {
 				t.Errorf("a usage error created the trail")
 			}
 		})
-	}
-}
-
-func TestSelectSources(t *testing.T) {
-	reg := map[string]sourceFactory{"file": fileRepoSource, "git": gitRepoSource, "custom": fileRepoSource}
-	tests := []struct {
-		spec string
-		want []string
-	}{
-		{"", []string{"git", "file", "custom"}},
-		{"  ", []string{"git", "file", "custom"}},
-		{"file", []string{"file"}},
-		{"FILE, git,file", []string{"file", "git"}},
-		{"custom", []string{"custom"}},
-	}
-	for _, tc := range tests {
-		got, err := selectSources(tc.spec, reg)
-		if err != nil {
-			t.Errorf("selectSources(%q): %v", tc.spec, err)
-			continue
-		}
-		if diff := cmp.Diff(tc.want, got); diff != "" {
-			t.Errorf("selectSources(%q) (-want +got):\n%s", tc.spec, diff)
-		}
-	}
-	if _, err := selectSources("", map[string]sourceFactory{}); err == nil || !strings.Contains(err.Error(), "no source is available") {
-		t.Errorf("empty registry: %v", err)
 	}
 }
 

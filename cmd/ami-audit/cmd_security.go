@@ -2,20 +2,14 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
-	"github.com/ami-orchestrator/ami-audit/report"
 )
 
 // securityFlags are the flags of "ami-audit security".
@@ -130,72 +124,19 @@ func (a *App) runSecurity(cmd *cobra.Command, dir string, f securityFlags) error
 	if f.baseline != "" && !fileExists(f.baseline) {
 		return withHint(usagef("--baseline %s: no such file", f.baseline), "give a gitleaks JSON report or a file of gitleaks fingerprints")
 	}
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	det, err := a.securityDetector(root)
-	if err != nil {
-		return err
-	}
 	meter := progress.New(a.stderr, a.progress(), "security", "files and changes", 0)
 	defer meter.Done()
-	sec, err := security.New(security.Config{Root: root, OSVDB: f.osvDB, Skip: f.skip, Detector: det, History: f.history,
-		Baseline: f.baseline, Progress: func(n int) { meter.Add(int64(n)) }})
-	if err != nil {
-		return usageError{err}
-	}
-	now := time.Now()
-	// The analyzer's records pass a masking step like every record; no
-	// source runs here, so the analyzer's own detector (the repository's
-	// rules, the trail's fingerprint key) serves, and no second set of
-	// rules is compiled.
-	mask := func(r *audit.Record) { det.MaskRecord(r) }
-	results, runErr := analyzer.Run(ctx, analyzer.Config{Trail: store, Appender: store, Mask: mask}, []audit.Analyzer{sec}, analyzer.Input{Target: root})
+	res, err := collect.Security(ctx, a.env(), collect.SecurityRequest{Root: root, Progress: meter.Add,
+		Config: security.Config{OSVDB: f.osvDB, Skip: f.skip, History: f.history, Baseline: f.baseline}})
 	meter.Done()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if results == nil {
-		return runErr
-	}
-	rep := securityReport(root, sec, results, now, time.Since(now))
-	if h, err := store.Head(ctx); err == nil {
-		rep.Summary = append(rep.Summary, report.Item{Label: "Trail size", Value: strconv.FormatUint(h.Size, 10)},
-			report.Item{Label: "Trail head", Value: h.Hash})
-	}
-	if err := a.render(f.out, rep); err != nil {
+	if res == nil {
 		return err
 	}
-	if runErr != nil {
-		return runErr
+	if err := a.render(f.out, res.Report); err != nil {
+		return err
 	}
-	return f.failOn.gate(rep.Findings)
-}
-
-// securityReport is the report of a security run.
-func securityReport(root string, sec *security.Analyzer, results []analyzer.Result, now time.Time, took time.Duration) *report.Report {
-	st := sec.Stats()
-	res := results[0]
-	done := strings.Join(res.Done, ", ")
-	if done == "" {
-		done = "none"
+	if err != nil {
+		return err
 	}
-	r := &report.Report{
-		Title:     "Security audit of " + filepath.Base(root),
-		Generated: now.UTC(),
-		Summary: []report.Item{
-			{Label: "Repository", Value: root},
-			{Label: "Checks done", Value: done},
-		},
-	}
-	analyzersReport(r, []audit.Analyzer{sec}, results)
-	r.Summary = append(r.Summary,
-		report.Item{Label: "Records appended", Value: strconv.Itoa(res.Appended())},
-		report.Item{Label: "Files examined", Value: strconv.Itoa(st.Files)},
-		report.Item{Label: "Secrets accepted", Value: fmt.Sprintf("%d (.gitleaksignore and the baseline)", st.Accepted)},
-		report.Item{Label: "Dependencies", Value: fmt.Sprintf("%d (%d without a version to compare)", st.Dependencies, st.Unchecked)},
-		report.Item{Label: "Duration", Value: took.Round(time.Millisecond).String()},
-	)
-	return r
+	return f.failOn.gate(res.Report.Findings)
 }

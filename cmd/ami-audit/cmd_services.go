@@ -1,22 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/collector/batch"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
-	"github.com/ami-orchestrator/ami-audit/report"
 	logsource "github.com/ami-orchestrator/ami-audit/source/log"
 	"github.com/ami-orchestrator/ami-audit/source/service"
 )
@@ -99,13 +93,7 @@ service, its compose service or its container) through the log source, with
 }
 
 func (f servicesFlags) config() service.Config {
-	c := service.Config{Manifest: f.manifest, Profile: f.profile, NoEngine: f.noEngine, Heartbeat: f.heartbeat, EngineHosts: f.engine}
-	if len(c.EngineHosts) == 0 {
-		if h := os.Getenv("DOCKER_HOST"); h != "" {
-			c.EngineHosts = append([]string{h}, service.DefaultEngineHosts()...)
-		}
-	}
-	return c
+	return service.Config{Manifest: f.manifest, Profile: f.profile, NoEngine: f.noEngine, Heartbeat: f.heartbeat, EngineHosts: engineHosts(f.engine)}
 }
 
 func (a *App) runServices(cmd *cobra.Command, names []string, f servicesFlags) error {
@@ -141,161 +129,32 @@ func (a *App) runServices(cmd *cobra.Command, names []string, f servicesFlags) e
 		}
 		logCfg.Root = f.repo
 	}
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	cfg.Trail = store
-	logCfg.Trail, logCfg.Exclude = store, a.exclusion()
-	src, err := service.New(cfg)
-	if err != nil {
-		return usageError{err}
-	}
-	srcs := []audit.Source{src}
-	var lr *logRun
+	req := collect.ServicesRequest{Repo: f.repo, Config: cfg}
 	if f.logs {
-		ls, err := logsource.New(logCfg)
-		if err != nil {
-			return usageError{err}
-		}
-		lr = &logRun{Source: ls}
-		srcs = append(srcs, lr)
+		req.Logs = &collect.LogsRequest{Dir: logDir, Config: logCfg}
 	}
-	appended := 0
-	col, err := a.collector(store, batch.Config{OnAppend: func(_ string, recs []*audit.Record) { appended += len(recs) }})
+	res, err := collect.Services(ctx, a.env(), req)
 	if err != nil {
+		if res != nil && res.Appended > 0 {
+			fmt.Fprintf(a.stderr, "ami-audit: %s %s appended before the failure\n", plural.Count(res.Appended, "record"), plural.Pick(res.Appended, "was", "were"))
+		}
+		switch {
+		case errors.Is(err, service.ErrNoManifest), errors.Is(err, service.ErrUnknownService), errors.Is(err, service.ErrUnknownProfile):
+			return withHint(usageError{err}, "services are listed in the launcher manifest; give --repo or --manifest")
+		}
 		return err
 	}
-	// The log source reads logDir; the service source the repository.
-	sum, runErr := col.Run(ctx, f.repo, srcs[:1])
-	if runErr == nil && lr != nil {
-		var lsum *batch.Summary
-		lsum, runErr = col.Run(ctx, logDir, srcs[1:])
-		sum.Sources = append(sum.Sources, lsum.Sources...)
-		if errors.Is(runErr, logsource.ErrNoLogs) {
-			runErr = nil
-			lr.missing = logDir
-		}
-	}
-	if runErr != nil {
-		if appended > 0 {
-			fmt.Fprintf(a.stderr, "ami-audit: %s %s appended before the failure\n", plural.Count(appended, "record"), plural.Pick(appended, "was", "were"))
-		}
-		switch {
-		case errors.Is(runErr, service.ErrNoManifest), errors.Is(runErr, service.ErrUnknownService), errors.Is(runErr, service.ErrUnknownProfile):
-			return withHint(usageError{runErr}, "services are listed in the launcher manifest; give --repo or --manifest")
-		}
-		return runErr
-	}
-	r := servicesReport(src.LastRun(), appended, now)
-	if lr != nil {
-		if lr.sum != nil {
-			lrep := logsReport(lr.sum.Target, logCfg, lr.sum, 0, 20, now)
-			for _, it := range lrep.Summary {
-				if it.Label != "Records appended" {
-					r.Summary = append(r.Summary, report.Item{Label: "Logs: " + it.Label, Value: it.Value})
-				}
-			}
-			r.Sections = append(r.Sections, lrep.Sections...)
-			r.Warnings = append(r.Warnings, lrep.Warnings...)
-		} else {
-			r.Warnings = append(r.Warnings, "no log files of service "+names[0]+" under "+logDir)
-		}
-	}
-	return a.render(f.out, r)
+	return a.render(f.out, res.Report)
 }
 
-// servicesReport builds the report of one services run.
-func servicesReport(run *service.Run, appended int, now time.Time) *report.Report {
-	r := &report.Report{Title: "Services of " + run.Manifest, Generated: now.UTC()}
-	count := map[string]int{}
-	for _, st := range run.Statuses {
-		count[st.State]++
-	}
-	engine := run.Engine
-	if engine == "" {
-		engine = "none"
-	}
-	itoa := strconv.Itoa
-	r.Summary = []report.Item{
-		{Label: "Services", Value: itoa(len(run.Statuses))},
-		{Label: "Up", Value: itoa(count[service.StateUp])},
-		{Label: "Down", Value: itoa(count[service.StateDown])},
-		{Label: "Degraded", Value: itoa(count[service.StateDegraded])},
-		{Label: "Unknown", Value: itoa(count[service.StateUnknown])},
-		{Label: "Container engine", Value: engine},
-		{Label: "Records appended", Value: itoa(appended)},
-		{Label: "Duration", Value: run.Duration.Round(time.Millisecond).String()},
-	}
-	if run.EngineProblem != "" {
-		r.Warnings = append(r.Warnings, run.EngineProblem)
-	}
-	r.Warnings = append(r.Warnings, run.Problems...)
-	sec := report.Section{Title: "Services", Columns: []string{"Service", "State", "Kind", "Latency", "Resources", "Changed", "Reason"}}
-	for _, st := range run.Statuses {
-		res := ""
-		switch {
-		case st.Container != nil:
-			res = st.Container.Name + " " + st.Container.State
-			if st.Container.Health != "" {
-				res += "/" + st.Container.Health
-			}
-			res += ", " + plural.Count(st.Container.Restarts, "restart")
-		case st.Process != nil:
-			res = fmt.Sprintf("pid %d, %.1f%% CPU, %s", st.Process.PID, st.Process.CPUPercent, humanize.IBytes(st.Process.RSSBytes))
+// engineHosts are the container engine endpoints to try: those given, else
+// $DOCKER_HOST before the docker and podman sockets, else nil (the
+// sockets).
+func engineHosts(given []string) []string {
+	if len(given) == 0 {
+		if h := os.Getenv("DOCKER_HOST"); h != "" {
+			return append([]string{h}, service.DefaultEngineHosts()...)
 		}
-		changed := "no"
-		if st.Recorded {
-			changed = "recorded"
-			if st.PreviousState != "" && st.PreviousState != st.State {
-				changed = st.PreviousState + " → " + st.State
-			}
-		}
-		sec.Rows = append(sec.Rows, []string{st.Service.Name, st.State, st.Service.Kind, st.Latency.Round(time.Millisecond).String(), res, changed, st.Reason})
 	}
-	r.Sections = append(r.Sections, sec)
-	return r
-}
-
-// serviceRun is the service source of a "repo" run.
-type serviceRun struct {
-	*service.Source
-	missing bool
-}
-
-// serviceRepoSource builds the service source for "repo": every service
-// of the repository's launcher manifest, when it has one.
-func serviceRepoSource(ctx context.Context, a *App, _ sourceOptions) (audit.Source, error) {
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var f servicesFlags
-	cfg := f.config()
-	cfg.Trail = store
-	src, err := service.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &serviceRun{Source: src}, nil
-}
-
-func (s *serviceRun) Collect(ctx context.Context, target string, emit func(*audit.Record) error) error {
-	err := s.Source.Collect(ctx, target, emit)
-	if errors.Is(err, service.ErrNoManifest) {
-		s.missing = true
-		return nil // a repository without services has nothing to say here
-	}
-	return err
-}
-
-func (s *serviceRun) RunReport() reportPart {
-	run := s.LastRun()
-	if run == nil {
-		if s.missing {
-			return reportPart{Summary: []report.Item{{Label: "Services", Value: "0 (no launcher manifest: " + strings.Join(service.ManifestPaths, ", ") + ")"}}}
-		}
-		return reportPart{}
-	}
-	return partOf(servicesReport(run, 0, time.Now()), "service")
+	return given
 }

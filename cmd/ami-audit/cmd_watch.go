@@ -2,32 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/collector/stream"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/collector/stream/poll"
 	"github.com/ami-orchestrator/ami-audit/collector/stream/rescan"
 	"github.com/ami-orchestrator/ami-audit/collector/stream/tail"
-	"github.com/ami-orchestrator/ami-audit/internal/plural"
-	"github.com/ami-orchestrator/ami-audit/source/file"
-	logsource "github.com/ami-orchestrator/ami-audit/source/log"
-	"github.com/ami-orchestrator/ami-audit/source/module"
-	"github.com/ami-orchestrator/ami-audit/source/service"
-	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
 // watchDir is where the positions of followed files are kept, in the
 // trail's directory.
-const watchDir = "watch"
+const watchDir = collect.WatchDir
 
 type watchFlags struct {
 	logs, module, service string
@@ -110,176 +99,25 @@ func (a *App) runWatch(ctx context.Context, f watchFlags) error {
 	if err != nil {
 		return err
 	}
-	if t.PublicKey() != nil && !t.CanSign() {
-		return appendError(fmt.Errorf("watch: %w", trail.ErrNoPrivateKey))
-	}
-	var streams []stream.Stream
-	var targets []string
-	if f.logs != "" {
-		tl, err := a.logTailer(f, lv, loc, t)
-		if err != nil {
-			return err
-		}
-		streams = append(streams, tl)
-		targets = append(targets, "logs "+f.logs)
-	}
-	if f.service != "" {
-		p, err := a.servicePoller(f, t)
-		if err != nil {
-			return err
-		}
-		streams = append(streams, p)
-		targets = append(targets, "services "+f.service)
-	}
-	if f.module != "" {
-		w, dir, err := a.moduleWatcher(ctx, f, t)
-		if err != nil {
-			return err
-		}
-		streams = append(streams, w)
-		targets = append(targets, "module "+dir)
-	}
-
-	mask, err := a.recordMask()
+	wd, err := os.Getwd()
 	if err != nil {
 		return err
 	}
-	// what the trail's retention policies would prune at once is not
-	// recorded (as for the batch collector)
-	keep, err := t.RetentionKeeps(ctx, time.Now())
-	if err != nil {
-		return err
-	}
-	var appended int64
-	col, err := stream.New(t.Store(), stream.Config{
-		Mask:     mask,
-		Keep:     keep,
-		OnAppend: func(recs []*audit.Record) { appended += int64(len(recs)) },
-		OnError:  func(err error) { a.notice("append failed, trying again: %v", err) },
+	_, err = collect.Watch(ctx, a.env(), collect.WatchRequest{
+		Trail: t, Root: repositoryRoot(wd),
+		Logs: f.logs, Level: lv, Location: loc, FromStart: f.fromStart, Poll: f.poll,
+		Services: f.service, Interval: f.interval, Manifest: f.manifest, NoEngine: f.noEngine, EngineHosts: engineHosts(nil),
+		Module: f.module, Debounce: f.debounce,
+		Logger:        a.logger(),
+		OnAppendError: func(err error) { a.notice("append failed, trying again: %v", err) },
 	})
-	if err != nil {
-		return err
-	}
-	a.notice("watching %s (Ctrl-C to stop)", strings.Join(targets, " and "))
-	err = col.Run(ctx, streams...)
-	a.notice("stopped: %s appended", plural.Count(col.Stats().Records, "record"))
 	if err != nil {
 		return appendError(err)
 	}
 	return nil
 }
 
-// logTailer builds the stream of --logs.
-func (a *App) logTailer(f watchFlags, lv audit.Severity, loc *time.Location, t *trail.Trail) (*tail.Tailer, error) {
-	if _, err := os.Stat(f.logs); err != nil {
-		return nil, withHint(fmt.Errorf("--logs: %w", err), "give the log directory or file with --logs")
-	}
-	abs := mustAbs(f.logs)
-	if why := a.exclusion().Path(abs); why != "" {
-		return nil, usagef("--logs %s is %s, which no source reads", f.logs, why)
-	}
-	parser, err := logsource.New(logsource.Config{Level: lv, Location: loc, Actor: filepath.Base(abs)})
-	if err != nil {
-		return nil, usageError{err}
-	}
-	sum := sha256.Sum256([]byte(abs))
-	state := filepath.Join(a.auditDir, watchDir, "logs-"+t.Identity().LogID+"-"+hex.EncodeToString(sum[:6])+".json")
-	return tail.New(tail.Config{
-		Root: f.logs, Parser: parser, StateFile: state, LogID: t.Identity().LogID,
-		FromStart: f.fromStart, Poll: f.poll, Logger: a.logger(), Recorded: t.Store(), Exclude: a.exclusion(),
-	})
-}
-
-// servicePoller builds the stream of --service.
-func (a *App) servicePoller(f watchFlags, t *trail.Trail) (*poll.Poller, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	root := repositoryRoot(wd)
-	cfg := servicesFlags{manifest: f.manifest, noEngine: f.noEngine}.config()
-	if f.service != "all" {
-		cfg.Services = strings.Split(f.service, ",")
-	}
-	cfg.Trail = t.Store()
-	if cfg.Manifest == "" {
-		m, err := service.FindManifest(root)
-		if err != nil {
-			return nil, withHint(usageError{err}, "give --manifest, or run in the repository")
-		}
-		cfg.Manifest = m
-	}
-	// the services must exist: a typo is a usage error now, not a
-	// failure at every check
-	m, err := service.LoadManifest(cfg.Manifest, root)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.Select(cfg.Services, ""); err != nil {
-		return nil, withHint(usageError{err}, "'ami-audit services' lists them")
-	}
-	src, err := service.New(cfg)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return poll.New(poll.Config{Source: src, Target: root, Interval: f.interval, Logger: a.logger()})
-}
-
-// moduleWatcher builds the stream of --module.
-func (a *App) moduleWatcher(ctx context.Context, f watchFlags, t *trail.Trail) (*rescan.Watcher, string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return nil, "", err
-	}
-	root := repositoryRoot(wd)
-	dir := ""
-	if fi, err := os.Stat(f.module); err == nil && fi.IsDir() {
-		dir = mustAbs(f.module)
-	} else {
-		mods, _ := module.Discover(root, 3)
-		for _, m := range mods {
-			if m.Path == f.module || m.Submodule == f.module || filepath.Base(m.Path) == f.module {
-				dir = m.Dir
-				break
-			}
-		}
-	}
-	if dir == "" {
-		return nil, "", withHint(usagef("--module %q: no such module or directory", f.module), "'ami-audit module --all' lists the modules")
-	}
-	if !inside(dir, root) {
-		root = dir
-	}
-	ex := a.exclusion()
-	src, err := file.New(file.Config{Root: root, Trail: t.Store(), Exclude: ex})
-	if err != nil {
-		return nil, "", usageError{err}
-	}
-	w, err := rescan.New(rescan.Config{Dir: dir, Source: src, Target: dir, Debounce: f.debounce, Logger: a.logger(),
-		Skip: func(p string) bool { return ex.Dir(p) != "" }})
-	if err != nil {
-		return nil, "", err
-	}
-	rel, err := filepath.Rel(root, dir)
-	if err != nil {
-		rel = dir
-	}
-	return w, filepath.ToSlash(rel), nil
-}
-
-// inside reports whether path is dir or under it.
-func inside(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
 // recordMask is the masking step the records of watch and schedule pass
 // before they are appended (stream.Config.Mask): the one the batch
 // collector's records pass (see App.collector).
-func (a *App) recordMask() (func(*audit.Record), error) {
-	d, err := a.secretDetector()
-	if err != nil {
-		return nil, err
-	}
-	return func(r *audit.Record) { d.MaskRecord(r) }, nil
-}
+func (a *App) recordMask() (func(*audit.Record), error) { return a.env().Mask() }

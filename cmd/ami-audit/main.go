@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ami-orchestrator/ami-audit/internal/usererr"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/store/all"
 )
@@ -100,6 +101,9 @@ func (a *App) report(err error) int {
 	switch {
 	case errors.As(err, &h):
 		fmt.Fprintf(a.stderr, "hint: %s\n", h.hint)
+	case hasHint(err):
+		hint, _ := usererr.HintOf(err)
+		fmt.Fprintf(a.stderr, "hint: %s\n", hint)
 	case errors.Is(err, syscall.ENOSPC):
 		fmt.Fprintf(a.stderr, "hint: free some space on the disk and run the command again\n")
 	}
@@ -111,8 +115,15 @@ func (a *App) report(err error) int {
 		return exitGate
 	case errors.As(err, &v), errors.Is(err, ledger.ErrTampered):
 		return exitVerifyFails
-	case errors.As(err, &u), isCobraUsage(err):
+	case errors.As(err, &u), usererr.IsUsage(err), isCobraUsage(err):
 		return exitUsage
 	}
 	return exitError
+}
+
+// hasHint reports whether err carries a hint of the library packages
+// (usererr).
+func hasHint(err error) bool {
+	_, ok := usererr.HintOf(err)
+	return ok
 }

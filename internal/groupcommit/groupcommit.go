@@ -10,6 +10,7 @@ import (
 	"errors"
 	"iter"
 	"sync"
+	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 )
@@ -39,7 +40,23 @@ type Queue struct {
 	wg       sync.WaitGroup
 	mu       sync.RWMutex // held for reading while queueing, for writing by Close
 	closed   bool
+	// lastGroup is the number of requests of the last group committed, and
+	// lastCommit how long it took (run's goroutine only).
+	lastGroup  int
+	lastCommit time.Duration
 }
+
+// How long a group waits for more requests when fewer have come than are
+// expected back: as long as the last commit took, within these bounds.
+// Concurrent appenders released together by a commit come back at
+// different times (a server answers its clients, they send the next), and
+// without the wait they split into cohorts that take turns, each waiting
+// for the other's sync; waiting about one commit's time merges them, so
+// that one sync serves all.
+var (
+	MinLinger = 500 * time.Microsecond
+	MaxLinger = 5 * time.Millisecond
+)
 
 // New starts a queue. commit is called on the queue's goroutine with either
 // one stream request or a group of plain requests holding up to maxBatch
@@ -108,16 +125,26 @@ func (q *Queue) run() {
 	defer q.wg.Done()
 	for {
 		var first *Request
+		// waiting: requests were queued when the last commit ended (they
+		// came during it), as opposed to arriving after it.
+		waiting := false
 		select {
 		case first = <-q.reqs:
-		case <-q.closing:
-			// Finish what was queued before Close; no more can come.
-			for {
-				select {
-				case r := <-q.reqs:
-					q.commitOne([]*Request{r})
-				default:
-					return
+			waiting = true
+		default:
+		}
+		if first == nil {
+			select {
+			case first = <-q.reqs:
+			case <-q.closing:
+				// Finish what was queued before Close; no more can come.
+				for {
+					select {
+					case r := <-q.reqs:
+						q.commitOne([]*Request{r})
+					default:
+						return
+					}
 				}
 			}
 		}
@@ -128,21 +155,63 @@ func (q *Queue) run() {
 		batch := []*Request{first}
 		n := len(first.Recs)
 		var stream *Request
+		var linger <-chan time.Time
+		target := q.lastGroup // the appenders expected back
+		counted := false
+		// take adds r to the group; a stream ends the group and is
+		// committed on its own after it.
+		take := func(r *Request) bool {
+			if r.Stream != nil {
+				stream = r
+				return false
+			}
+			batch = append(batch, r)
+			n += len(r.Recs)
+			return true
+		}
 	drain:
 		for n < q.maxBatch {
 			select {
 			case r := <-q.reqs:
-				if r.Stream != nil {
-					stream = r
+				if !take(r) {
 					break drain
 				}
-				batch = append(batch, r)
-				n += len(r.Recs)
+				continue
 			default:
+			}
+			// Nothing more is waiting. The last group's appenders are
+			// probably on their way back (answering their callers,
+			// sending the next), and those that were waiting when it
+			// ended are another cohort besides them: wait a moment for
+			// the expected ones rather than syncing for a few, so that
+			// the cohorts merge. A lone appender never waits.
+			if !counted {
+				counted = true
+				if waiting {
+					target += len(batch)
+				}
+			}
+			if len(batch) >= target || q.lastGroup < 2 {
+				break
+			}
+			if linger == nil {
+				t := time.NewTimer(min(max(q.lastCommit, MinLinger), MaxLinger))
+				defer t.Stop()
+				linger = t.C
+			}
+			select {
+			case r := <-q.reqs:
+				if !take(r) {
+					break drain
+				}
+			case <-linger:
 				break drain
 			}
 		}
+		q.lastGroup = len(batch)
+		start := time.Now()
 		q.commitOne(batch)
+		q.lastCommit = time.Since(start)
 		if stream != nil {
 			q.commitOne([]*Request{stream})
 		}

@@ -105,3 +105,58 @@ func TestGroupsWaitingAppends(t *testing.T) {
 	}
 	q.Close() // twice is fine
 }
+
+// Appenders released together by a commit that come back at different
+// times (a server answering its clients) are committed together again,
+// rather than splitting into cohorts that take turns syncing; a lone
+// appender never waits for company.
+func TestCohortsMerge(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	q := New(10000, func(batch []*Request) {
+		time.Sleep(3 * time.Millisecond) // a durable sync
+		mu.Lock()
+		sizes = append(sizes, len(batch))
+		mu.Unlock()
+	})
+	defer q.Close()
+	var wg sync.WaitGroup
+	for c := range 16 {
+		wg.Go(func() {
+			for i := range 40 {
+				// Come back after a moment that differs per appender.
+				time.Sleep(time.Duration((c*7+i*3)%10) * 50 * time.Microsecond)
+				if err := q.Append(context.Background(), []*audit.Record{{}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	full := 0
+	for _, n := range sizes {
+		if n >= 12 {
+			full++
+		}
+	}
+	mu.Unlock()
+	// 640 appends in groups of 16 are 40 commits; cohorts taking turns
+	// would need about twice as many, in groups of about 8.
+	if len(sizes) > 60 || full < len(sizes)/2 {
+		t.Errorf("%d commits, %d of them of 12 or more appends: %v", len(sizes), full, sizes)
+	}
+
+	// Alone: no commit waits for others.
+	var lone []int
+	q2 := New(10000, func(batch []*Request) { lone = append(lone, len(batch)) })
+	defer q2.Close()
+	start := time.Now()
+	for range 100 {
+		q2.Append(context.Background(), []*audit.Record{{}})
+	}
+	if d := time.Since(start); d > 100*MinLinger/2 {
+		t.Errorf("100 appends alone took %s: they waited for company", d)
+	}
+}

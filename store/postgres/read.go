@@ -190,6 +190,12 @@ func whereClause(f audit.Filter) (string, []any) {
 		add("r.timestamp <= ?", f.Until.UTC().Truncate(time.Microsecond))
 		add("r.timestamp_ns < ?", audit.FormatTime(f.Until))
 	}
+	if f.FromSequence != 0 {
+		add("r.sequence >= ?", clamp(f.FromSequence))
+	}
+	if f.BeforeSequence != 0 {
+		add("r.sequence < ?", clamp(f.BeforeSequence))
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

@@ -164,6 +164,12 @@ func whereClause(f audit.Filter) (string, []any) {
 	if !f.Until.IsZero() {
 		add("timestamp < ?", audit.FormatTime(f.Until))
 	}
+	if f.FromSequence != 0 {
+		add("seq >= ?", int64(min(f.FromSequence, 1<<62)))
+	}
+	if f.BeforeSequence != 0 {
+		add("seq < ?", int64(min(f.BeforeSequence, 1<<62)))
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}

@@ -1,0 +1,107 @@
+package collect
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
+	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/internal/usererr"
+	"github.com/ami-orchestrator/ami-audit/source/git"
+)
+
+// AnalyzerOptions is what an analyzer is built with for a run.
+type AnalyzerOptions struct {
+	// Root is the absolute path of the repository being audited.
+	Root string
+	// Ran lists the record sources of this run ("git_source"); empty when
+	// the analyzer runs on its own.
+	Ran []string
+	// OSVDB is the local OSV database (--osv-db), or "".
+	OSVDB string
+}
+
+// AnalyzerFactory builds a configured analyzer for one run. What it
+// returns may also implement Notes() []string, to add what it wants a
+// reader to know to the report.
+type AnalyzerFactory func(ctx context.Context, env *Env, opts AnalyzerOptions) (audit.Analyzer, error)
+
+// AnalyzerRegistry lists the analyzers a repository run can run, by
+// name. It is the one place an analyzer is made available to the front
+// ends: each analyzer package adds its line here.
+func AnalyzerRegistry() map[string]AnalyzerFactory {
+	return map[string]AnalyzerFactory{
+		"security": securityRepoAnalyzer,
+	}
+}
+
+// PlannedAnalyzers are the analyzer names of the specification, in the
+// order they run and are listed.
+var PlannedAnalyzers = []string{"git", "quality", "security", "compliance", "drift"}
+
+// AvailableAnalyzers lists the registered names: planned ones first, in
+// their order, then any other, sorted.
+func AvailableAnalyzers(reg map[string]AnalyzerFactory) []string {
+	return RegistryNames(reg, PlannedAnalyzers)
+}
+
+// SelectAnalyzers builds the analyzers of a run. spec is the --analyzers
+// value: "" runs every available analyzer that understands a source that
+// ran, "none" runs none, a list runs those named. Its errors about spec
+// are usage errors.
+func SelectAnalyzers(ctx context.Context, env *Env, spec string, opts AnalyzerOptions) ([]audit.Analyzer, error) {
+	reg := AnalyzerRegistry()
+	avail := AvailableAnalyzers(reg)
+	spec = strings.ToLower(strings.TrimSpace(spec))
+	if spec == "none" {
+		return nil, nil
+	}
+	var names []string
+	if spec == "" {
+		names = avail
+	} else {
+		for n := range strings.SplitSeq(spec, ",") {
+			n = strings.TrimSpace(n)
+			switch {
+			case n == "":
+				return nil, usererr.WithHint(usererr.Usagef("--analyzers %q: empty analyzer name", spec), "ami-audit repo --analyzers="+strings.Join(avail, ","))
+			case n == "none":
+				return nil, usererr.Usagef("--analyzers: none cannot be combined with other analyzers")
+			case reg[n] != nil:
+				if !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			case slices.Contains(PlannedAnalyzers, n):
+				return nil, usererr.WithHint(usererr.Usagef("analyzer '%s' is not available yet; available: %s", n, strings.Join(avail, ", ")), "ami-audit repo --analyzers="+strings.Join(avail, ","))
+			default:
+				return nil, usererr.WithHint(usererr.Usagef("unknown analyzer '%s'; available: %s", n, strings.Join(avail, ", ")), "ami-audit repo --analyzers="+strings.Join(avail, ","))
+			}
+		}
+	}
+	var out []audit.Analyzer
+	for _, n := range names {
+		an, err := reg[n](ctx, env, opts)
+		if err != nil {
+			return nil, fmt.Errorf("analyzer %s: %w", n, err)
+		}
+		out = append(out, an)
+	}
+	if spec == "" {
+		out = analyzer.Select(out, opts.Ran)
+	}
+	return out, nil
+}
+
+// securityRepoAnalyzer builds the security analyzer for a run: secrets
+// in the working tree, and in the history when the git source ran.
+func securityRepoAnalyzer(_ context.Context, env *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
+	det, err := SecurityDetector(env, opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	return security.New(security.Config{Root: opts.Root, OSVDB: opts.OSVDB, Detector: det,
+		History: slices.Contains(opts.Ran, git.SourceName)})
+}
