@@ -113,7 +113,7 @@ type Input struct {
 	Since, Until time.Time
 	// Now is the time of the assessment (default time.Now); the end of
 	// the period when Until is zero.
-	Now time.Time
+	Now      time.Time
 	Facts    Facts
 	Settings Settings
 }
@@ -687,7 +687,7 @@ func (e *eval) trailGaps() {
 	f := e.in.Facts
 	if f.Failure != nil {
 		g := Gap{Key: fmt.Sprintf("%s|%d", GapUnverified, f.Failure.Seq), Kind: GapUnverified, Severity: audit.SeverityCritical,
-			Title: fmt.Sprintf("records from %d on do not verify", f.Failure.Seq),
+			Title:  fmt.Sprintf("records from %d on do not verify", f.Failure.Seq),
 			Detail: fmt.Sprintf("%v; verification stops at the first failure, so the records after it are unverified too (run 'ami-audit verify')", f.Failure),
 			From:   seqPtr(f.Failure.Seq)}
 		if f.Size > f.Failure.Seq {
