@@ -721,8 +721,8 @@ func (e *eval) trailGaps() {
 			Title: title, Detail: detail, From: seqPtr(first.Sequence), To: seqPtr(last.Sequence + 1), Count: e.cosign.count,
 			Start: first.Timestamp.UTC(), Records: []Evidence{EvidenceOf(first)}})
 	}
-	for _, t := range e.sigs {
-		e.sigGapKeys(t)
+	for _, k := range sortedKeys(e.sigs) {
+		e.sigGapKeys(e.sigs[k])
 	}
 	e.scheduleGaps()
 	for _, g := range e.clock.anomalies {

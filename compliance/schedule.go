@@ -88,8 +88,9 @@ func (e *eval) scheduled(r *audit.Record) {
 
 // runsAnalyzer reports whether an ami-audit command line runs the
 // analyzer: the analyzer's own command ("security …"), or repo with
-// --analyzers naming it (or without --analyzers, which runs every
-// analyzer).
+// --analyzers naming it. (repo without --analyzers runs the analyzers
+// that understand the sources it ran, which the command line alone does
+// not tell: it is not counted.)
 func runsAnalyzer(cmd, name string) bool {
 	f := strings.Fields(cmd)
 	if len(f) == 0 {
@@ -110,7 +111,7 @@ func runsAnalyzer(cmd, name string) bool {
 			return slices.Contains(strings.Split(v, ","), name)
 		}
 	}
-	return true
+	return false
 }
 
 // expected lists the times a job was due in [from, to), at most limit.
