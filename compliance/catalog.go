@@ -137,7 +137,8 @@ func (m *Match) Matches(r *audit.Record) bool {
 		(len(m.TargetTypes) == 0 || slices.Contains(m.TargetTypes, string(r.TargetType)))
 }
 
-func (m *Match) min() int {
+// Needed is the number of records the match asks for (Min, at least 1).
+func (m *Match) Needed() int {
 	if m == nil || m.Min <= 0 {
 		return 1
 	}

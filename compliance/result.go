@@ -55,7 +55,8 @@ type Totals struct {
 	Failed   int `json:"failed"`
 }
 
-func (t *Totals) add(s Status) {
+// Add counts a control of status s.
+func (t *Totals) Add(s Status) {
 	t.Controls++
 	switch s {
 	case Present:

@@ -1,4 +1,4 @@
-package compliance
+package assess
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/collector/schedule"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
@@ -155,7 +156,7 @@ func (e *eval) scheduleGaps() {
 		}
 		times, err := expected(j.job.Cron, from, e.end.Add(-e.set.Grace), maxExpected)
 		if err != nil {
-			e.addGap(Gap{Key: GapSchedule + "|" + name + "|cron", Kind: GapSchedule, Severity: audit.SeverityWarning,
+			e.addGap(compliance.Gap{Key: compliance.GapSchedule + "|" + name + "|cron", Kind: compliance.GapSchedule, Severity: audit.SeverityWarning,
 				Title: fmt.Sprintf("job %s: its cron expression does not parse", name), Detail: err.Error()})
 			continue
 		}
@@ -178,7 +179,7 @@ func (e *eval) scheduleGaps() {
 			if j.missed > 0 {
 				detail += fmt.Sprintf("; the scheduler recorded %s as missed (stopped or suspended)", plural.Count(j.missed, "run"))
 			}
-			e.addGap(Gap{Key: fmt.Sprintf("%s|%s|%d", GapSchedule, name, first.Unix()), Kind: GapSchedule, Severity: audit.SeverityWarning,
+			e.addGap(compliance.Gap{Key: fmt.Sprintf("%s|%s|%d", compliance.GapSchedule, name, first.Unix()), Kind: compliance.GapSchedule, Severity: audit.SeverityWarning,
 				Title:  fmt.Sprintf("job %s: %s without a record, from %s", name, plural.Count(len(run), "scheduled run"), audit.FormatTime(first)),
 				Detail: detail, Start: first.UTC(), End: last.UTC(), Count: uint64(len(run))})
 			run = run[:0]
@@ -201,7 +202,7 @@ func describeTimes(ts []time.Time) string {
 	return fmt.Sprintf("%d expected times from %s to %s", len(ts), audit.FormatTime(ts[0]), audit.FormatTime(ts[len(ts)-1]))
 }
 
-func (e *eval) scheduleReq(rr *RequirementResult) {
+func (e *eval) scheduleReq(rr *compliance.RequirementResult) {
 	var runs uint64
 	var newest time.Time
 	var jobs []string
@@ -214,24 +215,24 @@ func (e *eval) scheduleReq(rr *RequirementResult) {
 				newest = j.last.Timestamp.UTC()
 			}
 			if len(rr.Records) < e.set.MaxEvidence {
-				rr.Records = append(rr.Records, EvidenceOf(j.last))
+				rr.Records = append(rr.Records, compliance.EvidenceOf(j.last))
 			}
 		}
 	}
 	rr.Count, rr.Newest = runs, newest
-	gaps := e.keysOf(GapSchedule)
+	gaps := e.keysOf(compliance.GapSchedule)
 	switch {
 	case len(jobs) == 0:
-		rr.Status, rr.Detail = Missing, "no collection is scheduled (schedules in .audit/config.yaml, run by 'ami-audit schedule')"
+		rr.Status, rr.Detail = compliance.Missing, "no collection is scheduled (schedules in .audit/config.yaml, run by 'ami-audit schedule')"
 	case runs == 0:
-		rr.Status, rr.Detail = Missing, fmt.Sprintf("%s scheduled (%s), but no run is recorded in the period", plural.Count(len(jobs), "job"), strings.Join(jobs, ", "))
+		rr.Status, rr.Detail = compliance.Missing, fmt.Sprintf("%s scheduled (%s), but no run is recorded in the period", plural.Count(len(jobs), "job"), strings.Join(jobs, ", "))
 		rr.Gaps = gaps
 	case len(gaps) > 0:
-		rr.Status = Partial
+		rr.Status = compliance.Partial
 		rr.Detail = fmt.Sprintf("%s of %s (%s); %s", plural.Count(runs, "run"), plural.Count(len(jobs), "job"), strings.Join(jobs, ", "), plural.Count(len(gaps), "gap"))
 		rr.Gaps = gaps
 	default:
-		rr.Status = Present
+		rr.Status = compliance.Present
 		rr.Detail = fmt.Sprintf("%s of %s (%s), each at its scheduled time", plural.Count(runs, "run"), plural.Count(len(jobs), "job"), strings.Join(jobs, ", "))
 	}
 }

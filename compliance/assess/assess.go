@@ -1,4 +1,27 @@
-package compliance
+// Package assess judges a trail against control catalogs (package
+// compliance): Assess reads the records of a period once, in sequence
+// order and flat memory, and the facts FactsOf establishes by checking
+// the trail itself (verification, signed and co-signed checkpoints,
+// trusted signatures, retention, schedules), and returns the
+// compliance.Assessment reports and the compliance analyzer use.
+//
+// The gaps it finds in the trail itself:
+//
+//   - schedule: times a scheduled job was due (from its cron expression,
+//     in the trail's settings or its run records) without a successful
+//     scheduled_run record; consecutive ones are one gap;
+//   - unsigned: records no tree head signed by the log key covers;
+//   - uncosigned: records past the newest checkpoint a trusted key
+//     co-signed, when that co-signature is older than the catalogs ask
+//     (a checkpoint held outside the operator's reach is what protects a
+//     log against a rewrite by its own operator);
+//   - unverified: records from the first that fails verification on;
+//   - signatures: records without the trusted signers a requirement asks
+//     for (their own signatures, or a co-signed checkpoint covering them);
+//   - clock: record times going backwards beyond a tolerance, among the
+//     records stamped when they are recorded (DefaultClockSources);
+//   - retention: records kept longer than their policy allows.
+package assess
 
 import (
 	"cmp"
@@ -13,6 +36,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
+	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/retention"
@@ -108,7 +132,7 @@ type Input struct {
 	// open findings.
 	Trail audit.Reader
 	// Catalogs are the frameworks to assess.
-	Catalogs []*Catalog
+	Catalogs []*compliance.Catalog
 	// Since and Until bound the period by record time (zero: open).
 	Since, Until time.Time
 	// Now is the time of the assessment (default time.Now); the end of
@@ -123,7 +147,7 @@ type Input struct {
 // It reads the records of the period once, in sequence order, in memory
 // independent of their number. The compliance analyzer's own records are
 // not evidence.
-func Assess(ctx context.Context, in Input) (*Assessment, error) {
+func Assess(ctx context.Context, in Input) (*compliance.Assessment, error) {
 	if in.Trail == nil {
 		return nil, errors.New("compliance: no trail to read")
 	}
@@ -165,14 +189,14 @@ type eval struct {
 	end time.Time
 
 	records  uint64
-	matchers map[string]*tally // by Match key
+	matchers map[string]*tally // by compliance.Match key
 	sigs     map[string]*sigTally
 	ran      map[string]*tally // analyzer name → its records, and scheduled runs of it
 	jobs     map[string]*jobRuns
 	clock    clockState
 	cosign   spanTally // records past the newest co-signed checkpoint
 	open     map[string][]*audit.Record
-	gaps     []Gap
+	gaps     []compliance.Gap
 	gapKeys  map[string]bool
 }
 
@@ -192,7 +216,7 @@ func newEval(in Input, s Settings, end time.Time) *eval {
 					if e.ran[r.Analyzer.Name] == nil {
 						e.ran[r.Analyzer.Name] = &tally{max: s.MaxEvidence}
 					}
-				case r.Integrity == IntegritySignatures:
+				case r.Integrity == compliance.IntegritySignatures:
 					k := sigKey(r)
 					if e.sigs[k] == nil {
 						e.sigs[k] = &sigTally{match: r.Select, min: max(r.Min, 1)}
@@ -207,11 +231,11 @@ func newEval(in Input, s Settings, end time.Time) *eval {
 	return e
 }
 
-func matchKey(m *Match) string {
+func matchKey(m *compliance.Match) string {
 	return strings.Join(m.Actions, ",") + "|" + strings.Join(m.Sources, ",") + "|" + strings.Join(m.TargetTypes, ",")
 }
 
-func sigKey(r Requirement) string {
+func sigKey(r compliance.Requirement) string {
 	k := "*"
 	if r.Select != nil {
 		k = matchKey(r.Select)
@@ -221,11 +245,11 @@ func sigKey(r Requirement) string {
 
 // tally counts matching records and keeps the newest few.
 type tally struct {
-	match  *Match
+	match  *compliance.Match
 	max    int
 	count  uint64
 	newest time.Time
-	recent []Evidence // ring of the newest, oldest first once full
+	recent []compliance.Evidence // ring of the newest, oldest first once full
 	next   int
 }
 
@@ -234,7 +258,7 @@ func (t *tally) add(r *audit.Record) {
 	if r.Timestamp.After(t.newest) {
 		t.newest = r.Timestamp.UTC()
 	}
-	ev := EvidenceOf(r)
+	ev := compliance.EvidenceOf(r)
 	if len(t.recent) < t.max {
 		t.recent = append(t.recent, ev)
 		return
@@ -244,9 +268,9 @@ func (t *tally) add(r *audit.Record) {
 }
 
 // evidence is the records kept, newest first.
-func (t *tally) evidence() []Evidence {
+func (t *tally) evidence() []compliance.Evidence {
 	out := slices.Clone(t.recent)
-	slices.SortFunc(out, func(a, b Evidence) int { return cmp.Compare(b.Sequence, a.Sequence) })
+	slices.SortFunc(out, func(a, b compliance.Evidence) int { return cmp.Compare(b.Sequence, a.Sequence) })
 	return out
 }
 
@@ -267,7 +291,7 @@ func (s *spanTally) add(r *audit.Record) {
 // sigTally counts the records a signatures requirement selects and those
 // without enough trusted signers, as spans.
 type sigTally struct {
-	match    *Match
+	match    *compliance.Match
 	min      int
 	selected uint64
 	lacking  uint64
@@ -391,63 +415,63 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // result judges every control and collects the gaps.
-func (e *eval) result() *Assessment {
-	a := &Assessment{Since: e.in.Since.UTC(), Until: e.end, Records: e.records}
+func (e *eval) result() *compliance.Assessment {
+	a := &compliance.Assessment{Since: e.in.Since.UTC(), Until: e.end, Records: e.records}
 	if e.in.Since.IsZero() {
 		a.Since = time.Time{}
 	}
 	e.trailGaps()
 	for _, c := range e.in.Catalogs {
-		fr := FrameworkResult{ID: c.ID, Framework: c.Framework, Edition: c.Edition, Title: c.Title, Supersedes: c.Supersedes}
+		fr := compliance.FrameworkResult{ID: c.ID, Framework: c.Framework, Edition: c.Edition, Title: c.Title, Supersedes: c.Supersedes}
 		for _, ctl := range c.Controls {
-			cr := ControlResult{ID: ctl.ID, Title: ctl.Title, Description: strings.TrimSpace(ctl.Description),
+			cr := compliance.ControlResult{ID: ctl.ID, Title: ctl.Title, Description: strings.TrimSpace(ctl.Description),
 				Features: ctl.Features, Replaces: ctl.Replaces, ReplacedBy: ctl.ReplacedBy}
 			for _, req := range ctl.Evidence {
 				if req.Freshness == "" {
 					req.Freshness = ctl.Freshness
 				}
 				rr := e.requirement(req)
-				if rr.Status == Failed && req.Analyzer != nil {
+				if rr.Status == compliance.Failed && req.Analyzer != nil {
 					for _, f := range e.violating(req.Analyzer) {
-						a.Violations = append(a.Violations, Violation{Framework: c.ID, Control: ctl.ID, Analyzer: req.Analyzer.Name,
-							Severity: f.Severity, Target: f.Target, Finding: findingText(f), Record: EvidenceOf(f)})
+						a.Violations = append(a.Violations, compliance.Violation{Framework: c.ID, Control: ctl.ID, Analyzer: req.Analyzer.Name,
+							Severity: f.Severity, Target: f.Target, Finding: findingText(f), Record: compliance.EvidenceOf(f)})
 					}
 				}
 				cr.Evidence = append(cr.Evidence, rr)
 			}
 			cr.Status = controlStatus(cr.Evidence)
-			fr.Totals.add(cr.Status)
-			a.Totals.add(cr.Status)
+			fr.Totals.Add(cr.Status)
+			a.Totals.Add(cr.Status)
 			fr.Controls = append(fr.Controls, cr)
 		}
 		a.Frameworks = append(a.Frameworks, fr)
 	}
 	a.Gaps = e.gaps
 	if a.Gaps == nil {
-		a.Gaps = []Gap{}
+		a.Gaps = []compliance.Gap{}
 	}
 	if a.Violations == nil {
-		a.Violations = []Violation{}
+		a.Violations = []compliance.Violation{}
 	}
 	return a
 }
 
 // controlStatus: failed when a requirement failed, present when all are
 // met, missing when none has any evidence, partial otherwise.
-func controlStatus(reqs []RequirementResult) Status {
-	n := map[Status]int{}
+func controlStatus(reqs []compliance.RequirementResult) compliance.Status {
+	n := map[compliance.Status]int{}
 	for _, r := range reqs {
 		n[r.Status]++
 	}
 	switch {
-	case n[Failed] > 0:
-		return Failed
-	case n[Present] == len(reqs):
-		return Present
-	case n[Missing] == len(reqs):
-		return Missing
+	case n[compliance.Failed] > 0:
+		return compliance.Failed
+	case n[compliance.Present] == len(reqs):
+		return compliance.Present
+	case n[compliance.Missing] == len(reqs):
+		return compliance.Missing
 	}
-	return Partial
+	return compliance.Partial
 }
 
 func findingText(r *audit.Record) string {
@@ -458,8 +482,8 @@ func findingText(r *audit.Record) string {
 }
 
 // requirement judges one requirement.
-func (e *eval) requirement(req Requirement) RequirementResult {
-	rr := RequirementResult{Text: req.Text, Freshness: req.Freshness}
+func (e *eval) requirement(req compliance.Requirement) compliance.RequirementResult {
+	rr := compliance.RequirementResult{Text: req.Text, Freshness: req.Freshness}
 	switch {
 	case req.Records != nil:
 		rr.Kind = "records"
@@ -474,45 +498,45 @@ func (e *eval) requirement(req Requirement) RequirementResult {
 	return rr
 }
 
-func (e *eval) stale(req Requirement, newest time.Time) bool {
+func (e *eval) stale(req compliance.Requirement, newest time.Time) bool {
 	return req.Freshness != "" && newest.Before(req.Freshness.Before(e.end))
 }
 
-func (e *eval) recordsReq(req Requirement, t *tally, rr *RequirementResult) {
+func (e *eval) recordsReq(req compliance.Requirement, t *tally, rr *compliance.RequirementResult) {
 	rr.Count, rr.Newest, rr.Records = t.count, t.newest, t.evidence()
-	want := req.Records.min()
+	want := req.Records.Needed()
 	switch {
 	case t.count == 0:
-		rr.Status, rr.Detail = Missing, "no record of the period matches"
+		rr.Status, rr.Detail = compliance.Missing, "no record of the period matches"
 	case t.count < uint64(want):
-		rr.Status, rr.Detail = Partial, fmt.Sprintf("%s of the %d required", plural.Count(t.count, "record"), want)
+		rr.Status, rr.Detail = compliance.Partial, fmt.Sprintf("%s of the %d required", plural.Count(t.count, "record"), want)
 	case e.stale(req, t.newest):
-		rr.Status, rr.Detail = Partial, fmt.Sprintf("the newest is of %s, older than the %s required", audit.FormatTime(t.newest), req.Freshness)
+		rr.Status, rr.Detail = compliance.Partial, fmt.Sprintf("the newest is of %s, older than the %s required", audit.FormatTime(t.newest), req.Freshness)
 	default:
-		rr.Status, rr.Detail = Present, fmt.Sprintf("%s, the newest of %s", plural.Count(t.count, "record"), audit.FormatTime(t.newest))
+		rr.Status, rr.Detail = compliance.Present, fmt.Sprintf("%s, the newest of %s", plural.Count(t.count, "record"), audit.FormatTime(t.newest))
 	}
 }
 
-func (e *eval) analyzerReq(req Requirement, rr *RequirementResult) {
+func (e *eval) analyzerReq(req compliance.Requirement, rr *compliance.RequirementResult) {
 	name := req.Analyzer.Name
 	t := e.ran[name]
 	rr.Count, rr.Newest, rr.Records = t.count, t.newest, t.evidence()
 	if bad := e.violating(req.Analyzer); len(bad) > 0 {
-		rr.Status = Failed
+		rr.Status = compliance.Failed
 		rr.Detail = fmt.Sprintf("%s of the %s analyzer %s severity %s", plural.Count(len(bad), "open finding"), name, plural.Pick(len(bad), "reaches", "reach"), req.Analyzer.FailOn)
 		rr.Records = nil
 		for _, f := range bad[:min(len(bad), e.set.MaxEvidence)] {
-			rr.Records = append(rr.Records, EvidenceOf(f))
+			rr.Records = append(rr.Records, compliance.EvidenceOf(f))
 		}
 		return
 	}
 	switch {
 	case t.count == 0:
-		rr.Status, rr.Detail = Missing, fmt.Sprintf("no record shows that the %s analyzer ran in the period (its findings or resolutions, or a successful scheduled run of it)", name)
+		rr.Status, rr.Detail = compliance.Missing, fmt.Sprintf("no record shows that the %s analyzer ran in the period (its findings or resolutions, or a successful scheduled run of it)", name)
 	case e.stale(req, t.newest):
-		rr.Status, rr.Detail = Partial, fmt.Sprintf("the %s analyzer last left evidence at %s, older than the %s required", name, audit.FormatTime(t.newest), req.Freshness)
+		rr.Status, rr.Detail = compliance.Partial, fmt.Sprintf("the %s analyzer last left evidence at %s, older than the %s required", name, audit.FormatTime(t.newest), req.Freshness)
 	default:
-		rr.Status = Present
+		rr.Status = compliance.Present
 		rr.Detail = fmt.Sprintf("%s of the %s analyzer, the newest of %s; %s", plural.Count(t.count, "record"), name, audit.FormatTime(t.newest), plural.Count(len(e.open[name]), "open finding"))
 		if req.Analyzer.FailOn != "" {
 			rr.Detail += ", none reaching " + string(req.Analyzer.FailOn)
@@ -521,7 +545,7 @@ func (e *eval) analyzerReq(req Requirement, rr *RequirementResult) {
 }
 
 // violating are the open findings of the analyzer that reach FailOn.
-func (e *eval) violating(c *AnalyzerCheck) []*audit.Record {
+func (e *eval) violating(c *compliance.AnalyzerCheck) []*audit.Record {
 	if c.FailOn == "" {
 		return nil
 	}
@@ -534,53 +558,53 @@ func (e *eval) violating(c *AnalyzerCheck) []*audit.Record {
 	return out
 }
 
-func (e *eval) integrityReq(req Requirement, rr *RequirementResult) {
+func (e *eval) integrityReq(req compliance.Requirement, rr *compliance.RequirementResult) {
 	f := e.in.Facts
 	switch req.Integrity {
-	case IntegrityVerified:
+	case compliance.IntegrityVerified:
 		rr.Count = f.Size
 		switch {
 		case f.Failure != nil:
-			rr.Status = Failed
+			rr.Status = compliance.Failed
 			rr.Detail = fmt.Sprintf("the trail does not verify: %v", f.Failure)
-			rr.Gaps = e.keysOf(GapUnverified)
+			rr.Gaps = e.keysOf(compliance.GapUnverified)
 		case f.VerifiedAt.IsZero():
-			rr.Status, rr.Detail = Missing, "the trail was not verified"
+			rr.Status, rr.Detail = compliance.Missing, "the trail was not verified"
 		default:
-			rr.Status, rr.Newest = Present, f.VerifiedAt
+			rr.Status, rr.Newest = compliance.Present, f.VerifiedAt
 			rr.Detail = fmt.Sprintf("%s verified at %s", plural.Count(f.Size, "record"), audit.FormatTime(f.VerifiedAt))
 		}
-	case IntegritySigned:
+	case compliance.IntegritySigned:
 		switch {
 		case f.Size == 0:
-			rr.Status, rr.Detail = Missing, "the trail is empty"
+			rr.Status, rr.Detail = compliance.Missing, "the trail is empty"
 		case !f.Signed:
-			rr.Status, rr.Detail, rr.Gaps = Missing, "the trail has no log key: no signed checkpoint vouches for its records", e.keysOf(GapUnsigned)
+			rr.Status, rr.Detail, rr.Gaps = compliance.Missing, "the trail has no log key: no signed checkpoint vouches for its records", e.keysOf(compliance.GapUnsigned)
 		default:
-			rr.Status, rr.Count = Present, f.SignedSize
+			rr.Status, rr.Count = compliance.Present, f.SignedSize
 			rr.Detail = fmt.Sprintf("the latest tree head (size %d) is signed by the log key", f.SignedSize)
 		}
-	case IntegrityCosigned:
+	case compliance.IntegrityCosigned:
 		e.cosignedReq(req, rr)
-	case IntegritySignatures:
+	case compliance.IntegritySignatures:
 		e.signaturesReq(req, rr)
-	case IntegritySchedule:
+	case compliance.IntegritySchedule:
 		e.scheduleReq(rr)
-	case IntegrityClock:
+	case compliance.IntegrityClock:
 		c := e.clock
 		rr.Count = c.stamped
 		switch {
 		case c.stamped == 0:
-			rr.Status, rr.Detail = Missing, "no record of the period is stamped at the time it was recorded"
+			rr.Status, rr.Detail = compliance.Missing, "no record of the period is stamped at the time it was recorded"
 		case len(c.anomalies) > 0:
-			rr.Status = Partial
+			rr.Status = compliance.Partial
 			rr.Detail = fmt.Sprintf("%s: record times go backwards beyond %s", plural.Count(len(c.anomalies), "clock anomaly", "clock anomalies"), e.set.ClockTolerance)
-			rr.Gaps = e.keysOf(GapClock)
+			rr.Gaps = e.keysOf(compliance.GapClock)
 		default:
-			rr.Status = Present
+			rr.Status = compliance.Present
 			rr.Detail = fmt.Sprintf("%s stamped at recording, in time order within %s", plural.Count(c.stamped, "record"), e.set.ClockTolerance)
 		}
-	case IntegrityRetention:
+	case compliance.IntegrityRetention:
 		e.retentionReq(req, rr)
 	}
 }
@@ -595,40 +619,40 @@ func (e *eval) keysOf(kind string) []string {
 	return out
 }
 
-func (e *eval) cosignedReq(req Requirement, rr *RequirementResult) {
+func (e *eval) cosignedReq(req compliance.Requirement, rr *compliance.RequirementResult) {
 	f := e.in.Facts
 	rr.Count = f.Cosigned
 	switch {
 	case f.Size == 0:
-		rr.Status, rr.Detail = Missing, "the trail is empty"
+		rr.Status, rr.Detail = compliance.Missing, "the trail is empty"
 	case f.Cosigned == 0:
-		rr.Status, rr.Detail = Missing, "no trusted key co-signed a checkpoint of this log (ami-audit sign --checkpoint)"
-		rr.Gaps = e.keysOf(GapUncosigned)
+		rr.Status, rr.Detail = compliance.Missing, "no trusted key co-signed a checkpoint of this log (ami-audit sign --checkpoint)"
+		rr.Gaps = e.keysOf(compliance.GapUncosigned)
 	case e.stale(req, f.CosignedAt) && e.cosign.count > 0:
-		rr.Status, rr.Newest = Partial, f.CosignedAt
+		rr.Status, rr.Newest = compliance.Partial, f.CosignedAt
 		rr.Detail = fmt.Sprintf("the newest co-signed checkpoint (size %d) is of %s, older than the %s required, and %s of the period came after it",
 			f.Cosigned, audit.FormatTime(f.CosignedAt), req.Freshness, plural.Count(e.cosign.count, "record"))
-		rr.Gaps = e.keysOf(GapUncosigned)
+		rr.Gaps = e.keysOf(compliance.GapUncosigned)
 	default:
-		rr.Status, rr.Newest = Present, f.CosignedAt
+		rr.Status, rr.Newest = compliance.Present, f.CosignedAt
 		rr.Detail = fmt.Sprintf("a checkpoint of size %d co-signed at %s", f.Cosigned, audit.FormatTime(f.CosignedAt))
 	}
 }
 
-func (e *eval) signaturesReq(req Requirement, rr *RequirementResult) {
+func (e *eval) signaturesReq(req compliance.Requirement, rr *compliance.RequirementResult) {
 	t := e.sigs[sigKey(req)]
 	rr.Count = t.selected - t.lacking
 	switch {
 	case t.selected == 0:
-		rr.Status, rr.Detail = Missing, "no record of the period is of the kind that must be signed"
+		rr.Status, rr.Detail = compliance.Missing, "no record of the period is of the kind that must be signed"
 	case t.lacking == t.selected:
-		rr.Status = Missing
+		rr.Status = compliance.Missing
 		rr.Detail = fmt.Sprintf("none of the %s has %d trusted %s", plural.Count(t.selected, "record"), t.min, plural.Pick(t.min, "signer", "signers"))
 	case t.lacking > 0:
-		rr.Status = Partial
+		rr.Status = compliance.Partial
 		rr.Detail = fmt.Sprintf("%s of %d lack %d trusted %s", plural.Count(t.lacking, "record"), t.selected, t.min, plural.Pick(t.min, "signer", "signers"))
 	default:
-		rr.Status = Present
+		rr.Status = compliance.Present
 		rr.Detail = fmt.Sprintf("each of the %s has %d trusted %s or more", plural.Count(t.selected, "record"), t.min, plural.Pick(t.min, "signer", "signers"))
 	}
 	if t.lacking > 0 {
@@ -636,12 +660,12 @@ func (e *eval) signaturesReq(req Requirement, rr *RequirementResult) {
 	}
 }
 
-func (e *eval) retentionReq(req Requirement, rr *RequirementResult) {
+func (e *eval) retentionReq(req compliance.Requirement, rr *compliance.RequirementResult) {
 	rf := e.in.Facts.Retention
 	if req.MinKeep != "" {
 		for _, p := range rf.Policies {
-			if Period(p.Keep).Shorter(req.MinKeep, e.end) {
-				rr.Status = Failed
+			if compliance.Period(p.Keep).Shorter(req.MinKeep, e.end) {
+				rr.Status = compliance.Failed
 				rr.Detail = fmt.Sprintf("retention policy %s keeps records %s, shorter than the %s required", p.Name, p.Keep, req.MinKeep)
 				return
 			}
@@ -649,21 +673,21 @@ func (e *eval) retentionReq(req Requirement, rr *RequirementResult) {
 	}
 	switch {
 	case rf.Overdue > 0:
-		rr.Status, rr.Count = Partial, rf.Overdue
+		rr.Status, rr.Count = compliance.Partial, rf.Overdue
 		rr.Detail = fmt.Sprintf("%s kept longer than %s allows (run 'ami-audit retention apply')", plural.Count(rf.Overdue, "record"), plural.Pick(len(rf.Policies), "its policy", "their policies"))
-		rr.Gaps = e.keysOf(GapRetention)
+		rr.Gaps = e.keysOf(compliance.GapRetention)
 	case len(rf.Policies) == 0 && req.MinKeep != "":
-		rr.Status, rr.Detail = Present, "no retention policy prunes records: they are kept for ever"
+		rr.Status, rr.Detail = compliance.Present, "no retention policy prunes records: they are kept for ever"
 	case len(rf.Policies) == 0:
-		rr.Status, rr.Detail = Missing, "no retention policy is set (retention.policies in .audit/config.yaml)"
+		rr.Status, rr.Detail = compliance.Missing, "no retention policy is set (retention.policies in .audit/config.yaml)"
 	case !rf.Checked:
-		rr.Status, rr.Detail = Partial, "retention policies are set, but whether records are kept too long was not checked"
+		rr.Status, rr.Detail = compliance.Partial, "retention policies are set, but whether records are kept too long was not checked"
 	default:
 		var names []string
 		for _, p := range rf.Policies {
 			names = append(names, p.Name+" "+p.Keep)
 		}
-		rr.Status = Present
+		rr.Status = compliance.Present
 		rr.Detail = fmt.Sprintf("%s in force (%s); no record is kept beyond its policy", plural.Count(len(rf.Policies), "policy", "policies"), strings.Join(names, ", "))
 		if req.MinKeep != "" {
 			rr.Detail += "; none keeps records shorter than " + string(req.MinKeep)
@@ -672,7 +696,7 @@ func (e *eval) retentionReq(req Requirement, rr *RequirementResult) {
 }
 
 // addGap records a gap once per key.
-func (e *eval) addGap(g Gap) {
+func (e *eval) addGap(g compliance.Gap) {
 	if e.gapKeys[g.Key] {
 		return
 	}
@@ -686,7 +710,7 @@ func seqPtr(v uint64) *uint64 { return &v }
 func (e *eval) trailGaps() {
 	f := e.in.Facts
 	if f.Failure != nil {
-		g := Gap{Key: fmt.Sprintf("%s|%d", GapUnverified, f.Failure.Seq), Kind: GapUnverified, Severity: audit.SeverityCritical,
+		g := compliance.Gap{Key: fmt.Sprintf("%s|%d", compliance.GapUnverified, f.Failure.Seq), Kind: compliance.GapUnverified, Severity: audit.SeverityCritical,
 			Title:  fmt.Sprintf("records from %d on do not verify", f.Failure.Seq),
 			Detail: fmt.Sprintf("%v; verification stops at the first failure, so the records after it are unverified too (run 'ami-audit verify')", f.Failure),
 			From:   seqPtr(f.Failure.Seq)}
@@ -694,18 +718,18 @@ func (e *eval) trailGaps() {
 			g.To, g.Count = seqPtr(f.Size), f.Size-f.Failure.Seq
 		}
 		if f.Failure.RecordID != "" {
-			g.Records = []Evidence{{Sequence: f.Failure.Seq, RecordID: f.Failure.RecordID}}
+			g.Records = []compliance.Evidence{{Sequence: f.Failure.Seq, RecordID: f.Failure.RecordID}}
 		}
 		e.addGap(g)
 	}
 	if f.Size > 0 && !f.Signed {
-		e.addGap(Gap{Key: GapUnsigned + "|0", Kind: GapUnsigned, Severity: audit.SeverityWarning,
+		e.addGap(compliance.Gap{Key: compliance.GapUnsigned + "|0", Kind: compliance.GapUnsigned, Severity: audit.SeverityWarning,
 			Title:  "no record is covered by a signed checkpoint",
 			Detail: "the trail was created without a log key: its tree heads are unsigned, and nothing outside the store vouches for its records",
 			From:   seqPtr(0), To: seqPtr(f.Size), Count: f.Size})
 	}
 	if f.Signed && f.SignedSize < f.Size {
-		e.addGap(Gap{Key: fmt.Sprintf("%s|%d", GapUnsigned, f.SignedSize), Kind: GapUnsigned, Severity: audit.SeverityError,
+		e.addGap(compliance.Gap{Key: fmt.Sprintf("%s|%d", compliance.GapUnsigned, f.SignedSize), Kind: compliance.GapUnsigned, Severity: audit.SeverityError,
 			Title:  fmt.Sprintf("records from %d on are not covered by a signed tree head", f.SignedSize),
 			Detail: "the latest tree head signed by the log key is smaller than the trail",
 			From:   seqPtr(f.SignedSize), To: seqPtr(f.Size), Count: f.Size - f.SignedSize})
@@ -717,9 +741,9 @@ func (e *eval) trailGaps() {
 		if f.Cosigned > 0 {
 			detail = fmt.Sprintf("the newest co-signed checkpoint (size %d, co-signed %s) covers the records before them", f.Cosigned, audit.FormatTime(f.CosignedAt))
 		}
-		e.addGap(Gap{Key: fmt.Sprintf("%s|%d", GapUncosigned, first.Sequence), Kind: GapUncosigned, Severity: audit.SeverityWarning,
+		e.addGap(compliance.Gap{Key: fmt.Sprintf("%s|%d", compliance.GapUncosigned, first.Sequence), Kind: compliance.GapUncosigned, Severity: audit.SeverityWarning,
 			Title: title, Detail: detail, From: seqPtr(first.Sequence), To: seqPtr(last.Sequence + 1), Count: e.cosign.count,
-			Start: first.Timestamp.UTC(), Records: []Evidence{EvidenceOf(first)}})
+			Start: first.Timestamp.UTC(), Records: []compliance.Evidence{compliance.EvidenceOf(first)}})
 	}
 	for _, k := range sortedKeys(e.sigs) {
 		e.sigGapKeys(e.sigs[k])
@@ -729,7 +753,7 @@ func (e *eval) trailGaps() {
 		e.addGap(g)
 	}
 	if rf := f.Retention; rf.Overdue > 0 {
-		e.addGap(Gap{Key: GapRetention + "|overdue", Kind: GapRetention, Severity: audit.SeverityWarning,
+		e.addGap(compliance.Gap{Key: compliance.GapRetention + "|overdue", Kind: compliance.GapRetention, Severity: audit.SeverityWarning,
 			Title:  fmt.Sprintf("%s kept longer than the retention policies allow", plural.Count(rf.Overdue, "record")),
 			Detail: fmt.Sprintf("records %d..%d include records past their policy's period and under no legal hold; 'ami-audit retention apply' prunes them", rf.First, rf.Last),
 			From:   seqPtr(rf.First), To: seqPtr(rf.Last + 1), Count: rf.Overdue})
@@ -742,13 +766,13 @@ func (e *eval) trailGaps() {
 func (e *eval) cosignStale() bool {
 	f := e.in.Facts
 	if f.Cosigned == 0 {
-		return e.wants(IntegrityCosigned)
+		return e.wants(compliance.IntegrityCosigned)
 	}
-	fresh := Period("")
+	fresh := compliance.Period("")
 	for _, c := range e.in.Catalogs {
 		for _, ctl := range c.Controls {
 			for _, r := range ctl.Evidence {
-				if r.Integrity == IntegrityCosigned {
+				if r.Integrity == compliance.IntegrityCosigned {
 					p := cmp.Or(r.Freshness, ctl.Freshness)
 					if p != "" && (fresh == "" || p.Shorter(fresh, e.end)) {
 						fresh = p
@@ -781,14 +805,14 @@ func (e *eval) wants(kind string) bool {
 func (e *eval) sigGapKeys(t *sigTally) []string {
 	var keys []string
 	for _, s := range t.spans {
-		g := Gap{Key: fmt.Sprintf("%s|%d|%d", GapSignatures, t.min, s.first.Sequence), Kind: GapSignatures, Severity: audit.SeverityWarning,
+		g := compliance.Gap{Key: fmt.Sprintf("%s|%d|%d", compliance.GapSignatures, t.min, s.first.Sequence), Kind: compliance.GapSignatures, Severity: audit.SeverityWarning,
 			Title: fmt.Sprintf("%s from %d without %d trusted %s", plural.Count(s.count, "record"), s.first.Sequence, t.min, plural.Pick(t.min, "signer", "signers")),
 			Detail: fmt.Sprintf("records %d..%d (%s) have no signature by a trusted key and no co-signed checkpoint covering them; 'ami-audit sign --key KEY --unsigned' signs them",
 				s.first.Sequence, s.last.Sequence, plural.Count(s.count, "record")),
 			From: seqPtr(s.first.Sequence), To: seqPtr(s.last.Sequence + 1), Count: s.count,
-			Start: s.first.Timestamp.UTC(), End: s.last.Timestamp.UTC(), Records: []Evidence{EvidenceOf(s.first)}}
+			Start: s.first.Timestamp.UTC(), End: s.last.Timestamp.UTC(), Records: []compliance.Evidence{compliance.EvidenceOf(s.first)}}
 		if s.last != s.first {
-			g.Records = append(g.Records, EvidenceOf(s.last))
+			g.Records = append(g.Records, compliance.EvidenceOf(s.last))
 		}
 		e.addGap(g)
 		keys = append(keys, g.Key)
@@ -802,7 +826,7 @@ type clockState struct {
 	stamped   uint64
 	hi        *audit.Record // the latest time seen so far
 	cur       int           // index of the anomaly in progress, -1 when none
-	anomalies []Gap
+	anomalies []compliance.Gap
 }
 
 func (c *clockState) add(r *audit.Record, tol time.Duration, now time.Time) {
@@ -812,20 +836,20 @@ func (c *clockState) add(r *audit.Record, tol time.Duration, now time.Time) {
 	c.stamped++
 	ts := r.Timestamp.UTC()
 	if ts.After(now.Add(tol)) && c.cur < 0 && len(c.anomalies) < maxSpans {
-		c.anomalies = append(c.anomalies, Gap{Key: fmt.Sprintf("%s|future|%d", GapClock, r.Sequence), Kind: GapClock, Severity: audit.SeverityWarning,
+		c.anomalies = append(c.anomalies, compliance.Gap{Key: fmt.Sprintf("%s|future|%d", compliance.GapClock, r.Sequence), Kind: compliance.GapClock, Severity: audit.SeverityWarning,
 			Title:  fmt.Sprintf("record %d is stamped in the future", r.Sequence),
 			Detail: fmt.Sprintf("record %d (%s) is stamped %s, %s after the time of the assessment", r.Sequence, r.Action, audit.FormatTime(ts), ts.Sub(now).Round(time.Second)),
-			From:   seqPtr(r.Sequence), To: seqPtr(r.Sequence + 1), Count: 1, Start: ts, Records: []Evidence{EvidenceOf(r)}})
+			From:   seqPtr(r.Sequence), To: seqPtr(r.Sequence + 1), Count: 1, Start: ts, Records: []compliance.Evidence{compliance.EvidenceOf(r)}})
 	}
 	if c.hi != nil && ts.Before(c.hi.Timestamp.Add(-tol)) {
 		if c.cur < 0 && len(c.anomalies) < maxSpans {
 			back := c.hi.Timestamp.Sub(ts).Round(time.Second)
-			c.anomalies = append(c.anomalies, Gap{Key: fmt.Sprintf("%s|%d", GapClock, r.Sequence), Kind: GapClock, Severity: audit.SeverityWarning,
+			c.anomalies = append(c.anomalies, compliance.Gap{Key: fmt.Sprintf("%s|%d", compliance.GapClock, r.Sequence), Kind: compliance.GapClock, Severity: audit.SeverityWarning,
 				Title: fmt.Sprintf("the clock went back %s at record %d", back, r.Sequence),
 				Detail: fmt.Sprintf("record %d (%s, %s) is stamped %s, %s before record %d (%s, %s) appended earlier",
 					r.Sequence, r.Action, r.Source, audit.FormatTime(ts), back, c.hi.Sequence, c.hi.Action, audit.FormatTime(c.hi.Timestamp)),
 				From: seqPtr(r.Sequence), Start: ts, End: c.hi.Timestamp.UTC(),
-				Records: []Evidence{EvidenceOf(c.hi), EvidenceOf(r)}})
+				Records: []compliance.Evidence{compliance.EvidenceOf(c.hi), compliance.EvidenceOf(r)}})
 			c.cur = len(c.anomalies) - 1
 		}
 		if c.cur >= 0 {

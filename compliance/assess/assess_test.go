@@ -1,4 +1,4 @@
-package compliance_test
+package assess_test
 
 import (
 	"context"
@@ -6,14 +6,15 @@ import (
 	"testing"
 
 	"github.com/ami-orchestrator/ami-audit/compliance"
+	"github.com/ami-orchestrator/ami-audit/compliance/assess"
 	"github.com/ami-orchestrator/ami-audit/compliance/compliancetest"
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
-func assess(t *testing.T, tr *trail.Trail) (*compliance.Assessment, compliance.Facts) {
+func assessTrail(t *testing.T, tr *trail.Trail) (*compliance.Assessment, assess.Facts) {
 	t.Helper()
 	ctx := context.Background()
-	facts, _, err := compliance.FactsOf(ctx, tr, compliance.GatherOptions{Now: compliancetest.Now})
+	facts, _, err := assess.FactsOf(ctx, tr, assess.GatherOptions{Now: compliancetest.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +22,7 @@ func assess(t *testing.T, tr *trail.Trail) (*compliance.Assessment, compliance.F
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := compliance.Assess(ctx, compliance.Input{Trail: tr.Store(), Catalogs: cats, Now: compliancetest.Now, Facts: facts})
+	a, err := assess.Assess(ctx, assess.Input{Trail: tr.Store(), Catalogs: cats, Now: compliancetest.Now, Facts: facts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func assess(t *testing.T, tr *trail.Trail) (*compliance.Assessment, compliance.F
 
 func TestAssessKnownEvidence(t *testing.T) {
 	sc := compliancetest.New(t)
-	a, facts := assess(t, sc.Trail)
+	a, facts := assessTrail(t, sc.Trail)
 	if !facts.Verified || facts.Cosigned != sc.CosignedSize {
 		t.Fatalf("facts: verified %v, co-signed %d (want %d)", facts.Verified, facts.Cosigned, sc.CosignedSize)
 	}
@@ -104,7 +105,7 @@ func TestAssessKnownEvidence(t *testing.T) {
 
 	// A record changed behind the log's back: the result names it.
 	tampered := sc.FileHashes[2]
-	a, facts = assess(t, sc.Tamper(t, tampered.Sequence))
+	a, facts = assessTrail(t, sc.Tamper(t, tampered.Sequence))
 	if facts.Verified || facts.Failure == nil || facts.Failure.Seq != tampered.Sequence {
 		t.Fatalf("tampered trail: verified %v, failure %v, want record %d", facts.Verified, facts.Failure, tampered.Sequence)
 	}
@@ -119,8 +120,8 @@ func TestAssessKnownEvidence(t *testing.T) {
 
 func TestAssessIsStable(t *testing.T) {
 	sc := compliancetest.New(t)
-	a1, _ := assess(t, sc.Trail)
-	a2, _ := assess(t, sc.Trail)
+	a1, _ := assessTrail(t, sc.Trail)
+	a2, _ := assessTrail(t, sc.Trail)
 	if a1.Totals != a2.Totals || len(a1.Gaps) != len(a2.Gaps) {
 		t.Errorf("two assessments of one trail differ: %+v / %+v", a1.Totals, a2.Totals)
 	}
