@@ -7,8 +7,8 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
-	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/collector/schedule"
+	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 )
 
