@@ -132,3 +132,11 @@ type Chart struct {
 type Formatter interface {
 	Format(w io.Writer, r *Report) error
 }
+
+// FileFormatter is implemented by formats that write a report as several
+// files when it goes to a file (CSV: one table per file): the main file
+// to main, each other to the writer create returns for its name.
+type FileFormatter interface {
+	Formatter
+	FormatFiles(main io.Writer, r *Report, create func(name string) (io.Writer, error)) error
+}

@@ -140,6 +140,10 @@ type Input struct {
 	Now      time.Time
 	Facts    Facts
 	Settings Settings
+	// Observe, when set, is called with every record of the period Assess
+	// reads (the compliance analyzer's own records included), in sequence
+	// order: a report tallies the period in the same pass.
+	Observe func(*audit.Record)
 }
 
 // Assess judges each control of the catalogs by the records of the period
@@ -325,6 +329,9 @@ func (e *eval) scan(ctx context.Context) error {
 	for r, err := range e.in.Trail.Query(ctx, f) {
 		if err != nil {
 			return fmt.Errorf("read the records of the period: %w", err)
+		}
+		if e.in.Observe != nil {
+			e.in.Observe(r)
 		}
 		if r.Source == own || r.Pruned != nil {
 			continue
