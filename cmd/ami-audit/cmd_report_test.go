@@ -134,3 +134,41 @@ func alter(t *testing.T, path, name string) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+// scripts/verify_export.py checks a packet with Python's standard library
+// alone (its own Ed25519): it passes, signatures included, and altering
+// any file fails with exit 3 naming the file.
+func TestPythonVerifiesPacket(t *testing.T) {
+	needPython(t)
+	sc := compliancetest.New(t)
+	sc.Trail.Close()
+	pkt := filepath.Join(t.TempDir(), "evidence.zip")
+	if code, _, stderr := runIn(t, "--audit-dir", sc.Dir, "report", "--export=packet", "--output", pkt); code != exitOK {
+		t.Fatalf("report --export packet: exit %d\n%s", code, stderr)
+	}
+	code, out := pyVerify(t, "--packet", pkt, "--key", filepath.Join(sc.Dir, "log.pub"))
+	if code != 0 || !strings.Contains(out, "2 signatures") {
+		t.Fatalf("python3 verify_export.py --packet: exit %d\n%s", code, out)
+	}
+	zr, err := zip.OpenReader(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	zr.Close()
+	for _, name := range names {
+		altered := filepath.Join(t.TempDir(), "altered.zip")
+		os.WriteFile(altered, alter(t, pkt, name), 0o644)
+		code, out := pyVerify(t, "--packet", altered)
+		if code != exitVerifyFails || !strings.Contains(out, name) {
+			t.Errorf("python, %s altered: exit %d, want 3 naming it\n%s", name, code, out)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{"verify", "--packet", altered}, strings.NewReader(""), &stdout, &stderr); code != exitVerifyFails || !strings.Contains(stdout.String()+stderr.String(), name) {
+			t.Errorf("ami-audit, %s altered: exit %d, want 3 naming it\n%s%s", name, code, stdout.String(), stderr.String())
+		}
+	}
+}
