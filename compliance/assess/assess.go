@@ -140,6 +140,10 @@ type Input struct {
 	Now      time.Time
 	Facts    Facts
 	Settings Settings
+	// Complete, when set, is called after the records are read and before
+	// they are judged, to complete Facts: a caller verifies the trail
+	// while Assess reads the period, and fills in the outcome here.
+	Complete func(*Facts) error
 	// Observe, when set, is called with every record of the period Assess
 	// reads (the compliance analyzer's own records included), in sequence
 	// order: a report tallies the period in the same pass.
@@ -180,6 +184,11 @@ func Assess(ctx context.Context, in Input) (*compliance.Assessment, error) {
 	if err := e.scan(ctx); err != nil {
 		return nil, err
 	}
+	if in.Complete != nil {
+		if err := in.Complete(&e.in.Facts); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.openFindings(ctx); err != nil {
 		return nil, err
 	}
@@ -194,6 +203,7 @@ type eval struct {
 
 	records  uint64
 	matchers map[string]*tally // by compliance.Match key
+	byKind   map[kindKey][]*tally
 	sigs     map[string]*sigTally
 	ran      map[string]*tally // analyzer name → its records, and scheduled runs of it
 	jobs     map[string]*jobRuns
@@ -205,7 +215,7 @@ type eval struct {
 }
 
 func newEval(in Input, s Settings, end time.Time) *eval {
-	e := &eval{in: in, set: s, end: end, matchers: map[string]*tally{}, sigs: map[string]*sigTally{},
+	e := &eval{in: in, set: s, end: end, matchers: map[string]*tally{}, byKind: map[kindKey][]*tally{}, sigs: map[string]*sigTally{},
 		ran: map[string]*tally{}, jobs: map[string]*jobRuns{}, open: map[string][]*audit.Record{}, gapKeys: map[string]bool{}}
 	for _, c := range in.Catalogs {
 		for _, ctl := range c.Controls {
@@ -337,10 +347,8 @@ func (e *eval) scan(ctx context.Context) error {
 			continue
 		}
 		e.records++
-		for _, t := range e.matchers {
-			if t.match.Matches(r) {
-				t.add(r)
-			}
+		for _, t := range e.matching(r) {
+			t.add(r)
 		}
 		if len(e.sigs) > 0 {
 			e.signatures(r)
@@ -361,6 +369,28 @@ func (e *eval) scan(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// kindKey is what a Match looks at in a record.
+type kindKey struct{ action, source, targetType string }
+
+// matching returns the tallies whose match selects r, remembered per
+// kind of record (a trail has few).
+func (e *eval) matching(r *audit.Record) []*tally {
+	k := kindKey{r.Action, r.Source, string(r.TargetType)}
+	if ts, ok := e.byKind[k]; ok {
+		return ts
+	}
+	var ts []*tally
+	for _, key := range sortedKeys(e.matchers) {
+		if t := e.matchers[key]; t.match.Matches(r) {
+			ts = append(ts, t)
+		}
+	}
+	if len(e.byKind) < 100_000 {
+		e.byKind[k] = ts
+	}
+	return ts
 }
 
 // signatures checks r against every signatures requirement that selects

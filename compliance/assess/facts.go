@@ -26,51 +26,40 @@ type GatherOptions struct {
 // with, and the verification report (whose Integrity every report states).
 // A trail that does not verify is a fact, not an error: the report names
 // the first failing record and the error is nil; an error means the trail
-// could not be read.
+// could not be read. It is KeyFacts followed by Verify.
 func FactsOf(ctx context.Context, tr *trail.Trail, o GatherOptions) (Facts, *trail.Report, error) {
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
-	var f Facts
-	head, err := tr.Raw().Head(ctx)
+	f, err := KeyFacts(ctx, tr, o)
 	if err != nil {
 		return f, nil, err
 	}
-	f.Size = head.Size
-	rep, err := tr.Verify(ctx, trail.VerifyOptions{Chain: true, Progress: o.Progress})
-	f.VerifiedAt = time.Now().UTC()
+	rep, err := Verify(ctx, tr, o, &f)
+	return f, rep, err
+}
+
+// KeyFacts gathers the facts that need no verification of the whole
+// trail: its size, the trusted keys and what their co-signatures cover,
+// the retention policies and the schedules. Verify adds the rest; a
+// caller may run it while Assess reads the period (Input.Complete).
+func KeyFacts(ctx context.Context, tr *trail.Trail, o GatherOptions) (Facts, error) {
+	var f Facts
+	head, err := tr.Raw().Head(ctx)
 	if err != nil {
-		if !errors.Is(err, ledger.ErrTampered) {
-			return f, rep, err
-		}
-		f.Failure = rep.Failure
-		if f.Failure == nil {
-			f.Failure = &ledger.ChainError{Seq: 0, Reason: err.Error()}
-		}
-	} else {
-		f.Verified = true
-		if in := rep.Integrity; in != nil {
-			f.Size = in.Size
-			f.Signed, f.SignedSize = in.Signed, in.Size
-		}
+		return f, err
 	}
-	if f.Failure != nil && tr.PublicKey() != nil {
-		// The heads are signed; how far is what the failure says.
-		f.Signed, f.SignedSize = true, f.Size
-	}
+	f.Size = head.Size
 	trusted, err := tr.TrustedKeys(o.Trusted)
 	if err != nil {
-		return f, rep, err
+		return f, err
 	}
 	f.Trusted = trusted
-	if cs, ok := tr.Raw().(ledger.CosignatureStore); ok && f.Verified && len(trusted) > 0 {
+	if cs, ok := tr.Raw().(ledger.CosignatureStore); ok && len(trusted) > 0 && f.Size > 0 {
 		list, err := cs.Cosignatures(ctx)
 		if err != nil {
-			return f, rep, err
+			return f, err
 		}
 		cov, _, err := ledger.CheckCosignatures(list, trusted, tr.Identity().Origin, f.Size, tr.Raw().HashReader(ctx))
 		if err != nil {
-			return f, rep, err
+			return f, err
 		}
 		f.Coverage = cov
 		for _, size := range cov {
@@ -84,10 +73,45 @@ func FactsOf(ctx context.Context, tr *trail.Trail, o GatherOptions) (Facts, *tra
 	}
 	st := tr.Settings()
 	f.Retention.Policies = st.Retention.Policies
-	if len(st.Retention.Policies) > 0 && f.Verified {
+	for _, s := range st.Schedules {
+		f.Schedules = append(f.Schedules, Job{Name: s.Name, Cron: s.Cron, Command: s.Run})
+	}
+	return f, nil
+}
+
+// Verify verifies the whole trail and records the outcome in f (and,
+// when retention policies are set and the trail verifies, the records
+// kept longer than their policy). A trail that does not verify is a fact:
+// the error is nil, f.Failure names the first failing record.
+func Verify(ctx context.Context, tr *trail.Trail, o GatherOptions, f *Facts) (*trail.Report, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	rep, err := tr.Verify(ctx, trail.VerifyOptions{Chain: true, Progress: o.Progress})
+	f.VerifiedAt = time.Now().UTC()
+	if err != nil {
+		if !errors.Is(err, ledger.ErrTampered) {
+			return rep, err
+		}
+		f.Failure = rep.Failure
+		if f.Failure == nil {
+			f.Failure = &ledger.ChainError{Seq: 0, Reason: err.Error()}
+		}
+		if tr.PublicKey() != nil {
+			f.Signed, f.SignedSize = true, f.Size
+		}
+		return rep, nil
+	}
+	f.Verified = true
+	if in := rep.Integrity; in != nil {
+		f.Size = in.Size
+		f.Signed, f.SignedSize = in.Signed, in.Size
+	}
+	st := tr.Settings()
+	if len(st.Retention.Policies) > 0 {
 		for d, err := range retention.Overdue(ctx, tr.Raw(), st.Retention, o.Now) {
 			if err != nil {
-				return f, rep, err
+				return rep, err
 			}
 			if f.Retention.Overdue == 0 {
 				f.Retention.First = d.Seq
@@ -97,8 +121,5 @@ func FactsOf(ctx context.Context, tr *trail.Trail, o GatherOptions) (Facts, *tra
 		}
 		f.Retention.Checked = true
 	}
-	for _, s := range st.Schedules {
-		f.Schedules = append(f.Schedules, Job{Name: s.Name, Cron: s.Cron, Command: s.Run})
-	}
-	return f, rep, nil
+	return rep, nil
 }

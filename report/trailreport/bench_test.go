@@ -55,9 +55,11 @@ func benchTrail(b *testing.B, n int, end time.Time) *trail.Trail {
 //
 //   - report-s: trailreport.Build (the whole trail verified, the period
 //     read once, assessed, tallied);
+//
 //   - verify-s: the trail's verification alone, and query-s: reading and
 //     decoding the period's records alone (the baselines: what any report
 //     must at least do);
+//
 //   - peak-heap-MB: the largest heap in use during the report, sampled
 //     every 10 ms.
 //

@@ -74,21 +74,48 @@ func Build(ctx context.Context, tr *trail.Trail, o Options) (*Result, error) {
 		o.Now = time.Now()
 	}
 	o.Now = o.Now.UTC()
-	facts, vrep, err := assess.FactsOf(ctx, tr, assess.GatherOptions{Trusted: o.Trusted, Now: o.Now, Progress: o.Progress})
+	gopts := assess.GatherOptions{Trusted: o.Trusted, Now: o.Now, Progress: o.Progress}
+	facts, err := assess.KeyFacts(ctx, tr, gopts)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Verification: vrep, Facts: facts}
+	// The whole trail is verified while the period is read: two passes
+	// over the store, side by side.
+	type verified struct {
+		facts assess.Facts
+		rep   *trail.Report
+		err   error
+	}
+	done := make(chan verified, 1)
+	vctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		f := facts
+		rep, err := assess.Verify(vctx, tr, gopts, &f)
+		done <- verified{f, rep, err}
+	}()
+	res := &Result{}
 	t := newTally()
 	in := assess.Input{Trail: tr.Store(), Catalogs: o.Catalogs, Since: o.Since, Until: o.Until, Now: o.Now, Facts: facts,
-		Settings: o.Settings, Observe: t.add}
+		Settings: o.Settings, Observe: t.add,
+		Complete: func(f *assess.Facts) error {
+			v := <-done
+			if v.err != nil {
+				return v.err
+			}
+			*f = v.facts
+			res.Verification, res.Facts = v.rep, v.facts
+			return nil
+		}}
 	as, err := assess.Assess(ctx, in)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
+	vrep := res.Verification
 	res.First, res.Last, res.Count = t.first, t.last, t.n
 	r := &report.Report{Title: title(o), Generated: o.Now,
-		Integrity: Integrity(tr, vrep, report.Range{From: 0, To: facts.Size}),
+		Integrity: Integrity(tr, vrep, report.Range{From: 0, To: res.Facts.Size}),
 		Period:    &report.Period{Since: o.Since.UTC(), Until: o.Until.UTC()}}
 	if o.Since.IsZero() {
 		r.Period.Since = time.Time{}
