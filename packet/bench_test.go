@@ -23,7 +23,9 @@ import (
 //
 //   - packet-s: packet.Build (the whole trail verified, the records and
 //     their proofs written, the manifest signed);
+//
 //   - export-s: the baseline, the same records exported as JSON lines;
+//
 //   - proof-bytes-max and proof-bytes-bound: the largest proof against
 //     32·⌈log₂ n⌉ bytes.
 //
