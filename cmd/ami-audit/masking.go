@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/ami-orchestrator/ami-audit/trail"
 	"os"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
 	"github.com/ami-orchestrator/ami-audit/secrets"
 	"github.com/ami-orchestrator/ami-audit/source/exclude"
+	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
 // fingerprintKeyFile holds the trail's key for secret fingerprints.
@@ -49,6 +51,7 @@ func (a *App) env() *collect.Env {
 			}
 			return a.trail.RetentionKeeps(ctx, time.Now())
 		},
+		Trail: func(ctx context.Context) (*trail.Trail, error) { return a.openTrail(ctx, false) },
 	}
 }
 
