@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/ami-orchestrator/ami-audit/trail"
 	"os"
 	"time"
 
