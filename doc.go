@@ -26,7 +26,11 @@
 //     record when one appears or changes, a resolution when it goes away
 //   - collect      the collections every front end runs (CLI, HTTP, MCP)
 //   - serve/...    the HTTP API and the MCP server, tokens and roles
-//   - report/...   turns records into documents people and programs read
+//   - compliance   control catalogs; compliance/assess judges a trail
+//     against them (evidence per control, gaps in the trail itself)
+//   - report/...   turns records into documents people and programs read;
+//     report/trailreport reports on the stored trail
+//   - packet       evidence packets an auditor verifies offline
 //   - cmd/ami-audit the command line, a thin layer over the packages above
 //
 // A Record is immutable once appended: the store assigns its sequence number,

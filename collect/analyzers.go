@@ -2,13 +2,18 @@ package collect
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
+	ancomp "github.com/ami-orchestrator/ami-audit/analyzer/compliance"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/compliance"
+	"github.com/ami-orchestrator/ami-audit/compliance/assess"
 	"github.com/ami-orchestrator/ami-audit/internal/usererr"
 	"github.com/ami-orchestrator/ami-audit/source/git"
 )
@@ -34,7 +39,8 @@ type AnalyzerFactory func(ctx context.Context, env *Env, opts AnalyzerOptions) (
 // ends: each analyzer package adds its line here.
 func AnalyzerRegistry() map[string]AnalyzerFactory {
 	return map[string]AnalyzerFactory{
-		"security": securityRepoAnalyzer,
+		"security":   securityRepoAnalyzer,
+		"compliance": complianceRepoAnalyzer,
 	}
 }
 
@@ -104,4 +110,33 @@ func securityRepoAnalyzer(_ context.Context, env *Env, opts AnalyzerOptions) (au
 	}
 	return security.New(security.Config{Root: opts.Root, OSVDB: opts.OSVDB, Detector: det,
 		History: slices.Contains(opts.Ran, git.SourceName)})
+}
+
+// complianceRepoAnalyzer builds the compliance analyzer: the catalogs the
+// trail's settings name (all built-in ones by default), the facts from
+// the trail itself.
+func complianceRepoAnalyzer(ctx context.Context, env *Env, _ AnalyzerOptions) (audit.Analyzer, error) {
+	if env.Trail == nil {
+		return nil, errors.New("the compliance analyzer judges the trail itself, which this front end does not hand it")
+	}
+	tr, err := env.Trail(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := tr.Settings().Compliance
+	dir := st.Catalogs
+	if dir != "" && !filepath.IsAbs(dir) {
+		dir = filepath.Join(filepath.Dir(tr.Dir()), dir)
+	}
+	cats, err := compliance.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if cats, err = compliance.Select(cats, st.Frameworks); err != nil {
+		return nil, err
+	}
+	return ancomp.New(ancomp.Config{Catalogs: cats, Facts: func(ctx context.Context) (assess.Facts, error) {
+		f, _, err := assess.FactsOf(ctx, tr, assess.GatherOptions{})
+		return f, err
+	}})
 }

@@ -44,6 +44,9 @@ type Env struct {
 	// keep (trail.RetentionKeeps; nil: everything): a record they would
 	// prune at once is not appended (again, after 'retention apply').
 	Retention func(ctx context.Context) (func(*audit.Record) bool, error)
+	// Trail, when set, returns the open trail: analyzers that judge the
+	// trail itself (compliance) need its facts, not only its records.
+	Trail func(ctx context.Context) (*trail.Trail, error)
 }
 
 // ForTrail is the Env of an open trail and a detector (a server's: the
@@ -56,6 +59,7 @@ func ForTrail(t *trail.Trail, d *secrets.Detector) *Env {
 		Retention: func(ctx context.Context) (func(*audit.Record) bool, error) {
 			return t.RetentionKeeps(ctx, time.Now())
 		},
+		Trail: func(context.Context) (*trail.Trail, error) { return t, nil },
 	}
 }
 

@@ -11,20 +11,28 @@ wrote it.
   python3 verify_export.py trail.jsonl [--difficulty N] [--checkpoint cp.txt]
   python3 verify_export.py --proof proof.json [--proof proof2.json]
   python3 verify_export.py --vectors testdata/vectors/canonical.json
+  python3 verify_export.py --packet evidence.zip [--key log.pub]
 
 Exit status, the same table as ami-audit's: 0 every check passed, 1 a file
 could not be read, 2 usage error (bad arguments, a file that is not what the
 option wants), 3 verification failed (the first failing record is named by
 sequence and id).
 
-What it cannot check: Ed25519 signatures (record signatures and the signed
-note around a checkpoint), because the standard library has no Ed25519. Use
-'ami-audit verify --checkpoint' / '--signatures', or any C2SP signed-note
-verifier, for those.
+An evidence packet (--packet, written by 'ami-audit report --export packet')
+is checked completely: the signed manifest, every file in it, the signed
+checkpoint, every record's hash and inclusion proof, and the signatures on
+the records, with the Ed25519 verification of RFC 8032 written out here in
+plain Python (slow, but there are few signatures to check per packet and
+the standard library has none). For an export or a proof file, the
+Ed25519 signatures (record signatures, the signed note around a checkpoint)
+are not checked: use 'ami-audit verify --checkpoint' / '--signatures', or
+any C2SP signed-note verifier, for those.
 """
 
 import argparse
 import base64
+import io
+import zipfile
 import decimal
 import hashlib
 import json
@@ -387,6 +395,275 @@ def read_text(path):
         raise Usage("%s: not UTF-8 text: %s" % (path, e))
 
 
+# --- Ed25519 verification (RFC 8032 section 5.1.7) -------------------------
+
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _edd_add(a, b):
+    x1, y1, z1, t1 = a
+    x2, y2, z2, t2 = b
+    aa = (y1 - x1) * (y2 - x2) % _P
+    bb = (y1 + x1) * (y2 + x2) % _P
+    cc = 2 * t1 * t2 * _D % _P
+    dd = 2 * z1 * z2 % _P
+    e, f, g, h = bb - aa, dd - cc, dd + cc, bb + aa
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _edd_mul(s, pt):
+    q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            q = _edd_add(q, pt)
+        pt = _edd_add(pt, pt)
+        s >>= 1
+    return q
+
+
+def _edd_equal(a, b):
+    return (a[0] * b[2] - b[0] * a[2]) % _P == 0 and (a[1] * b[2] - b[1] * a[2]) % _P == 0
+
+
+def _edd_decompress(b):
+    if len(b) != 32:
+        return None
+    y = int.from_bytes(b, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    if x2 == 0:
+        if sign:
+            return None
+        x = 0
+    else:
+        x = pow(x2, (_P + 3) // 8, _P)
+        if (x * x - x2) % _P != 0:
+            x = x * _SQRT_M1 % _P
+        if (x * x - x2) % _P != 0:
+            return None
+        if (x & 1) != sign:
+            x = _P - x
+    return (x, y, 1, x * y % _P)
+
+
+_G = _edd_decompress(bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666"))
+
+
+def ed25519_verify(public, message, signature):
+    """Whether signature (64 bytes) is public's (32 bytes) on message."""
+    if len(public) != 32 or len(signature) != 64:
+        return False
+    a = _edd_decompress(public)
+    r = _edd_decompress(signature[:32])
+    s = int.from_bytes(signature[32:], "little")
+    if a is None or r is None or s >= _L:
+        return False
+    h = int.from_bytes(hashlib.sha512(signature[:32] + public + message).digest(), "little") % _L
+    return _edd_equal(_edd_mul(s, _G), _edd_add(r, _edd_mul(h, a)))
+
+
+# --- C2SP signed notes -------------------------------------------------------
+
+
+def parse_vkey(text, where):
+    """(name, key hash, public key) of a C2SP note verifier key NAME+HASH+KEY."""
+    parts = text.strip().split("+", 2)  # the key's base64 may hold '+' too
+    if len(parts) != 3 or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
+        raise Failure("%s: not a note verifier key (NAME+HASH+KEY)" % where)
+    name, khash = parts[0], int(parts[1], 16)
+    try:
+        raw = base64.b64decode(parts[2], validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 33 or raw[0] != 1:
+        raise Failure("%s: not an Ed25519 note key" % where)
+    if int.from_bytes(hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4], "big") != khash:
+        raise Failure("%s: the key hash does not match the key" % where)
+    return name, khash, raw[1:]
+
+
+def open_note(raw, vkey, where):
+    """The text of a signed note, when vkey signed it; else Failure."""
+    name, khash, public = vkey
+    text, sep, sigs = raw.partition(b"\n\n")
+    if not sep:
+        raise Failure("%s: not a signed note" % where)
+    text += b"\n"
+    for line in sigs.split(b"\n"):
+        if not line.startswith("\u2014 ".encode()):
+            continue
+        who, _, b64 = line[len("\u2014 ".encode()):].decode("utf-8", "replace").rpartition(" ")
+        try:
+            sig = base64.b64decode(b64, validate=True)
+        except ValueError:
+            continue
+        if who != name or len(sig) != 68 or int.from_bytes(sig[:4], "big") != khash:
+            continue
+        if ed25519_verify(public, text, sig[4:]):
+            return text.decode("utf-8")
+        raise Failure("%s: the signature by %s does not verify (altered)" % (where, name))
+    raise Failure("%s: not signed by %s" % (where, name))
+
+
+# --- Evidence packets --------------------------------------------------------
+
+PACKET_HEADER = "ami-audit evidence packet v1"
+PACKET_REQUIRED = ("records.jsonl", "proofs.bin", "checkpoint.txt", "keys/log.pub")
+RECORD_SIGNATURE_PREFIX = "ami-audit record signature v1\n"
+
+
+def proof_len(i, n):
+    """Hashes in the RFC 6962 inclusion proof of leaf i in a tree of n leaves."""
+    count = 0
+    while n > 1:
+        k = 1
+        while k << 1 < n:
+            k <<= 1
+        if i < k:
+            n = k
+        else:
+            i, n = i - k, n - k
+        count += 1
+    return count
+
+
+def check_packet(path, key_path):
+    """Check an evidence packet with nothing else; return what it holds."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise Usage("%s: not an evidence packet: %s" % (path, e))
+    names = zf.namelist()
+    if "MANIFEST" not in names:
+        raise Usage("%s: not an evidence packet (no MANIFEST)" % path)
+    if len(set(names)) != len(names):
+        raise Failure("the zip holds two files of one name")
+
+    def read(name):
+        if name not in names:
+            raise Failure("%s: missing from the packet" % name)
+        try:
+            return zf.read(name)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise Failure("%s: cannot be read (altered?): %s" % (name, e))
+
+    raw = read("MANIFEST")
+    text = raw.partition(b"\n\n")[0].decode("utf-8", "replace")
+    lines = text.split("\n")
+    if lines[0] != PACKET_HEADER:
+        raise Failure("MANIFEST: does not start with %r" % PACKET_HEADER)
+    m = {"files": {}}
+    order = []
+    for line in lines[1:]:
+        f = line.split()
+        if f and f[0] == "file" and len(f) == 4 and f[1] not in m["files"]:
+            m["files"][f[1]] = (int(f[2]), f[3])
+            order.append(f[1])
+        elif f and f[0] in ("origin", "log-id", "key", "records", "created") and len(f) == 2:
+            m[f[0]] = f[1]
+        elif f and f[0] in ("checkpoint", "period") and len(f) == 3:
+            m[f[0]] = (f[1], f[2])
+        else:
+            raise Failure("MANIFEST: line %r does not parse" % line)
+    for need in ("origin", "key", "checkpoint", "records"):
+        if need not in m:
+            raise Failure("MANIFEST: lacks its %s line" % need)
+    vkey = parse_vkey(m["key"], "MANIFEST key line")
+    open_note(raw, vkey, "MANIFEST")
+    fingerprint = "%s+%08x" % (vkey[0], vkey[1])
+    if key_path:
+        given = parse_vkey(read_text(key_path), key_path)
+        if given != vkey:
+            raise Failure("MANIFEST: signed by %s, not by the log key given (%s+%08x)" % (fingerprint, given[0], given[1]))
+    if vkey[0] != m["origin"]:
+        raise Failure("MANIFEST: its key is named %r, not after the log %r" % (vkey[0], m["origin"]))
+    for name in names:
+        if name != "MANIFEST" and name not in m["files"]:
+            raise Failure("%s: not in the signed manifest (added to the packet)" % name)
+    for need in PACKET_REQUIRED:
+        if need not in m["files"]:
+            raise Failure("MANIFEST: does not list %s" % need)
+    contents = {}
+    for name in order:
+        b = read(name)
+        size, digest = m["files"][name]
+        if len(b) != size or hashlib.sha256(b).hexdigest() != digest:
+            raise Failure("%s: altered: its size or SHA-256 differs from the signed manifest" % name)
+        contents[name] = b
+    if contents["keys/log.pub"].decode("utf-8", "replace").strip() != m["key"]:
+        raise Failure("keys/log.pub: not the key the signed manifest names")
+    cp_text = open_note(contents["checkpoint.txt"], vkey, "checkpoint.txt")
+    origin, cp_size, cp_root = parse_checkpoint(cp_text + "\n", "checkpoint.txt")
+    if origin != m["origin"] or str(cp_size) != m["checkpoint"][0] or base64.b64encode(cp_root).decode() != m["checkpoint"][1]:
+        raise Failure("checkpoint.txt: not the checkpoint the manifest names")
+    signers = {}
+    for name in order:
+        if name.startswith("keys/trusted/"):
+            k = parse_vkey(contents[name].decode("utf-8", "replace"), name)
+            signers.setdefault(k[0], []).append(k)
+    proofs = contents["proofs.bin"]
+    off, count, sigs = 0, 0, 0
+    for lineno, raw_line in enumerate(contents["records.jsonl"].split(b"\n"), 1):
+        if not raw_line.strip():
+            continue
+        try:
+            rec = parse_json(raw_line.decode("utf-8"))
+        except (Failure, UnicodeDecodeError) as e:
+            raise Failure("records.jsonl line %d: %s" % (lineno, e))
+        if not isinstance(rec, dict) or not isinstance(rec.get("sequence"), int):
+            raise Failure("records.jsonl line %d: not a record" % lineno)
+        seq = rec["sequence"]
+        where = "records.jsonl line %d (record %d, %s)" % (lineno, seq, rec.get("record_id"))
+        claimed = rec.get("record_hash")
+        if not isinstance(claimed, str) or not re.fullmatch(r"[0-9a-f]{64}", claimed):
+            raise Failure("%s: record_hash is not 32 bytes of hex" % where)
+        if "pruned" not in rec:
+            check_commitments(rec)
+            if record_hash(rec) != claimed:
+                raise Failure("%s: does not hash to its record_hash (it was changed)" % where)
+        if seq >= cp_size:
+            raise Failure("%s: beyond the checkpoint's size %d" % (where, cp_size))
+        k = proof_len(seq, cp_size)
+        if off + 32 * k > len(proofs):
+            raise Failure("proofs.bin: %s: ends before this record's proof" % where)
+        proof = [proofs[off + 32 * i:off + 32 * i + 32] for i in range(k)]
+        off += 32 * k
+        if not verify_inclusion(seq, cp_size, leaf_hash(bytes.fromhex(claimed)), proof, cp_root):
+            raise Failure("proofs.bin: %s: the proof does not lead to the checkpoint's root" % where)
+        msg = (RECORD_SIGNATURE_PREFIX + claimed + "\n").encode()
+        for sig in rec.get("signatures") or []:
+            keys_named = signers.get(sig.get("signer"))
+            if not keys_named:
+                continue
+            try:
+                raw_sig = base64.b64decode(sig.get("signature", ""), validate=True)
+            except ValueError:
+                raw_sig = b""
+            if sig.get("algorithm") != "Ed25519" or not any(ed25519_verify(k[2], msg, raw_sig) for k in keys_named):
+                raise Failure("%s: the signature by %s does not verify" % (where, sig.get("signer")))
+            sigs += 1
+        count += 1
+    if off != len(proofs):
+        raise Failure("proofs.bin: holds %d bytes more than the records' proofs" % (len(proofs) - off))
+    if str(count) != m["records"]:
+        raise Failure("records.jsonl: holds %d records, the manifest says %s" % (count, m["records"]))
+    if "report.json" in contents:
+        try:
+            rep = json.loads(contents["report.json"])
+            ok = rep.get("integrity", {}).get("origin") == m["origin"]
+        except (ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise Failure("report.json: not a report of log %s" % m["origin"])
+    return fingerprint, m["origin"], cp_size, count, sigs, len(order)
+
+
 # --- Checks ------------------------------------------------------------------
 
 
@@ -602,15 +879,28 @@ def main(argv):
     p.add_argument("--checkpoint", action="append", default=[], metavar="FILE", help="compare size and root with this checkpoint (repeatable)")
     p.add_argument("--proof", action="append", default=[], metavar="FILE", help="check an inclusion proof written by 'ami-audit prove' (repeatable)")
     p.add_argument("--vectors", metavar="FILE", help="check the canonical-form test vectors")
+    p.add_argument("--packet", metavar="FILE", help="check an evidence packet written by 'ami-audit report --export packet'")
+    p.add_argument("--key", metavar="FILE", help="with --packet: the log's public key the packet must be signed by")
     args = p.parse_args(argv)
-    if not (args.export or args.proof or args.vectors):
-        p.error("give an export file, --proof FILE or --vectors FILE")
+    if not (args.export or args.proof or args.vectors or args.packet):
+        p.error("give an export file, --proof FILE, --packet FILE or --vectors FILE")
+    if args.key and not args.packet:
+        p.error("--key goes with --packet")
     if args.checkpoint and not args.export:
         p.error("--checkpoint compares with an export: give the export file too")
     if not 0 <= args.difficulty <= 64:
         p.error("--difficulty must be between 0 and 64")
 
     try:
+        if args.packet:
+            fp, origin, cp_size, count, sigs, files = check_packet(args.packet, args.key)
+            print("ok    manifest     signed by %s; %d files, each as it says" % (fp, files))
+            print("ok    checkpoint   %s size %d, signed by the log key" % (origin, cp_size))
+            print("ok    records      %d records: each hashes to its record_hash and its inclusion proof leads to the signed root" % count)
+            if sigs:
+                print("ok    signatures   %d signatures by the packet's signers, all valid" % sigs)
+            if not args.key:
+                print("note  key          compare %s with the log key's fingerprint you obtained from the operator (or give --key)" % fp)
         if args.vectors:
             print("ok    vectors      %d vectors: canonical bytes and hashes match" % check_vectors(args.vectors))
         for proof in args.proof:

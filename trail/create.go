@@ -39,6 +39,20 @@ type Settings struct {
 	// Schedules are the collections "ami-audit schedule" runs. Nothing
 	// else reads them; they are kept as written.
 	Schedules []Schedule `yaml:"schedules,omitempty"`
+	// Compliance tunes compliance assessments.
+	Compliance ComplianceSettings `yaml:"compliance,omitempty"`
+}
+
+// ComplianceSettings are the compliance section of config.yaml:
+//
+//	compliance:
+//	  catalogs: compliance/     # catalog files laid over the built-in ones (relative to the repository)
+//	  frameworks: [iso27001, eu-ai-act]   # assessed when none is asked for
+//	  clock_tolerance: 5m       # how far record times may go backwards
+type ComplianceSettings struct {
+	Catalogs       string   `yaml:"catalogs,omitempty"`
+	Frameworks     []string `yaml:"frameworks,omitempty"`
+	ClockTolerance string   `yaml:"clock_tolerance,omitempty"`
 }
 
 // RedactionSettings are the redaction section of config.yaml.

@@ -365,6 +365,10 @@ func (t *Trail) Raw() Store { return t.raw }
 // trail.
 func (t *Trail) PublicKey() note.Verifier { return t.pub }
 
+// OpenedSize is the number of records the store held when the trail was
+// opened: what a run appended starts there.
+func (t *Trail) OpenedSize() uint64 { return t.startTip }
+
 // CanSign reports whether this machine holds the log's private key.
 func (t *Trail) CanSign() bool { return t.key != nil }
 

@@ -552,3 +552,13 @@ func reportForgotten(rep *Report, f *ledger.Forgotten) {
 			r.Actor, r.Time.UTC().Format(time.RFC3339), r.Seq, strings.Join(r.SignedBy, ", "), strings.Join(parts, "; "))
 	}
 }
+
+// TrustedKeys loads the public keys trusted to sign records and co-sign
+// checkpoints: the given files and directories of *.pub files, or the
+// trail's trusted/ folder. No trusted/ folder is no key, not an error.
+func (t *Trail) TrustedKeys(paths []string) ([]note.Verifier, error) {
+	if len(paths) == 0 && !statIsDir(t.path(TrustedDir)) {
+		return nil, nil
+	}
+	return t.trustedKeys(paths)
+}

@@ -102,6 +102,8 @@ func (a *App) commands() []*cobra.Command {
 		a.gitCommand(),
 		a.repoCommand(),
 		a.securityCommand(),
+		a.complianceCommand(),
+		a.reportCommand(),
 		a.logsCommand(),
 		a.moduleCommand(),
 		a.fileCommand(),

@@ -25,6 +25,7 @@ func (a *App) verifyCommand() *cobra.Command {
 		quorumText  string
 		checkpoints []string
 		proofPath   string
+		packetPath  string
 		format      string
 	)
 	cmd := &cobra.Command{
@@ -54,6 +55,12 @@ a co-signed checkpoint covering it (see 'ami-audit sign').
 tree of the latest signed head.
 --proof FILE checks an inclusion proof written by 'ami-audit prove' without
 any store: only the proof and the log's public key are needed.
+--packet FILE checks an evidence packet ('ami-audit report --export packet')
+with nothing else: its signed manifest, every file in it, the checkpoint,
+every record's hash and inclusion proof, and the signatures on the records.
+Give the log's public key you obtained from the operator with --key to be
+sure whose log it is; without it the packet's own key is used and its
+fingerprint printed, to compare. A failure names the file that failed.
 
 The latest signed tree head is printed at the end: keep a copy.
 The first failing record is named by sequence and id, with the reason.
@@ -63,7 +70,8 @@ Exit codes: 0 all checks passed, 1 could not check (I/O, missing key),
   ami-audit verify --chain --signatures --quorum 2/3
   ami-audit verify --checkpoint cp-0001.txt
   ami-audit verify --store sqlite:copy.db --key log.pub
-  ami-audit verify --proof proof.json --key log.pub`,
+  ami-audit verify --proof proof.json --key log.pub
+  ami-audit verify --packet evidence-2025Q4.zip --key log.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "text" && format != "json" {
@@ -80,6 +88,9 @@ Exit codes: 0 all checks passed, 1 could not check (I/O, missing key),
 			var err error
 			if o.RecordID, err = recordIDArg(o.RecordID); err != nil {
 				return err
+			}
+			if packetPath != "" {
+				return a.verifyPacket(packetPath, format)
 			}
 			if proofPath != "" {
 				rep, err = a.verifyProofFile(proofPath)
@@ -104,6 +115,7 @@ Exit codes: 0 all checks passed, 1 could not check (I/O, missing key),
 	f.StringArrayVar(&checkpoints, "checkpoint", nil, "a saved checkpoint the log must extend (repeatable)")
 	f.StringVar(&a.pubKey, "key", "", "the log's public key (default .audit/log.pub)")
 	f.StringVar(&proofPath, "proof", "", "check an inclusion proof file, offline")
+	f.StringVar(&packetPath, "packet", "", "check an evidence packet (zip), offline, with nothing else")
 	f.StringVar(&format, "format", "text", "text or json")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
 	"github.com/ami-orchestrator/ami-audit/secrets"
 	"github.com/ami-orchestrator/ami-audit/source/exclude"
+	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
 // fingerprintKeyFile holds the trail's key for secret fingerprints.
@@ -49,6 +50,7 @@ func (a *App) env() *collect.Env {
 			}
 			return a.trail.RetentionKeeps(ctx, time.Now())
 		},
+		Trail: func(ctx context.Context) (*trail.Trail, error) { return a.openTrail(ctx, false) },
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -89,11 +91,58 @@ func (a *App) render(o outputFlags, r *report.Report) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if r.Integrity == nil {
+		// Every report states the integrity of what it reports on.
+		r.Integrity = a.integrityOf(context.Background())
+	}
+	if mf, ok := f.(report.FileFormatter); ok && o.toFile() {
+		return a.renderFiles(o.output, mf, r)
+	}
 	if err := a.writeOutput(o.output, func(w io.Writer) error { return f.Format(w, r) }); err != nil {
 		return err
 	}
 	if o.toFile() && !a.quiet {
 		fmt.Fprintf(a.stderr, "report written to %s\n", o.output)
+	}
+	return nil
+}
+
+// renderFiles writes a report whose format makes several files (CSV: one
+// table per file): the main one at path, the others beside it as
+// BASE-NAME.EXT, each replaced atomically.
+func (a *App) renderFiles(path string, f report.FileFormatter, r *report.Report) error {
+	ext := filepath.Ext(path)
+	base := strings.TrimSuffix(path, ext)
+	var extra []string
+	var pending []func() error
+	err := a.writeOutput(path, func(main io.Writer) error {
+		return f.FormatFiles(main, r, func(name string) (io.Writer, error) {
+			p := base + "-" + name + ext
+			if err := a.checkOutput(p); err != nil {
+				return nil, err
+			}
+			buf := &bytes.Buffer{}
+			extra = append(extra, p)
+			pending = append(pending, func() error {
+				return writeAtomic(p, func(f *os.File) error { _, err := f.Write(buf.Bytes()); return err })
+			})
+			return buf, nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range pending {
+		if err := w(); err != nil {
+			return err
+		}
+	}
+	if !a.quiet {
+		fmt.Fprintf(a.stderr, "report written to %s", path)
+		if len(extra) > 0 {
+			fmt.Fprintf(a.stderr, " and %s, one table each (%s)", plural.Count(len(extra), "more file"), strings.Join(extra, ", "))
+		}
+		fmt.Fprintln(a.stderr)
 	}
 	return nil
 }

@@ -1,20 +1,14 @@
 // Package csvfmt writes a report as CSV (RFC 4180, CRLF-free: lines end in
-// "\n").
+// "\n"), one rectangular table per file, ready for a spreadsheet or
+// another program.
 //
-// What is written depends on the report:
-//
-//   - A report that holds records (a query, an export) is written as one
-//     rectangular table, one row per record, with the columns of Columns:
-//     ready for a spreadsheet or another program.
-//   - Otherwise the report's tables are written one after another. Each
-//     table starts with a header row whose first cell is "section",
-//     followed by the section's own column names; every data row starts
-//     with the section's title. The summary is the first table (section
-//     "Summary", columns measure and value) and a chart is a table of
-//     label and value. Tables are separated by an empty line, so readers
-//     must accept a varying number of fields (encoding/csv:
-//     FieldsPerRecord = -1); filtering on the first column yields one
-//     section.
+// Format writes one table: the report's records when it holds any (a
+// query, an export), one row per record with the columns of Columns;
+// otherwise its summary (measure, value). FormatFiles, used when the
+// report goes to a file, writes that table to the file and every other
+// table of the report to a file of its own beside it, named after the
+// table: the integrity facts, each section's table, each chart (label,
+// value), the compliance assessment's tables, the warnings.
 //
 // Cells that a spreadsheet would run as a formula (starting with =, +, -,
 // @, tab or carriage return, and not a plain number) are prefixed with a
@@ -47,14 +41,19 @@ type Formatter struct{}
 // New returns the CSV formatter.
 func New() Formatter { return Formatter{} }
 
-// Format writes r to w.
+// Format writes the report's main table to w: its records, or else its
+// summary.
 func (Formatter) Format(w io.Writer, r *report.Report) error {
 	cw := csv.NewWriter(w)
 	var err error
 	if len(r.Records) > 0 {
 		err = records(cw, r.Records)
 	} else {
-		err = sections(cw, w, r)
+		s, _ := tabular.SummarySection(r)
+		if len(s.Columns) == 0 {
+			s.Columns = []string{"measure", "value"}
+		}
+		err = table(cw, s)
 	}
 	if err == nil {
 		cw.Flush()
@@ -62,6 +61,123 @@ func (Formatter) Format(w io.Writer, r *report.Report) error {
 	}
 	if err != nil {
 		return fmt.Errorf("csv report: %w", err)
+	}
+	return nil
+}
+
+// Table is one of the extra tables FormatFiles writes: Name is what its
+// file is called after (lower case, words joined by '-').
+type Table struct {
+	Name    string
+	Section report.Section
+}
+
+// Tables are the report's tables other than the main one, in order.
+func Tables(r *report.Report) []Table {
+	var all []report.Section
+	if s, ok := tabular.IntegritySection(r); ok {
+		all = append(all, s)
+	}
+	if len(r.Records) > 0 {
+		if s, ok := tabular.SummarySection(r); ok {
+			all = append(all, s)
+		}
+	}
+	for _, s := range tabular.Body(r) {
+		if len(s.Columns) > 0 || len(s.Rows) > 0 {
+			all = append(all, report.Section{Title: s.Title, Columns: s.Columns, Rows: s.Rows})
+		}
+		if s.Chart != nil {
+			t := s.Title
+			if len(s.Columns) > 0 {
+				t += " chart"
+			}
+			all = append(all, report.Section{Title: t, Columns: []string{"label", "value"}, Rows: tabular.ChartRows(s.Chart)})
+		}
+	}
+	if len(r.Warnings) > 0 {
+		ws := report.Section{Title: "Warnings", Columns: []string{"warning"}}
+		for _, x := range r.Warnings {
+			ws.Rows = append(ws.Rows, []string{x})
+		}
+		all = append(all, ws)
+	}
+	var out []Table
+	seen := map[string]int{}
+	for _, s := range all {
+		name := slug(s.Title)
+		if seen[name]++; seen[name] > 1 {
+			name = fmt.Sprintf("%s-%d", name, seen[name])
+		}
+		out = append(out, Table{Name: name, Section: s})
+	}
+	return out
+}
+
+// FormatFiles writes the main table to main and each other table (see
+// Tables) to the writer create returns for its name.
+func (f Formatter) FormatFiles(main io.Writer, r *report.Report, create func(name string) (io.Writer, error)) error {
+	if err := f.Format(main, r); err != nil {
+		return err
+	}
+	for _, t := range Tables(r) {
+		w, err := create(t.Name)
+		if err != nil {
+			return err
+		}
+		cw := csv.NewWriter(w)
+		if err := table(cw, t.Section); err != nil {
+			return fmt.Errorf("csv report: %s: %w", t.Name, err)
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return fmt.Errorf("csv report: %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// slug names a table for a file name: lower-case letters and digits,
+// other runs of characters as one '-'.
+func slug(title string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(title) {
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(c)
+			dash = false
+			continue
+		}
+		dash = true
+	}
+	if b.Len() == 0 {
+		return "table"
+	}
+	return b.String()[:min(b.Len(), 60)]
+}
+
+// table writes one section's table: a header row and its rows, all of the
+// same width.
+func table(cw *csv.Writer, s report.Section) error {
+	n := tabular.Width(s)
+	head := make([]string, n)
+	for c := range n {
+		head[c] = tabular.Cell(s.Columns, c)
+	}
+	if err := cw.Write(safe(head)); err != nil {
+		return err
+	}
+	for _, row := range s.Rows {
+		out := make([]string, n)
+		for c := range n {
+			out[c] = tabular.Cell(row, c)
+		}
+		if err := cw.Write(safe(out)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -95,54 +211,6 @@ func records(cw *csv.Writer, recs []*audit.Record) error {
 		}
 		if err := cw.Write(safe(row)); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-func sections(cw *csv.Writer, w io.Writer, r *report.Report) error {
-	var all []report.Section
-	if s, ok := tabular.SummarySection(r); ok {
-		all = append(all, s)
-	}
-	for _, s := range r.Sections {
-		if len(s.Columns) > 0 || len(s.Rows) > 0 {
-			all = append(all, report.Section{Title: s.Title, Columns: s.Columns, Rows: s.Rows})
-		}
-		if s.Chart != nil {
-			all = append(all, report.Section{Title: s.Title, Columns: []string{"label", "value"}, Rows: tabular.ChartRows(s.Chart)})
-		}
-	}
-	if len(r.Warnings) > 0 {
-		ws := report.Section{Title: "Warnings", Columns: []string{"warning"}}
-		for _, x := range r.Warnings {
-			ws.Rows = append(ws.Rows, []string{x})
-		}
-		all = append(all, ws)
-	}
-	for i, s := range all {
-		if i > 0 {
-			cw.Flush()
-			if _, err := io.WriteString(w, "\n"); err != nil {
-				return err
-			}
-		}
-		n := tabular.Width(s)
-		head := []string{"section"}
-		for c := range n {
-			head = append(head, tabular.Cell(s.Columns, c))
-		}
-		if err := cw.Write(safe(head)); err != nil {
-			return err
-		}
-		for _, row := range s.Rows {
-			out := []string{s.Title}
-			for c := range n {
-				out = append(out, tabular.Cell(row, c))
-			}
-			if err := cw.Write(safe(out)); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -3,6 +3,8 @@ package csvfmt
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
+	"io"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,33 +20,51 @@ func TestGolden(t *testing.T) {
 	reporttest.Golden(t, "sample.csv", buf.Bytes())
 }
 
-// Without records, the report's tables are written one after another, each
-// with a "section" first column; encoding/csv reads them back.
-func TestGoldenSections(t *testing.T) {
+// Without records, the main file is the summary, and every other table
+// is a file of its own: each reads back as one rectangular table (a strict
+// encoding/csv reader, fields per record fixed by the header).
+func TestOneTablePerFile(t *testing.T) {
 	r := reporttest.Sample()
 	r.Records = nil
-	var buf bytes.Buffer
-	if err := New().Format(&buf, r); err != nil {
-		t.Fatal(err)
-	}
-	reporttest.Golden(t, "sample-sections.csv", buf.Bytes())
-
-	cr := csv.NewReader(bytes.NewReader(buf.Bytes()))
-	cr.FieldsPerRecord = -1
-	rows, err := cr.ReadAll()
+	var main bytes.Buffer
+	files := map[string]*bytes.Buffer{}
+	var order []string
+	err := New().FormatFiles(&main, r, func(name string) (io.Writer, error) {
+		if files[name] != nil {
+			t.Errorf("table %s written twice", name)
+		}
+		files[name] = &bytes.Buffer{}
+		order = append(order, name)
+		return files[name], nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]int{}
-	for _, row := range rows {
-		if row[0] != "section" {
-			got[row[0]]++
+	reporttest.Golden(t, "sample-summary.csv", main.Bytes())
+	rows := func(name string, b []byte) [][]string {
+		got, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
+		return got
 	}
-	want := map[string]int{"Summary": 4, "Authors": 4, "Files": 4, "Commits per month": 3, "Records per day": 4, "Warnings": 2}
+	if got := rows("main", main.Bytes()); len(got) != 1+len(r.Summary) || got[0][0] != "measure" {
+		t.Errorf("main table: %v", got)
+	}
+	want := map[string]int{"integrity": 11, "authors": 5, "files": 5, "commits-per-month": 4, "records-per-day": 5, "empty-table": 1, "warnings": 3,
+		"compliance-coverage": 4, "controls-present-per-framework": 3, "iso-iec-27001-2022-annex-a": 3, "nist-sp-800-53-rev-5": 3, "evidence": 6, "gaps-in-the-trail": 2, "policy-violations": 2}
+	got := map[string]int{}
+	for _, name := range order {
+		got[name] = len(rows(name, files[name].Bytes()))
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("rows per section (-want +got):\n%s", diff)
+		t.Errorf("rows per table file, header included (-want +got):\n%s", diff)
 	}
+	var all bytes.Buffer
+	for _, name := range order {
+		fmt.Fprintf(&all, "== %s.csv\n%s", name, files[name].Bytes())
+	}
+	reporttest.Golden(t, "sample-tables.txt", all.Bytes())
 }
 
 func TestFormulaCellsNeutralised(t *testing.T) {

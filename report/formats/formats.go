@@ -11,6 +11,7 @@ import (
 	"github.com/ami-orchestrator/ami-audit/report/html"
 	"github.com/ami-orchestrator/ami-audit/report/jsonfmt"
 	"github.com/ami-orchestrator/ami-audit/report/markdown"
+	"github.com/ami-orchestrator/ami-audit/report/oscal"
 	"github.com/ami-orchestrator/ami-audit/report/sarif"
 	"github.com/ami-orchestrator/ami-audit/report/terminal"
 	"github.com/ami-orchestrator/ami-audit/report/yamlfmt"
@@ -43,6 +44,8 @@ var table = []entry{
 	{name: "html", aliases: []string{"htm"}, ext: ".html", build: func(Options) report.Formatter { return html.New() }},
 	// SARIF holds the report's findings only (code-scanning views).
 	{name: "sarif", ext: ".sarif", build: func(Options) report.Formatter { return sarif.New() }},
+	// OSCAL holds the report's compliance assessment (assessment-results).
+	{name: "oscal", ext: ".oscal", build: func(Options) report.Formatter { return oscal.New() }},
 }
 
 // Names lists the format names, in the order they are documented. Aliases

@@ -17,7 +17,7 @@ import (
 )
 
 func TestNames(t *testing.T) {
-	want := []string{"terminal", "json", "yaml", "markdown", "csv", "html", "sarif"}
+	want := []string{"terminal", "json", "yaml", "markdown", "csv", "html", "sarif", "oscal"}
 	if diff := cmp.Diff(want, Names()); diff != "" {
 		t.Errorf("Names() (-want +got):\n%s", diff)
 	}

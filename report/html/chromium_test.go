@@ -3,6 +3,7 @@ package html
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -121,4 +122,60 @@ func colours(img image.Image) int {
 		}
 	}
 	return len(seen)
+}
+
+// The compliance view renders in a real browser: coverage bars, status
+// badges, the drill-down anchors to each control's evidence records, the
+// gaps; a screenshot of a laptop-sized window is drawn.
+func TestComplianceRenderedByChromium(t *testing.T) {
+	bin := chromium(t)
+	dir := t.TempDir()
+	page := filepath.Join(dir, "compliance.html")
+	r := reporttest.Sample()
+	r.Sections, r.Records = nil, nil
+	var buf bytes.Buffer
+	if err := New().Format(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := string(headless(t, bin, page, "--dump-dom", "--window-size=1366,900"))
+	for _, want := range []string{
+		`<section id="integrity" class="integrity">`,          // the integrity first
+		`<rect class="present"`,                               // a coverage bar
+		`<span class="st st-failed">failed</span>`,            // a status badge
+		`<a class="jump" href="#c-nist-800-53-ra-5">RA-5</a>`, // drill-down link
+		`<div class="control" id="c-nist-800-53-ra-5">`,       // its target
+		`<td>src/config.py</td>`,                              // an evidence record
+		`the scheduler &lt;was&gt; stopped`,                   // a gap, escaped
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered DOM lacks %s", want)
+		}
+	}
+	for i := range 1 {
+		shot := filepath.Join(dir, "compliance.png")
+		headless(t, bin, page, "--screenshot="+shot, "--window-size=1366,900")
+		f, err := os.Open(shot)
+		if err != nil {
+			t.Fatalf("no screenshot: %v", err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if b := img.Bounds(); b.Dx() != 1366 || b.Dy() != 900 {
+			t.Errorf("screenshot is %v, want 1366x900", b)
+		}
+		if n := colours(img); n < 50 {
+			t.Errorf("screenshot %d has %d distinct colours: the page looks blank", i, n)
+		}
+		if dst := os.Getenv("AMI_AUDIT_SCREENSHOT_DIR"); dst != "" {
+			if b, err := os.ReadFile(shot); err == nil {
+				os.WriteFile(filepath.Join(dst, fmt.Sprintf("compliance-html-%d.png", i)), b, 0o644)
+			}
+		}
+	}
 }

@@ -41,6 +41,13 @@ func New() Formatter { return Formatter{} }
 // Format writes r to w.
 func (Formatter) Format(w io.Writer, r *report.Report) error {
 	v := view{Title: clean(r.Title)}
+	if s, ok := tabular.IntegritySection(r); ok {
+		v.Integrity = &integrityView{Verified: r.Integrity.Verified, Headline: clean(tabular.VerifiedText(r.Integrity)), Section: newSection(-1, s)}
+		v.Integrity.Section.ID = "integrity"
+	}
+	if r.Compliance != nil {
+		v.Compliance = newCompliance(r.Compliance)
+	}
 	for _, it := range r.Summary {
 		v.Summary = append(v.Summary, report.Item{Label: clean(it.Label), Value: clean(it.Value)})
 	}
@@ -68,9 +75,17 @@ func (Formatter) Format(w io.Writer, r *report.Report) error {
 
 type view struct {
 	Title, Generated string
+	Integrity        *integrityView
 	Summary          []report.Item
+	Compliance       *complianceView
 	Sections         []section
 	Warnings         []string
+}
+
+type integrityView struct {
+	Verified bool
+	Headline string
+	Section  section
 }
 
 type section struct {

@@ -34,11 +34,14 @@ func (Formatter) Format(w io.Writer, r *report.Report) error {
 	if !r.Generated.IsZero() {
 		fmt.Fprintf(bw, "Generated %s\n\n", r.Generated.UTC().Format(time.RFC3339))
 	}
+	if s, ok := tabular.IntegritySection(r); ok {
+		section(bw, s)
+	}
 	if s, ok := tabular.SummarySection(r); ok {
 		s.Title = "Summary"
 		section(bw, s)
 	}
-	for _, s := range r.Sections {
+	for _, s := range tabular.Body(r) {
 		section(bw, s)
 	}
 	if s, ok := tabular.RecordsSection(r); ok {

@@ -80,6 +80,10 @@ func (f Formatter) Format(w io.Writer, r *report.Report) error {
 	if !r.Generated.IsZero() {
 		p.line("Generated " + r.Generated.UTC().Format(time.RFC3339))
 	}
+	if s, ok := tabular.IntegritySection(r); ok {
+		p.heading(s.Title)
+		p.table(nil, s.Rows)
+	}
 	if len(r.Summary) > 0 {
 		p.heading("Summary")
 		rows := make([][]string, len(r.Summary))
@@ -88,7 +92,7 @@ func (f Formatter) Format(w io.Writer, r *report.Report) error {
 		}
 		p.table(nil, rows)
 	}
-	for _, s := range r.Sections {
+	for _, s := range tabular.Body(r) {
 		p.section(s)
 	}
 	if s, ok := tabular.RecordsSection(r); ok {

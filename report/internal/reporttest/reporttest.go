@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
 
@@ -44,6 +45,15 @@ func Sample() *report.Report {
 	return &report.Report{
 		Title:     "Repository audit: ami <orchestrator> & co",
 		Generated: time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC),
+		Integrity: &report.Integrity{
+			Origin: "example.org/<repo>", LogID: "0123456789abcdef", Store: "sqlite:.audit/audit.db",
+			TreeSize: 1234, Root: "qkOYxsoCPBZv0SfzVcSQEuRtis+aEWUmnp143CWvz2A=",
+			Checkpoint:     "example.org/<repo>\n1234\nqkOYxsoCPBZv0SfzVcSQEuRtis+aEWUmnp143CWvz2A=\n\n— example.org/<repo> AAAA\n",
+			CheckpointSize: 1234, KeyFingerprint: "example.org/<repo>+1a2b3c4d", Signed: true,
+			Range: report.Range{From: 1000, To: 1234}, Verified: true, VerifiedAt: time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC),
+			Result: "records 1000..1233: hashes and links intact, the last included in the signed tree head of 1234 records",
+		},
+		Compliance: sampleAssessment(),
 		Summary: []report.Item{
 			{Label: "Records", Value: "1234"},
 			{Label: "Sources", Value: "git, file"},
@@ -108,6 +118,48 @@ func Sample() *report.Report {
 			}, "lodash 4.17.15 \"quoted\", | piped", ""),
 		},
 		Warnings: []string{"file secret.key: permission denied", "submodule <lib>: not checked out"},
+	}
+}
+
+// sampleAssessment is a small assessment: two frameworks, controls of
+// every status, a gap and a violation, with hostile text.
+func sampleAssessment() *compliance.Assessment {
+	ts := time.Date(2024, 3, 15, 11, 0, 0, 0, time.UTC)
+	ev := func(seq uint64, action, target string) compliance.Evidence {
+		return compliance.Evidence{Sequence: seq, RecordID: "01900000-0000-7000-8000-00000000000" + string(rune('0'+seq)),
+			Timestamp: ts, Action: action, Target: target, Source: "git_source", Severity: audit.SeverityInfo}
+	}
+	from, to := uint64(3), uint64(5)
+	return &compliance.Assessment{
+		Until: time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC), Records: 1234,
+		Totals: compliance.Totals{Controls: 4, Present: 1, Partial: 1, Missing: 1, Failed: 1},
+		Frameworks: []compliance.FrameworkResult{
+			{ID: "iso27001", Framework: "ISO/IEC 27001", Edition: "2022", Title: "ISO/IEC 27001:2022 Annex A",
+				Totals: compliance.Totals{Controls: 2, Present: 1, Partial: 1},
+				Controls: []compliance.ControlResult{
+					{ID: "A.8.15", Title: "Logging", Description: "Logs <are> kept.", Features: []string{"audit trail"}, Replaces: []string{"A.12.4.1"}, Status: compliance.Present,
+						Evidence: []compliance.RequirementResult{{Text: "events are recorded", Kind: "records", Status: compliance.Present, Detail: "2 records", Count: 2,
+							Records: []compliance.Evidence{ev(2, "file_hash", "docs/a|b.md"), ev(1, "git_commit", "src/app.py")}}}},
+					{ID: "A.8.16", Title: "Monitoring activities", Description: "Watched.", Status: compliance.Partial,
+						Evidence: []compliance.RequirementResult{
+							{Text: "services are monitored", Kind: "records", Status: compliance.Present, Detail: "1 record", Count: 1, Records: []compliance.Evidence{ev(1, "service_state", "svc/api")}},
+							{Text: "runs on schedule", Kind: "integrity:schedule", Status: compliance.Partial, Detail: "1 gap", Gaps: []string{"schedule|daily|1710460800"}}}},
+				}},
+			{ID: "nist-800-53", Framework: "NIST SP 800-53", Edition: "Rev. 5", Title: "NIST SP 800-53 Rev. 5",
+				Totals: compliance.Totals{Controls: 2, Missing: 1, Failed: 1},
+				Controls: []compliance.ControlResult{
+					{ID: "AU-10", Title: "Non-repudiation", Description: "Signed.", Status: compliance.Missing,
+						Evidence: []compliance.RequirementResult{{Text: "records carry a trusted signature", Kind: "integrity:signatures", Status: compliance.Missing, Detail: "none of the 4 records has 1 trusted signer"}}},
+					{ID: "RA-5", Title: "Vulnerability Monitoring and Scanning", Description: "Scanned.", Status: compliance.Failed,
+						Evidence: []compliance.RequirementResult{{Text: "no open critical finding", Kind: "analyzer:security", Status: compliance.Failed, Detail: "1 open finding reaches critical",
+							Records: []compliance.Evidence{ev(3, "security_finding", "src/config.py")}}}},
+				}},
+		},
+		Gaps: []compliance.Gap{{Key: "schedule|daily|1710460800", Kind: compliance.GapSchedule, Severity: audit.SeverityWarning,
+			Title: "job daily: 3 scheduled runs without a record, from 2024-03-10", Detail: "the scheduler <was> stopped",
+			From: &from, To: &to, Start: time.Date(2024, 3, 10, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 3, 12, 0, 0, 0, 0, time.UTC), Count: 3}},
+		Violations: []compliance.Violation{{Framework: "nist-800-53", Control: "RA-5", Analyzer: "security", Severity: audit.SeverityCritical,
+			Target: "src/config.py", Finding: "AWS access key in src/config.py", Record: ev(3, "security_finding", "src/config.py")}},
 	}
 }
 
