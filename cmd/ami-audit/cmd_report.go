@@ -58,40 +58,13 @@ func (f complianceFlags) period(now time.Time) (since, until time.Time, err erro
 }
 
 // catalogs loads the catalogs the flags and the trail's settings ask for.
-func (a *App) catalogs(tr *trail.Trail, f complianceFlags) ([]*compliance.Catalog, error) {
-	st := tr.Settings().Compliance
-	dir := f.catalog
-	if dir == "" && st.Catalogs != "" {
-		dir = st.Catalogs
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(filepath.Dir(tr.Dir()), dir)
-		}
-	}
-	cats, err := compliance.Load(dir)
+// request is the period report the flags ask for.
+func (f complianceFlags) request(now time.Time) (trailreport.Request, error) {
+	since, until, err := f.period(now)
 	if err != nil {
-		return nil, withHint(err, "fix the catalog file, or see the built-in ones: ami-audit compliance --list")
+		return trailreport.Request{}, err
 	}
-	ids := f.frameworks
-	if len(ids) == 0 {
-		ids = st.Frameworks
-	}
-	sel, err := compliance.Select(cats, ids)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return sel, nil
-}
-
-func complianceSettings(tr *trail.Trail) (assess.Settings, error) {
-	var s assess.Settings
-	if v := tr.Settings().Compliance.ClockTolerance; v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return s, fmt.Errorf("%s: compliance.clock_tolerance %q: want a duration such as 5m", filepath.Join(tr.Dir(), trail.ConfigFile), v)
-		}
-		s.ClockTolerance = d
-	}
-	return s, nil
+	return trailreport.Request{Since: since, Until: until, Frameworks: f.frameworks, CatalogDir: f.catalog, Trusted: f.trusted, Now: now}, nil
 }
 
 func (a *App) reportCommand() *cobra.Command {
@@ -152,8 +125,7 @@ then exits with status 3.`,
 
 // buildReport verifies the trail and builds the period report.
 func (a *App) buildReport(ctx context.Context, f complianceFlags, readOnly bool) (*trail.Trail, *trailreport.Result, error) {
-	now := time.Now()
-	since, until, err := f.period(now)
+	req, err := f.request(time.Now())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -161,17 +133,13 @@ func (a *App) buildReport(ctx context.Context, f complianceFlags, readOnly bool)
 	if err != nil {
 		return nil, nil, err
 	}
-	cats, err := a.catalogs(tr, f)
-	if err != nil {
-		return nil, nil, err
-	}
-	settings, err := complianceSettings(tr)
-	if err != nil {
-		return nil, nil, err
-	}
 	meter := progress.New(a.stderr, a.progress(), "verify", "records", 0)
-	res, err := trailreport.Build(ctx, tr, trailreport.Options{Since: since, Until: until, Catalogs: cats, Trusted: f.trusted,
-		Settings: settings, Now: now, Progress: func(n uint64) { meter.Add(int64(n) - meter.Count()) }})
+	req.Progress = func(n uint64) { meter.Add(int64(n) - meter.Count()) }
+	opts, err := trailreport.OptionsFor(tr, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := trailreport.Build(ctx, tr, opts)
 	meter.Done()
 	if err != nil {
 		return nil, nil, err
@@ -270,12 +238,15 @@ func (a *App) runCompliance(ctx context.Context, f complianceFlags, out outputFl
 	var open []*audit.Record
 	if record && res.Report.Compliance != nil {
 		facts := res.Facts
-		cats, err := a.catalogs(tr, f)
+		req, err := f.request(r.Generated)
 		if err != nil {
 			return err
 		}
-		settings, _ := complianceSettings(tr)
-		an, err := ancomp.New(ancomp.Config{Catalogs: cats, Settings: settings,
+		opts, err := trailreport.OptionsFor(tr, req)
+		if err != nil {
+			return err
+		}
+		an, err := ancomp.New(ancomp.Config{Catalogs: opts.Catalogs, Settings: opts.Settings,
 			Facts: func(context.Context) (assess.Facts, error) { return facts, nil }})
 		if err != nil {
 			return err

@@ -16,12 +16,11 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collect"
-	"github.com/ami-orchestrator/ami-audit/collector/batch"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
 	"github.com/ami-orchestrator/ami-audit/internal/filterspec"
 	"github.com/ami-orchestrator/ami-audit/internal/usererr"
-	"github.com/ami-orchestrator/ami-audit/report"
 	"github.com/ami-orchestrator/ami-audit/report/formats"
+	"github.com/ami-orchestrator/ami-audit/report/trailreport"
 	"github.com/ami-orchestrator/ami-audit/serve"
 	"github.com/ami-orchestrator/ami-audit/serve/token"
 	"github.com/ami-orchestrator/ami-audit/source/file"
@@ -95,7 +94,7 @@ func (t *tools) register(s *mcp.Server) {
 		Description: "The log's latest signed checkpoint (C2SP signed note of its size and root), after a full verification. Keep it outside the operator's reach: it anchors later verifications."},
 		t.checkpoint)
 	mcp.AddTool(s, &mcp.Tool{Name: ToolReport, Annotations: reads("Report on the trail"),
-		Description: "A report of the records matching the filters (by action, severity, target type, most recorded targets) with the trail's verified integrity, rendered as markdown, json, yaml, csv, html or terminal text."},
+		Description: "The report of the stored trail for a period (ami-audit report): the trail's verified integrity first, what was recorded, the analyzers' open findings and the compliance assessment of the frameworks asked for, rendered as markdown, json, yaml, csv, html, terminal text or OSCAL."},
 		t.report)
 }
 
@@ -460,23 +459,19 @@ func (t *tools) checkpoint(ctx context.Context, req *mcp.CallToolRequest, _ Chec
 
 // ReportInput is the input of report.
 type ReportInput struct {
-	Format   string `json:"format,omitempty" jsonschema:"markdown (default), json, yaml, csv, html or terminal"`
-	Action   string `json:"action,omitempty" jsonschema:"only records of this action"`
-	User     string `json:"user,omitempty" jsonschema:"only records by this actor"`
-	Since    string `json:"since,omitempty" jsonschema:"only records from this time on"`
-	Severity string `json:"severity,omitempty" jsonschema:"only records of this severity and above"`
+	Format    string   `json:"format,omitempty" jsonschema:"markdown (default), json, yaml, csv, html, terminal or oscal"`
+	Since     string   `json:"since,omitempty" jsonschema:"the period's start: a date, RFC 3339 time or relative form (\"90 days ago\"); default: the trail's start"`
+	Until     string   `json:"until,omitempty" jsonschema:"the period's end (exclusive); default: now"`
+	Framework []string `json:"framework,omitempty" jsonschema:"frameworks to assess by catalog id (eu-ai-act, iso27001, iso27001-2013, iso42001, nist-ai-rmf, nist-800-53); default: the trail's settings, else all"`
 }
 
 // ReportResult is what report returns.
 type ReportResult struct {
 	Format    string         `json:"format"`
-	Records   int            `json:"records" jsonschema:"records the report covers"`
+	Records   int            `json:"records" jsonschema:"records of the period the report covers"`
 	Content   string         `json:"content" jsonschema:"the rendered report"`
-	Integrity map[string]any `json:"integrity" jsonschema:"the trail's verified integrity: size, root, signed checkpoint"`
+	Integrity map[string]any `json:"integrity" jsonschema:"the trail's integrity as verified for the report: size, root, signed checkpoint, verified"`
 }
-
-// maxReportRecords bounds the records a report tallies.
-const maxReportRecords = 1_000_000
 
 func (t *tools) report(ctx context.Context, req *mcp.CallToolRequest, in ReportInput) (*mcp.CallToolResult, ReportResult, error) {
 	if err := t.allow(req, token.Read); err != nil {
@@ -490,44 +485,29 @@ func (t *tools) report(ctx context.Context, req *mcp.CallToolRequest, in ReportI
 	if !ok {
 		return nil, ReportResult{}, toolError(usererr.Usagef("format %q: want one of %s", in.Format, strings.Join(formats.Names(), ", ")))
 	}
-	f, err := filterspec.Spec{Action: in.Action, User: in.User, Since: in.Since, Severity: in.Severity}.Filter(time.Now(), func(n string) string { return n })
+	now := time.Now()
+	period, err := filterspec.Spec{Since: in.Since, Until: in.Until}.Filter(now, func(n string) string { return n })
 	if err != nil {
 		return nil, ReportResult{}, toolError(err)
 	}
-	f.Limit = maxReportRecords
-	rep, err := t.svc.Trail().Verify(ctx, trail.VerifyOptions{Chain: true})
+	tr := t.svc.Trail()
+	opts, err := trailreport.OptionsFor(tr, trailreport.Request{Since: period.Since, Until: period.Until, Frameworks: in.Framework, Now: now})
 	if err != nil {
-		return nil, ReportResult{}, toolError(fmt.Errorf("the trail does not verify, so nothing is reported on it: %w", err))
+		return nil, ReportResult{}, toolError(err)
 	}
-	tally := batch.NewTally()
-	n := 0
-	for v, err := range t.svc.Records(ctx, caller(req), t.svc.Trail().Store().Query(ctx, f)) {
-		if err != nil {
-			return nil, ReportResult{}, toolError(err)
-		}
-		tally.Add([]*audit.Record{v})
-		n++
+	res, err := trailreport.Build(ctx, tr, opts)
+	if err != nil {
+		return nil, ReportResult{}, toolError(err)
 	}
-	in2 := rep.Integrity
-	doc := &report.Report{Title: "Audit trail report", Generated: time.Now().UTC(),
-		Summary: []report.Item{
-			{Label: "Origin", Value: in2.Origin},
-			{Label: "Records in the trail", Value: fmt.Sprint(in2.Size)},
-			{Label: "Merkle root", Value: in2.Root},
-			{Label: "Verified", Value: fmt.Sprintf("%v at %s", in2.Verified, in2.VerifiedAt.Format(time.RFC3339))},
-			{Label: "Signed", Value: fmt.Sprint(in2.Signed)},
-			{Label: "Records reported", Value: fmt.Sprint(n)},
-		},
-		Sections: tally.Sections("", 20)}
 	fm, err := formats.ByName(name, formats.Options{})
 	if err != nil {
 		return nil, ReportResult{}, toolError(err)
 	}
 	var b bytes.Buffer
-	if err := fm.Format(&b, doc); err != nil {
+	if err := fm.Format(&b, res.Report); err != nil {
 		return nil, ReportResult{}, toolError(err)
 	}
-	return nil, ReportResult{Format: name, Records: n, Content: b.String(), Integrity: object(in2)}, nil
+	return nil, ReportResult{Format: name, Records: int(res.Count), Content: b.String(), Integrity: object(res.Report.Integrity)}, nil
 }
 
 // object is v as a JSON object: what a tool's structured result holds
