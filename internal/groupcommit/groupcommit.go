@@ -77,20 +77,28 @@ func (q *Queue) Append(ctx context.Context, recs []*audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return q.enqueue(ctx, &Request{Recs: recs, done: make(chan struct{})})
+	return q.enqueue(ctx, &Request{Recs: recs, done: make(chan struct{})}, nil)
 }
 
 // AppendStream queues a stream and waits for its outcome. sign may be nil
 // (see Request.Sign).
+//
+// The caller's goroutine iterates seq (decoding, masking: whatever
+// producing a record costs) while the queue's goroutine links and writes
+// the records before them: the two overlap, and the records reach the
+// commit function in seq's order, through a buffer of a few chunks.
 func (q *Queue) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
-	r := &Request{Stream: seq, Sign: sign, done: make(chan struct{})}
-	if err := q.enqueue(ctx, r); err != nil {
+	p := &pipe{chunks: make(chan []item, pipeChunks), stop: make(chan struct{})}
+	r := &Request{Stream: p.receive, Sign: sign, done: make(chan struct{})}
+	if err := q.enqueue(ctx, r, func() { p.send(seq, r.done) }); err != nil {
 		return 0, err
 	}
 	return r.N, nil
 }
 
-func (q *Queue) enqueue(ctx context.Context, r *Request) error {
+// enqueue queues r, runs produce (when set) on the caller's goroutine, and
+// waits for r's outcome.
+func (q *Queue) enqueue(ctx context.Context, r *Request, produce func()) error {
 	q.mu.RLock()
 	if q.closed {
 		q.mu.RUnlock()
@@ -103,8 +111,71 @@ func (q *Queue) enqueue(ctx context.Context, r *Request) error {
 		return ctx.Err()
 	}
 	q.mu.RUnlock()
+	if produce != nil {
+		produce()
+	}
 	<-r.done
 	return r.Err
+}
+
+// A pipe hands a stream's records from the goroutine that produces them to
+// the one that commits them, in chunks.
+type pipe struct {
+	chunks   chan []item
+	stop     chan struct{} // closed when the receiver wants no more
+	stopOnce sync.Once
+}
+
+type item struct {
+	rec *audit.Record
+	err error
+}
+
+const (
+	pipeChunk  = 256 // records per chunk
+	pipeChunks = 4   // chunks buffered
+)
+
+// send iterates seq into the pipe until seq ends or yields an error, the
+// receiver stops, or the request is done (a commit that never read the
+// stream: a read-only store, a store without its key).
+func (p *pipe) send(seq iter.Seq2[*audit.Record, error], done <-chan struct{}) {
+	defer close(p.chunks)
+	chunk := make([]item, 0, pipeChunk)
+	put := func() bool {
+		select {
+		case p.chunks <- chunk:
+			chunk = make([]item, 0, pipeChunk)
+			return true
+		case <-p.stop:
+		case <-done:
+		}
+		return false
+	}
+	for rec, err := range seq {
+		chunk = append(chunk, item{rec, err})
+		if err != nil {
+			break
+		}
+		if len(chunk) == pipeChunk && !put() {
+			return
+		}
+	}
+	if len(chunk) > 0 {
+		put()
+	}
+}
+
+// receive is the stream the commit function iterates.
+func (p *pipe) receive(yield func(*audit.Record, error) bool) {
+	defer p.stopOnce.Do(func() { close(p.stop) })
+	for chunk := range p.chunks {
+		for _, it := range chunk {
+			if !yield(it.rec, it.err) || it.err != nil {
+				return
+			}
+		}
+	}
 }
 
 // Close commits what is queued, then stops the goroutine. Appends after

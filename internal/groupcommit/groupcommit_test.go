@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,5 +159,143 @@ func TestCohortsMerge(t *testing.T) {
 	}
 	if d := time.Since(start); d > 100*MinLinger/2 {
 		t.Errorf("100 appends alone took %s: they waited for company", d)
+	}
+}
+
+// counting yields records until told to stop (or until limit, when it is
+// positive), and counts them.
+func counting(n *atomic.Int64, stopped *atomic.Bool, limit int64) func(func(*audit.Record, error) bool) {
+	return func(yield func(*audit.Record, error) bool) {
+		for limit <= 0 || n.Load() < limit {
+			n.Add(1)
+			if !yield(&audit.Record{}, nil) {
+				stopped.Store(true)
+				return
+			}
+		}
+	}
+}
+
+// The caller's goroutine produces the stream while the commit consumes it:
+// the commit sees its first record while later ones are still being made,
+// and in the order they were made.
+func TestStreamProducedWhileCommitted(t *testing.T) {
+	var produced atomic.Int64
+	var stopped atomic.Bool
+	const total = 10 * pipeChunk
+	var order []*audit.Record
+	q := New(100, func(batch []*Request) {
+		r := batch[0]
+		first := true
+		for rec, err := range r.Stream {
+			if err != nil {
+				r.Err = err
+				return
+			}
+			if first {
+				first = false
+				// A producer on this goroutine could not get ahead.
+				deadline := time.Now().Add(10 * time.Second)
+				for produced.Load() < 2*pipeChunk {
+					if time.Now().After(deadline) {
+						r.Err = errors.New("the stream is not produced while it is committed")
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			order = append(order, rec)
+			r.N++
+		}
+	})
+	defer q.Close()
+	var made []*audit.Record
+	n, err := q.AppendStream(context.Background(), func(yield func(*audit.Record, error) bool) {
+		for range total {
+			r := &audit.Record{}
+			made = append(made, r)
+			produced.Add(1)
+			if !yield(r, nil) {
+				stopped.Store(true)
+				return
+			}
+		}
+	}, nil)
+	if err != nil || n != total {
+		t.Fatalf("stream: %d, %v", n, err)
+	}
+	for i := range made {
+		if order[i] != made[i] {
+			t.Fatalf("record %d committed out of order", i)
+		}
+	}
+}
+
+// A commit that stops reading (an invalid record, a full disk) or never
+// reads (a read-only store) stops the producer: AppendStream returns, and
+// the stream is told to stop.
+func TestStreamStopsWithItsCommit(t *testing.T) {
+	for _, read := range []int{0, 1, 3 * pipeChunk} {
+		var produced atomic.Int64
+		var stopped atomic.Bool
+		q := New(100, func(batch []*Request) {
+			r := batch[0]
+			r.Err = errors.New("refused")
+			if read == 0 {
+				return
+			}
+			k := 0
+			for range r.Stream {
+				if k++; k == read {
+					return
+				}
+			}
+		})
+		done := make(chan error, 1)
+		go func() {
+			_, err := q.AppendStream(context.Background(), counting(&produced, &stopped, 0), nil)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !stopped.Load() {
+				t.Errorf("commit reading %d: err %v, stream stopped %v", read, err, stopped.Load())
+			}
+			if max := int64(read + (pipeChunks+2)*pipeChunk); produced.Load() > max {
+				t.Errorf("commit reading %d: %d records produced, want at most %d", read, produced.Load(), max)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("commit reading %d: AppendStream did not return", read)
+		}
+		q.Close()
+	}
+}
+
+// An error the stream yields ends it and reaches the commit.
+func TestStreamErrorReachesCommit(t *testing.T) {
+	bad := errors.New("line 7: not JSON")
+	q := New(100, func(batch []*Request) {
+		r := batch[0]
+		for _, err := range r.Stream {
+			if err != nil {
+				r.Err = err
+				return
+			}
+			r.N++
+		}
+	})
+	defer q.Close()
+	n, err := q.AppendStream(context.Background(), func(yield func(*audit.Record, error) bool) {
+		for range 6 {
+			if !yield(&audit.Record{}, nil) {
+				return
+			}
+		}
+		if yield(nil, bad) {
+			t.Error("the stream was asked to go on after its error")
+		}
+	}, nil)
+	if !errors.Is(err, bad) || n != 0 {
+		t.Errorf("got %d, %v; want the stream's error", n, err)
 	}
 }
