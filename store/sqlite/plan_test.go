@@ -51,6 +51,8 @@ func TestQueryPlans(t *testing.T) {
 		{"file, quality sources: by record type", audit.Filter{TargetType: audit.TargetFile}, "records_target_type", false},
 		{"log source: by record type and action", audit.Filter{TargetType: audit.TargetLog, Action: "log_file"}, "records_", false},
 		{"git, module, service sources: newest of an action about a target", audit.Filter{TargetType: audit.TargetGit, Action: "git_commit", Target: "repo", Newest: true, Limit: 1}, "records_target", false},
+		{"log tail, schedule: newest of an action about a target", audit.Filter{Action: "log_entry", Target: "api", Newest: true, Limit: 1}, "records_target", false},
+		{"security analyzer: latest module audits", audit.Filter{Action: "module_audit", TargetType: audit.TargetModule}, "records_", false},
 		{"query --user", audit.Filter{Actor: "ci"}, "records_actor", false},
 		{"query --user --action", audit.Filter{Actor: "ci", Action: "deploy"}, "records_", false},
 		{"query --severity", audit.Filter{Severity: audit.SeverityError}, "records_severity", true},
