@@ -13,12 +13,18 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
 // Request is one Append or AppendStream waiting to be committed.
 type Request struct {
-	Recs   []*audit.Record                 // the records of an Append
-	Stream iter.Seq2[*audit.Record, error] // set instead for AppendStream
+	Recs []*audit.Record // the records of an Append
+	// Prepared holds Recs as the queue's prepare function prepared them,
+	// in order; nil when the queue has none.
+	Prepared []*ledger.Prepared
+	// Stream is set instead for AppendStream: its records, prepared when
+	// the queue has a prepare function (else with only Record set).
+	Stream iter.Seq2[*ledger.Prepared, error]
 	// Sign, when set for a stream, is called with each record once it is
 	// linked (its hash known) and before it is stored; the signatures it
 	// adds to the record are stored in the same transaction.
@@ -34,6 +40,7 @@ var ErrClosed = errors.New("store closed")
 // Queue runs the commit goroutine.
 type Queue struct {
 	commit   func(batch []*Request)
+	prepare  func(*audit.Record) (*ledger.Prepared, error)
 	maxBatch int
 	reqs     chan *Request
 	closing  chan struct{}
@@ -63,8 +70,16 @@ var (
 // records (more when a single request is larger); it sets each request's
 // Err (and N for a stream). The requests' callers are released when commit
 // returns.
-func New(maxBatch int, commit func(batch []*Request)) *Queue {
-	q := &Queue{commit: commit, maxBatch: maxBatch, reqs: make(chan *Request, 1024), closing: make(chan struct{})}
+//
+// prepare, when set, is called with every record on the goroutine that
+// appends it (Append's caller, or the one iterating a stream) before the
+// record reaches commit (see ledger.Prepare): what does not depend on the
+// record's place in the chain is done there, concurrently, and the
+// queue's goroutine, which all appends wait for, does the rest. A record
+// it refuses fails its Append, or ends its stream, with a
+// *ledger.BatchError naming it.
+func New(maxBatch int, commit func(batch []*Request), prepare func(*audit.Record) (*ledger.Prepared, error)) *Queue {
+	q := &Queue{commit: commit, prepare: prepare, maxBatch: maxBatch, reqs: make(chan *Request, 1024), closing: make(chan struct{})}
 	q.wg.Add(1)
 	go q.run()
 	return q
@@ -77,7 +92,17 @@ func (q *Queue) Append(ctx context.Context, recs []*audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return q.enqueue(ctx, &Request{Recs: recs, done: make(chan struct{})}, nil)
+	r := &Request{Recs: recs, done: make(chan struct{})}
+	if q.prepare != nil {
+		r.Prepared = make([]*ledger.Prepared, len(recs))
+		for i, rec := range recs {
+			var err error
+			if r.Prepared[i], err = q.prepare(rec); err != nil {
+				return &ledger.BatchError{Index: i, Err: err}
+			}
+		}
+	}
+	return q.enqueue(ctx, r, nil)
 }
 
 // AppendStream queues a stream and waits for its outcome. sign may be nil
@@ -88,7 +113,7 @@ func (q *Queue) Append(ctx context.Context, recs []*audit.Record) error {
 // the records before them: the two overlap, and the records reach the
 // commit function in seq's order, through a buffer of a few chunks.
 func (q *Queue) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
-	p := &pipe{chunks: make(chan []item, pipeChunks), stop: make(chan struct{})}
+	p := &pipe{chunks: make(chan []item, pipeChunks), stop: make(chan struct{}), prepare: q.prepare}
 	r := &Request{Stream: p.receive, Sign: sign, done: make(chan struct{})}
 	if err := q.enqueue(ctx, r, func() { p.send(seq, r.done) }); err != nil {
 		return 0, err
@@ -124,10 +149,11 @@ type pipe struct {
 	chunks   chan []item
 	stop     chan struct{} // closed when the receiver wants no more
 	stopOnce sync.Once
+	prepare  func(*audit.Record) (*ledger.Prepared, error)
 }
 
 type item struct {
-	rec *audit.Record
+	rec *ledger.Prepared
 	err error
 }
 
@@ -152,8 +178,20 @@ func (p *pipe) send(seq iter.Seq2[*audit.Record, error], done <-chan struct{}) {
 		}
 		return false
 	}
+	n := 0
 	for rec, err := range seq {
-		chunk = append(chunk, item{rec, err})
+		var prep *ledger.Prepared
+		switch {
+		case err != nil:
+		case p.prepare != nil:
+			if prep, err = p.prepare(rec); err != nil {
+				err = &ledger.BatchError{Index: n, Err: err}
+			}
+		default:
+			prep = &ledger.Prepared{Record: rec}
+		}
+		n++
+		chunk = append(chunk, item{prep, err})
 		if err != nil {
 			break
 		}
@@ -166,8 +204,24 @@ func (p *pipe) send(seq iter.Seq2[*audit.Record, error], done <-chan struct{}) {
 	}
 }
 
+// Records is a stream's records, for commit functions that link records
+// themselves (a queue without a prepare function).
+func Records(stream iter.Seq2[*ledger.Prepared, error]) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		for p, err := range stream {
+			var rec *audit.Record
+			if p != nil {
+				rec = p.Record
+			}
+			if !yield(rec, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
 // receive is the stream the commit function iterates.
-func (p *pipe) receive(yield func(*audit.Record, error) bool) {
+func (p *pipe) receive(yield func(*ledger.Prepared, error) bool) {
 	defer p.stopOnce.Do(func() { close(p.stop) })
 	for chunk := range p.chunks {
 		for _, it := range chunk {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
 func TestGroupsWaitingAppends(t *testing.T) {
@@ -32,7 +33,7 @@ func TestGroupsWaitingAppends(t *testing.T) {
 				r.Err = errors.New("two is refused")
 			}
 		}
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	errs := make([]error, 10)
 	appendOne := func(i int) {
@@ -119,7 +120,7 @@ func TestCohortsMerge(t *testing.T) {
 		mu.Lock()
 		sizes = append(sizes, len(batch))
 		mu.Unlock()
-	})
+	}, nil)
 	defer q.Close()
 	var wg sync.WaitGroup
 	for c := range 16 {
@@ -151,7 +152,7 @@ func TestCohortsMerge(t *testing.T) {
 
 	// Alone: no commit waits for others.
 	var lone []int
-	q2 := New(10000, func(batch []*Request) { lone = append(lone, len(batch)) })
+	q2 := New(10000, func(batch []*Request) { lone = append(lone, len(batch)) }, nil)
 	defer q2.Close()
 	start := time.Now()
 	for range 100 {
@@ -204,10 +205,10 @@ func TestStreamProducedWhileCommitted(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			order = append(order, rec)
+			order = append(order, rec.Record)
 			r.N++
 		}
-	})
+	}, nil)
 	defer q.Close()
 	var made []*audit.Record
 	n, err := q.AppendStream(context.Background(), func(yield func(*audit.Record, error) bool) {
@@ -250,7 +251,7 @@ func TestStreamStopsWithItsCommit(t *testing.T) {
 					return
 				}
 			}
-		})
+		}, nil)
 		done := make(chan error, 1)
 		go func() {
 			_, err := q.AppendStream(context.Background(), counting(&produced, &stopped, 0), nil)
@@ -283,7 +284,7 @@ func TestStreamErrorReachesCommit(t *testing.T) {
 			}
 			r.N++
 		}
-	})
+	}, nil)
 	defer q.Close()
 	n, err := q.AppendStream(context.Background(), func(yield func(*audit.Record, error) bool) {
 		for range 6 {
@@ -297,5 +298,73 @@ func TestStreamErrorReachesCommit(t *testing.T) {
 	}, nil)
 	if !errors.Is(err, bad) || n != 0 {
 		t.Errorf("got %d, %v; want the stream's error", n, err)
+	}
+}
+
+// With a prepare function, every record reaches the commit prepared, and a
+// record it refuses fails its Append (nothing is queued) or ends its
+// stream, named by its position.
+func TestPrepare(t *testing.T) {
+	bad := errors.New("no actor")
+	prepare := func(r *audit.Record) (*ledger.Prepared, error) {
+		if r.Actor == "" {
+			return nil, bad
+		}
+		return &ledger.Prepared{Record: r}, nil
+	}
+	var commits, prepared atomic.Int64
+	q := New(100, func(batch []*Request) {
+		for _, r := range batch {
+			commits.Add(1)
+			if r.Stream != nil {
+				for p, err := range r.Stream {
+					if err != nil {
+						r.Err = err
+						return
+					}
+					if p == nil || p.Record == nil {
+						r.Err = errors.New("a stream record reached the commit unprepared")
+						return
+					}
+					prepared.Add(1)
+					r.N++
+				}
+				continue
+			}
+			if len(r.Prepared) != len(r.Recs) {
+				r.Err = errors.New("an append reached the commit unprepared")
+			}
+			prepared.Add(int64(len(r.Prepared)))
+		}
+	}, prepare)
+	defer q.Close()
+	ctx := context.Background()
+	if err := q.Append(ctx, []*audit.Record{{Actor: "a"}, {Actor: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	var be *ledger.BatchError
+	err := q.Append(ctx, []*audit.Record{{Actor: "a"}, {}})
+	if !errors.As(err, &be) || be.Index != 1 || !errors.Is(err, bad) {
+		t.Errorf("append with a refused record: %v, want record 2 named", err)
+	}
+	if commits.Load() != 1 {
+		t.Errorf("%d commits, want 1 (a refused append is never queued)", commits.Load())
+	}
+	n, err := q.AppendStream(ctx, func(yield func(*audit.Record, error) bool) {
+		for i := range 5 {
+			r := &audit.Record{Actor: "a"}
+			if i == 3 {
+				r.Actor = ""
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}, nil)
+	if !errors.As(err, &be) || be.Index != 3 || n != 0 {
+		t.Errorf("stream with a refused record: %d, %v; want record 4 named", n, err)
+	}
+	if prepared.Load() != 2+3 {
+		t.Errorf("%d prepared records committed, want 5", prepared.Load())
 	}
 }

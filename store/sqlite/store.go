@@ -211,7 +211,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	s.params = s.id.Params(cfg.options())
-	s.queue = groupcommit.New(s.maxBatch, s.commit)
+	s.queue = groupcommit.New(s.maxBatch, s.commit, func(r *audit.Record) (*ledger.Prepared, error) {
+		return ledger.Prepare(r, s.params)
+	})
 	return s, nil
 }
 
@@ -234,7 +236,7 @@ func (s *Store) openReadOnly(ctx context.Context, dsn func(string, int, string) 
 				for _, r := range batch {
 					r.Err = store.ErrReadOnly
 				}
-			})
+			}, nil)
 			return nil
 		}
 		db.Close()
@@ -479,7 +481,7 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 	var all []ledger.Entry
 	committed := 0
 	for _, r := range batch {
-		entries, next, nextAcc, err := ledger.LinkWith(tip, r.Recs, s.params, acc)
+		entries, next, nextAcc, err := ledger.LinkPrepared(tip, r.Prepared, s.params, acc)
 		if err != nil {
 			r.Err = err // invalid records: this request fails alone
 			continue
@@ -726,7 +728,7 @@ func storedHead(size int64, root []byte, signed sql.NullString) *ledger.StoredHe
 // streamChunk is how many records of a stream are linked at a time.
 const streamChunk = 1000
 
-func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
+func (s *Store) commitStream(seq iter.Seq2[*ledger.Prepared, error], sign func(*audit.Record) error) (int, error) {
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -738,13 +740,13 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*aud
 		return 0, err
 	}
 	w := s.rowWriter(ctx, tx)
-	chunk := make([]*audit.Record, 0, streamChunk)
+	chunk := make([]*ledger.Prepared, 0, streamChunk)
 	total := 0
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
 		}
-		entries, next, nextAcc, err := ledger.LinkWith(tip, chunk, s.params, acc)
+		entries, next, nextAcc, err := ledger.LinkPrepared(tip, chunk, s.params, acc)
 		if err != nil {
 			var be *ledger.BatchError
 			if errors.As(err, &be) {
