@@ -281,6 +281,7 @@ func (q *Queue) run() {
 		n := len(first.Recs)
 		var stream *Request
 		var linger <-chan time.Time
+		var lingerTimer *time.Timer
 		target := q.lastGroup // the appenders expected back
 		counted := false
 		// take adds r to the group; a stream ends the group and is
@@ -320,9 +321,8 @@ func (q *Queue) run() {
 				break
 			}
 			if linger == nil {
-				t := time.NewTimer(min(max(q.lastCommit, MinLinger), MaxLinger))
-				defer t.Stop()
-				linger = t.C
+				lingerTimer = time.NewTimer(min(max(q.lastCommit, MinLinger), MaxLinger))
+				linger = lingerTimer.C
 			}
 			select {
 			case r := <-q.reqs:
@@ -332,6 +332,11 @@ func (q *Queue) run() {
 			case <-linger:
 				break drain
 			}
+		}
+		if lingerTimer != nil {
+			// Stopped here, not deferred: run returns only at Close, and
+			// a deferred call per group would pile up until then.
+			lingerTimer.Stop()
 		}
 		q.lastGroup = len(batch)
 		start := time.Now()
