@@ -56,7 +56,7 @@ func TestQueryPlans(t *testing.T) {
 		{"query --user", audit.Filter{Actor: "ci"}, "records_actor", false},
 		{"query --user --action", audit.Filter{Actor: "ci", Action: "deploy"}, "records_", false},
 		{"query --severity", audit.Filter{Severity: audit.SeverityError}, "records_severity", true},
-		{"query --since --until", audit.Filter{Since: now.Add(-time.Hour), Until: now}, "records_timestamp", true},
+		{"query --since --until, compliance assessment, evidence packets: a period", audit.Filter{Since: now.Add(-time.Hour), Until: now, Limit: -1}, "records_timestamp", true},
 		{"query --since", audit.Filter{Since: now.Add(-time.Hour)}, "records_timestamp", true},
 		{"retention: older than", audit.Filter{Until: now.Add(-time.Hour)}, "records_timestamp", true},
 		{"query --module --since", audit.Filter{Target: "base", Since: now.Add(-time.Hour)}, "records_target", false},
