@@ -19,8 +19,8 @@ import (
 // Request is one Append or AppendStream waiting to be committed.
 type Request struct {
 	Recs []*audit.Record // the records of an Append
-	// Prepared holds Recs as the queue's prepare function prepared them,
-	// in order; nil when the queue has none.
+	// Prepared holds Recs, in order, as the queue's prepare function
+	// prepared them (with only Record set when the queue has none).
 	Prepared []*ledger.Prepared
 	// Stream is set instead for AppendStream: its records, prepared when
 	// the queue has a prepare function (else with only Record set).
@@ -92,14 +92,15 @@ func (q *Queue) Append(ctx context.Context, recs []*audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	r := &Request{Recs: recs, done: make(chan struct{})}
-	if q.prepare != nil {
-		r.Prepared = make([]*ledger.Prepared, len(recs))
-		for i, rec := range recs {
-			var err error
-			if r.Prepared[i], err = q.prepare(rec); err != nil {
-				return &ledger.BatchError{Index: i, Err: err}
-			}
+	r := &Request{Recs: recs, Prepared: make([]*ledger.Prepared, len(recs)), done: make(chan struct{})}
+	for i, rec := range recs {
+		if q.prepare == nil {
+			r.Prepared[i] = &ledger.Prepared{Record: rec}
+			continue
+		}
+		var err error
+		if r.Prepared[i], err = q.prepare(rec); err != nil {
+			return &ledger.BatchError{Index: i, Err: err}
 		}
 	}
 	return q.enqueue(ctx, r, nil)
