@@ -26,6 +26,35 @@ func (r *Record) AppendCanonical(dst []byte) ([]byte, error) {
 	return r.appendJSON(dst, false)
 }
 
+// ChainSlots are the offsets, in a canonical form written by
+// AppendChainTemplate, where the values of the members the chain decides
+// go: nonce, previous_hash and sequence, in that order in the form.
+type ChainSlots struct {
+	Nonce, PreviousHash, Sequence int
+}
+
+// AppendChainTemplate appends the record's canonical form without the
+// values of nonce, previous_hash and sequence, and says where each goes:
+// inserting them there (canonical.AppendUint, canonical.AppendString)
+// gives AppendCanonical's bytes. It lets the part of the form that does
+// not depend on the chain be written (and hashed up to the nonce) before
+// the record's place in the chain is known.
+func (r *Record) AppendChainTemplate(dst []byte) ([]byte, ChainSlots, error) {
+	var slots ChainSlots
+	start := len(dst)
+	b, err := r.appendForm(dst, false, func(member string, b []byte) {
+		switch member {
+		case "nonce":
+			slots.Nonce = len(b) - start
+		case "previous_hash":
+			slots.PreviousHash = len(b) - start
+		case "sequence":
+			slots.Sequence = len(b) - start
+		}
+	})
+	return b, slots, err
+}
+
 // AppendJSON appends the whole record as canonical JSON, with record_hash,
 // signatures and status in their sorted places, and the disclosures the
 // record holds. It is the export form. What a reader may see is decided
@@ -81,6 +110,13 @@ func (w *jsonWriter) uint(field string, u uint64) {
 }
 
 func (r *Record) appendJSON(dst []byte, full bool) ([]byte, error) {
+	return r.appendForm(dst, full, nil)
+}
+
+// appendForm writes the record; with slot set, the values of nonce,
+// previous_hash and sequence are left out and slot is told where each
+// goes instead.
+func (r *Record) appendForm(dst []byte, full bool, slot func(member string, b []byte)) ([]byte, error) {
 	if r.Pruned != nil {
 		if !full {
 			return dst, fmt.Errorf("record %d (%s): %w", r.Sequence, r.RecordID, ErrPruned)
@@ -138,9 +174,17 @@ func (r *Record) appendJSON(dst []byte, full bool) ([]byte, error) {
 	w.raw(`],"metadata":`)
 	w.object("metadata", r.Metadata)
 	w.raw(`,"nonce":`)
-	w.uint("nonce", r.Nonce)
+	if slot != nil {
+		slot("nonce", w.b)
+	} else {
+		w.uint("nonce", r.Nonce)
+	}
 	w.raw(`,"previous_hash":`)
-	w.str("previous_hash", r.PreviousHash)
+	if slot != nil {
+		slot("previous_hash", w.b)
+	} else {
+		w.str("previous_hash", r.PreviousHash)
+	}
 	w.raw(`,"reason":`)
 	w.str("reason", r.Reason)
 	if full {
@@ -150,7 +194,11 @@ func (r *Record) appendJSON(dst []byte, full bool) ([]byte, error) {
 	w.raw(`,"record_id":`)
 	w.str("record_id", r.RecordID)
 	w.raw(`,"sequence":`)
-	w.uint("sequence", r.Sequence)
+	if slot != nil {
+		slot("sequence", w.b)
+	} else {
+		w.uint("sequence", r.Sequence)
+	}
 	w.raw(`,"severity":`)
 	w.str("severity", string(r.Severity))
 	if full {

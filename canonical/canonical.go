@@ -371,11 +371,18 @@ func isIntegerLiteral(s string) bool {
 }
 
 func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
-	keys := make([]string, 0, len(m))
+	var buf [32]string // most objects: no allocation
+	keys := buf[:0]
+	ascii := true
 	for k := range m {
 		keys = append(keys, k)
+		ascii = ascii && isASCII(k)
 	}
-	slices.SortFunc(keys, Compare)
+	if ascii {
+		slices.Sort(keys) // byte order is Compare's order for ASCII
+	} else {
+		slices.SortFunc(keys, Compare)
+	}
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"maps"
 	"slices"
 
@@ -82,9 +83,99 @@ func Link(tip audit.Head, recs []*audit.Record, p Params, r tlog.HashReader) ([]
 // keep in memory between appends, saving the reads). It returns the
 // frontier after the new records; acc itself is not changed.
 func LinkWith(tip audit.Head, recs []*audit.Record, p Params, acc *Accumulator) ([]Entry, audit.Head, *Accumulator, error) {
+	if err := checkDifficulty(p.Difficulty); err != nil {
+		return nil, tip, nil, err
+	}
+	preps := make([]*Prepared, len(recs))
+	for i, rec := range recs {
+		preps[i] = &Prepared{Record: rec}
+	}
+	return LinkPrepared(tip, preps, p, acc)
+}
+
+func checkDifficulty(d int) error {
+	if d < 0 || d > MaxDifficulty {
+		return fmt.Errorf("proof-of-work difficulty %d is out of range 0..%d", d, MaxDifficulty)
+	}
+	return nil
+}
+
+// Prepared is a record made ready for linking by Prepare (or, with only
+// Record set, a record still to be prepared): normalized,
+// validated, its values committed, its canonical form written but for the
+// members the chain decides (sequence, previous_hash, nonce), and SHA-256
+// run over the bytes before them. Whatever does not depend on the record's
+// place in the chain is done, so that a store can prepare records on the
+// goroutines that produce them and keep its writer, which links them in
+// order, for what must be done in order.
+type Prepared struct {
+	Record *audit.Record
+	tmpl   []byte
+	slots  audit.ChainSlots
+	mid    hash.Cloner // SHA-256 of tmpl[:slots.Nonce]
+}
+
+// Prepare prepares rec for linking under the log's rules p (see Link). The
+// record must not change until it is linked.
+func Prepare(rec *audit.Record, p Params) (*Prepared, error) {
+	rec.Normalize()
+	copied := rec.RecordHash != ""
+	rec.Sequence, rec.PreviousHash, rec.Nonce, rec.RecordHash = 0, "", 0, ""
+	if err := rec.ValidateFields(); err != nil {
+		return nil, err
+	}
+	var err error
+	if copied {
+		err = rec.CheckDisclosures()
+	} else {
+		err = rec.CommitValues(p.Committed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tmpl, slots, err := rec.AppendChainTemplate(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", audit.ErrInvalid, err)
+	}
+	mid := sha256.New().(hash.Cloner)
+	mid.Write(tmpl[:slots.Nonce])
+	return &Prepared{Record: rec, tmpl: tmpl, slots: slots, mid: mid}, nil
+}
+
+// appendBody appends the prepared record's canonical form with the chain's
+// values.
+func (pr *Prepared) appendBody(dst []byte, nonce uint64, prev string, seq uint64) ([]byte, error) {
+	t, sl := pr.tmpl, pr.slots
+	dst = append(dst, t[:sl.Nonce]...)
+	dst, _ = canonical.AppendUint(dst, nonce)
+	dst = append(dst, t[sl.Nonce:sl.PreviousHash]...)
+	dst, err := canonical.AppendString(dst, prev)
+	if err != nil {
+		return dst, fmt.Errorf("%w: previous_hash: %w", audit.ErrInvalid, err)
+	}
+	dst = append(dst, t[sl.PreviousHash:sl.Sequence]...)
+	dst, _ = canonical.AppendUint(dst, seq)
+	return append(dst, t[sl.Sequence:]...), nil
+}
+
+// LinkPrepared is LinkWith given prepared records (those with only their
+// Record set are prepared here, under p): it assigns Sequence,
+// PreviousHash, Nonce (mining to p.Difficulty) and RecordHash in place,
+// hashes each record's canonical form from where Prepare stopped, and
+// computes each leaf's tree hashes.
+func LinkPrepared(tip audit.Head, preps []*Prepared, p Params, acc *Accumulator) ([]Entry, audit.Head, *Accumulator, error) {
 	difficulty := p.Difficulty
-	if difficulty < 0 || difficulty > MaxDifficulty {
-		return nil, tip, nil, fmt.Errorf("proof-of-work difficulty %d is out of range 0..%d", difficulty, MaxDifficulty)
+	if err := checkDifficulty(difficulty); err != nil {
+		return nil, tip, nil, err
+	}
+	for i, pr := range preps {
+		if pr.mid == nil {
+			full, err := Prepare(pr.Record, p)
+			if err != nil {
+				return nil, tip, nil, &BatchError{Index: i, Err: err}
+			}
+			*pr = *full
+		}
 	}
 	if acc.Size() != tip.Size {
 		return nil, tip, nil, fmt.Errorf("internal: tree frontier of size %d given for a tip of size %d", acc.Size(), tip.Size)
@@ -93,34 +184,25 @@ func LinkWith(tip audit.Head, recs []*audit.Record, p Params, acc *Accumulator) 
 		tip.Hash = audit.GenesisHash
 	}
 	acc = acc.Clone()
-	entries := make([]Entry, len(recs))
-	buf := make([]byte, 0, 1024)
-	for i, rec := range recs {
-		rec.Normalize()
-		copied := rec.RecordHash != ""
+	entries := make([]Entry, len(preps))
+	var body []byte
+	for i, pr := range preps {
+		rec := pr.Record
 		rec.Sequence = tip.Size
 		rec.PreviousHash = tip.Hash
 		rec.Nonce = 0
-		rec.RecordHash = ""
-		if err := rec.ValidateFields(); err != nil {
-			return nil, tip, nil, &BatchError{Index: i, Err: err}
-		}
-		var err error
-		if copied {
-			err = rec.CheckDisclosures()
-		} else {
-			err = rec.CommitValues(p.Committed)
-		}
-		if err != nil {
-			return nil, tip, nil, &BatchError{Index: i, Err: err}
-		}
 		var sum [32]byte
 		for {
-			buf, err = rec.AppendCanonical(buf[:0])
-			if err != nil {
-				return nil, tip, nil, &BatchError{Index: i, Err: fmt.Errorf("%w: %w", audit.ErrInvalid, err)}
+			var err error
+			if body, err = pr.appendBody(body[:0], rec.Nonce, tip.Hash, tip.Size); err != nil {
+				return nil, tip, nil, &BatchError{Index: i, Err: err}
 			}
-			sum = sha256.Sum256(buf)
+			h, err := pr.mid.Clone()
+			if err != nil {
+				return nil, tip, nil, &BatchError{Index: i, Err: err}
+			}
+			h.Write(body[pr.slots.Nonce:])
+			h.Sum(sum[:0])
 			if meetsDifficulty(sum, difficulty) {
 				break
 			}
@@ -128,7 +210,7 @@ func LinkWith(tip audit.Head, recs []*audit.Record, p Params, acc *Accumulator) 
 		}
 		rec.RecordHash = hex.EncodeToString(sum[:])
 		tree := slices.Clone(acc.Add(LeafHash(sum), nil))
-		entries[i] = Entry{Record: rec, Body: append([]byte(nil), buf...), Hash: sum, Tree: tree}
+		entries[i] = Entry{Record: rec, Body: slices.Clone(body), Hash: sum, Tree: tree}
 		tip = audit.Head{Size: tip.Size + 1, Hash: rec.RecordHash}
 	}
 	return entries, tip, acc, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -261,6 +262,9 @@ func verifyBlocks(ctx context.Context, s RawScanner, end uint64, opt VerifyOptio
 					c.add(r)
 					return nil
 				})
+				if c.err == nil {
+					c.precheck()
+				}
 				select {
 				case outs[k] <- c:
 				case <-ctx.Done():
@@ -288,7 +292,7 @@ func verifyBlocks(ctx context.Context, s RawScanner, end uint64, opt VerifyOptio
 		}
 		for i := range c.rows {
 			c.row(i, &row, &cols)
-			if err := v.check(&row); err != nil {
+			if err := v.checkRow(&row, &c.pre[i]); err != nil {
 				return VerifyResult{}, err
 			}
 		}
@@ -305,6 +309,21 @@ type rawChunk struct {
 	pruned []audit.Pruning
 	err    error        // reading the chunk failed
 	values []FieldValue // scratch for row
+	pre    []rowCheck   // by precheck
+}
+
+// precheck does, for every row of the chunk, the checks that need no
+// other row (rowCheck), so that the reader goroutines share them and the
+// one goroutine that checks rows in order does only what needs the order.
+// It runs once the chunk is complete (its buf no longer moves).
+func (c *rawChunk) precheck() {
+	var row RawRecord
+	var cols IndexedFields
+	c.pre = slices.Grow(c.pre[:0], len(c.rows))[:len(c.rows)]
+	for i := range c.rows {
+		c.row(i, &row, &cols)
+		c.pre[i] = checkAlone(&row)
+	}
 }
 
 type rowRef struct {
@@ -421,7 +440,38 @@ func (v *chainVerifier) fail(seq uint64, body []byte, format string, args ...any
 	return &ChainError{Seq: seq, RecordID: id, Reason: fmt.Sprintf(format, args...)}
 }
 
+// rowCheck is what can be learnt of a row without the rows before it:
+// SHA-256 of its body, the leaf hash of its record hash, and the chain
+// fields its body names. Its slices point into the row's body.
+type rowCheck struct {
+	sum  [32]byte // SHA-256 of the body (unset for a row without one)
+	leaf tlog.Hash
+	f    chainFields
+	ferr error // the body does not parse
+}
+
+func checkAlone(r *RawRecord) rowCheck {
+	var p rowCheck
+	if r.Pruned != nil || len(r.Body) == 0 {
+		if len(r.Hash) == 32 {
+			p.leaf = LeafHash([32]byte(r.Hash))
+		}
+		return p
+	}
+	p.sum = sha256.Sum256(r.Body)
+	p.leaf = LeafHash(p.sum)
+	p.f, p.ferr = scanChainFields(r.Body)
+	return p
+}
+
 func (v *chainVerifier) check(r *RawRecord) error {
+	p := checkAlone(r)
+	return v.checkRow(r, &p)
+}
+
+// checkRow checks r, the next row in sequence order, given what
+// checkAlone found in it.
+func (v *chainVerifier) checkRow(r *RawRecord, p *rowCheck) error {
 	seq := v.next
 	switch {
 	case r.Seq > seq:
@@ -439,13 +489,13 @@ func (v *chainVerifier) check(r *RawRecord) error {
 		if err := v.forget.pruned(seq, r); err != nil {
 			return err
 		}
-		return v.advance(seq, [32]byte(r.Hash), nil, r)
+		return v.advance(seq, [32]byte(r.Hash), p.leaf, nil, r)
 	}
-	sum := sha256.Sum256(r.Body)
+	sum := p.sum
 	if len(r.Hash) != 32 || !bytes.Equal(sum[:], r.Hash) {
 		return v.fail(seq, r.Body, "record_hash mismatch: the stored content does not hash to the stored record_hash (the record was changed)")
 	}
-	f, err := scanChainFields(r.Body)
+	f, err := p.f, p.ferr
 	if err != nil {
 		return &ChainError{Seq: seq, Reason: err.Error()}
 	}
@@ -465,16 +515,17 @@ func (v *chainVerifier) check(r *RawRecord) error {
 	if err := v.forget.record(seq, sum, &f, r); err != nil {
 		return err
 	}
-	return v.advance(seq, sum, r.Body, r)
+	return v.advance(seq, sum, p.leaf, r.Body, r)
 }
 
 // advance checks what every row must satisfy, its body present or not —
-// the proof of work and the stored tree hashes — and moves on.
-func (v *chainVerifier) advance(seq uint64, sum [32]byte, body []byte, r *RawRecord) error {
+// the proof of work and the stored tree hashes — and moves on. leaf is
+// LeafHash(sum).
+func (v *chainVerifier) advance(seq uint64, sum [32]byte, leaf tlog.Hash, body []byte, r *RawRecord) error {
 	if !meetsDifficulty(sum, v.opt.Difficulty) {
 		return v.fail(seq, body, "record_hash does not meet the proof-of-work difficulty %d", v.opt.Difficulty)
 	}
-	v.tree = v.acc.Add(LeafHash(sum), v.tree)
+	v.tree = v.acc.Add(leaf, v.tree)
 	if len(r.Tree) != 32*len(v.tree) {
 		return v.fail(seq, body, "stored Merkle tree hashes are wrong (%d bytes, want %d)", len(r.Tree), 32*len(v.tree))
 	}

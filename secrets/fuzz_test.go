@@ -1,12 +1,14 @@
 package secrets
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
 
-// FuzzMask: Find and Mask never panic, Mask is idempotent, and what Mask
-// returns holds no secret Find found (markers aside).
+// FuzzMask: Find and Mask never panic, Find finds what the detector of
+// all rules finds, Mask is idempotent, and what Mask returns holds no
+// secret Find found (markers aside).
 func FuzzMask(f *testing.F) {
 	for _, p := range planted {
 		f.Add(p.text)
@@ -24,6 +26,9 @@ func FuzzMask(f *testing.F) {
 	d := testDetector(f)
 	f.Fuzz(func(t *testing.T, text string) {
 		ms := d.Find(text)
+		if all := d.find(text, d.finder()); !reflect.DeepEqual(all, ms) {
+			t.Fatalf("Find(%q) = %+v, all rules find %+v", text, ms, all)
+		}
 		last := 0
 		for _, m := range ms {
 			if m.Start < last || m.End <= m.Start || m.End > len(text) {

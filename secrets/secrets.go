@@ -43,6 +43,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/zricethezav/gitleaks/v8/config"
@@ -97,6 +98,16 @@ type Detector struct {
 	findOnce sync.Once
 	gl       *detect.Detector
 	trie     *ahocorasick.Trie
+
+	// gitleaks runs every rule whose keyword a text holds, but first
+	// walks all of its rules to learn which: most of its time on short
+	// values. Find gives a text instead to a detector of the rules its
+	// keywords call for (with the rules they require, and the rules that
+	// have no keyword), which finds exactly what the whole set would.
+	byPattern   [][]string // the trie's pattern index → rule ids
+	alwaysRules []string   // content rules without keywords
+	subsetsMu   sync.Mutex
+	subsets     map[string]*detect.Detector // by rule ids, sorted and joined
 
 	// FindFragment: gitleaks' rules (or the configuration's) as its
 	// command runs them, decoding on (scan), and ami-audit's rules in a
@@ -162,19 +173,93 @@ func New(cfg Config) (*Detector, error) {
 	return d, nil
 }
 
+// maxSubsets bounds the detectors kept for sets of rules; texts that call
+// for other sets use the detector of all rules.
+const maxSubsets = 256
+
 // finder returns the detector of Find and Mask, building it on first use.
 func (d *Detector) finder() *detect.Detector {
 	d.findOnce.Do(func() {
-		kws := make([]string, 0, len(d.findCfg.Keywords))
-		for k := range d.findCfg.Keywords {
-			kws = append(kws, k)
+		byKeyword := map[string][]string{}
+		for _, id := range slices.Sorted(maps.Keys(d.findCfg.Rules)) {
+			r := d.findCfg.Rules[id]
+			if r.Regex != nil && len(r.Keywords) == 0 {
+				d.alwaysRules = append(d.alwaysRules, id)
+			}
+			for _, k := range r.Keywords {
+				k = strings.ToLower(k)
+				byKeyword[k] = append(byKeyword[k], id)
+			}
+		}
+		kws := slices.Sorted(maps.Keys(byKeyword))
+		for _, k := range kws {
+			d.byPattern = append(d.byPattern, byKeyword[k])
 		}
 		d.trie = ahocorasick.NewTrieBuilder().AddStrings(kws).Build()
-		d.gl = detect.NewDetector(d.findCfg)
-		// No decoding passes, no size limit: Find sees what it is given.
-		d.gl.MaxDecodeDepth = 0
+		d.subsets = map[string]*detect.Detector{}
+		d.gl = newFinder(d.findCfg)
 	})
 	return d.gl
+}
+
+// newFinder builds a gitleaks detector of Find's kind for gc.
+func newFinder(gc config.Config) *detect.Detector {
+	gl := detect.NewDetector(gc)
+	// No decoding passes, no size limit: Find sees what it is given.
+	gl.MaxDecodeDepth = 0
+	return gl
+}
+
+// detectorFor returns a detector of the rules gitleaks would run on a
+// text whose lower-case form is lower: those with a keyword in it and
+// those without keywords, with the rules they require. It returns nil
+// when there are none. finder must have run.
+func (d *Detector) detectorFor(lower string) *detect.Detector {
+	var ids []string
+	d.trie.Walk(bytesOf(lower), func(_, _, pattern int64) bool {
+		ids = append(ids, d.byPattern[pattern]...)
+		return true
+	})
+	if len(ids) == 0 && len(d.alwaysRules) == 0 {
+		return nil
+	}
+	ids = append(ids, d.alwaysRules...)
+	// Rules that require others (gitleaks' multi-part rules) look them
+	// up in the detector's configuration.
+	for i := 0; i < len(ids); i++ {
+		for _, req := range d.findCfg.Rules[ids[i]].RequiredRules {
+			ids = append(ids, req.RuleID)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	key := strings.Join(ids, "\x00")
+	d.subsetsMu.Lock()
+	defer d.subsetsMu.Unlock()
+	if gl, ok := d.subsets[key]; ok {
+		return gl
+	}
+	if len(d.subsets) >= maxSubsets {
+		return d.gl
+	}
+	sub := d.findCfg
+	sub.Rules = make(map[string]config.Rule, len(ids))
+	sub.Keywords = map[string]struct{}{}
+	sub.OrderedRules = nil
+	for _, id := range ids {
+		r, ok := d.findCfg.Rules[id]
+		if !ok {
+			continue
+		}
+		sub.Rules[id] = r
+		sub.OrderedRules = append(sub.OrderedRules, id)
+		for _, k := range r.Keywords {
+			sub.Keywords[strings.ToLower(k)] = struct{}{}
+		}
+	}
+	gl := newFinder(sub)
+	d.subsets[key] = gl
+	return gl
 }
 
 // scanners returns the detectors of FindFragment, building them on first
@@ -193,13 +278,21 @@ func (d *Detector) scanners() (gitleaks, own *detect.Detector) {
 // (overlapping findings are merged into one, named after the longest).
 // Markers left by Mask are never matched.
 func (d *Detector) Find(text string) []Match {
+	return d.find(text, nil)
+}
+
+// find is Find with the detector gl, or (nil) the one of the rules the
+// text's keywords call for.
+func (d *Detector) find(text string, gl *detect.Detector) []Match {
 	if text == "" {
 		return nil
 	}
-	gl := d.finder()
+	d.finder()
 	scan := blankMarkers(text)
-	if !d.always && !d.hasKeyword(scan) {
-		return nil
+	if gl == nil {
+		if gl = d.detectorFor(strings.ToLower(scan)); gl == nil {
+			return nil
+		}
 	}
 	var spans []span
 	for _, f := range gl.DetectString(scan) {
@@ -359,8 +452,18 @@ func blankMarkers(text string) string {
 
 // hasKeyword reports whether text holds a keyword of some rule.
 func (d *Detector) hasKeyword(text string) bool {
-	return d.trie.MatchFirstString(strings.ToLower(text)) != nil
+	d.finder()
+	found := false
+	d.trie.Walk(bytesOf(strings.ToLower(text)), func(_, _, _ int64) bool {
+		found = true
+		return false
+	})
+	return found
 }
+
+// bytesOf views s as bytes, without a copy, for the keyword trie, which
+// only reads them.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Fingerprint is the keyed fingerprint of a secret: HMAC-SHA-256 under
 // key, the first 4 bytes in lower-case hex.

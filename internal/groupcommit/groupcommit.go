@@ -13,12 +13,18 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
 // Request is one Append or AppendStream waiting to be committed.
 type Request struct {
-	Recs   []*audit.Record                 // the records of an Append
-	Stream iter.Seq2[*audit.Record, error] // set instead for AppendStream
+	Recs []*audit.Record // the records of an Append
+	// Prepared holds Recs, in order, as the queue's prepare function
+	// prepared them (with only Record set when the queue has none).
+	Prepared []*ledger.Prepared
+	// Stream is set instead for AppendStream: its records, prepared when
+	// the queue has a prepare function (else with only Record set).
+	Stream iter.Seq2[*ledger.Prepared, error]
 	// Sign, when set for a stream, is called with each record once it is
 	// linked (its hash known) and before it is stored; the signatures it
 	// adds to the record are stored in the same transaction.
@@ -34,6 +40,7 @@ var ErrClosed = errors.New("store closed")
 // Queue runs the commit goroutine.
 type Queue struct {
 	commit   func(batch []*Request)
+	prepare  func(*audit.Record) (*ledger.Prepared, error)
 	maxBatch int
 	reqs     chan *Request
 	closing  chan struct{}
@@ -63,8 +70,16 @@ var (
 // records (more when a single request is larger); it sets each request's
 // Err (and N for a stream). The requests' callers are released when commit
 // returns.
-func New(maxBatch int, commit func(batch []*Request)) *Queue {
-	q := &Queue{commit: commit, maxBatch: maxBatch, reqs: make(chan *Request, 1024), closing: make(chan struct{})}
+//
+// prepare, when set, is called with every record on the goroutine that
+// appends it (Append's caller, or the one iterating a stream) before the
+// record reaches commit (see ledger.Prepare): what does not depend on the
+// record's place in the chain is done there, concurrently, and the
+// queue's goroutine, which all appends wait for, does the rest. A record
+// it refuses fails its Append, or ends its stream, with a
+// *ledger.BatchError naming it.
+func New(maxBatch int, commit func(batch []*Request), prepare func(*audit.Record) (*ledger.Prepared, error)) *Queue {
+	q := &Queue{commit: commit, prepare: prepare, maxBatch: maxBatch, reqs: make(chan *Request, 1024), closing: make(chan struct{})}
 	q.wg.Add(1)
 	go q.run()
 	return q
@@ -77,20 +92,39 @@ func (q *Queue) Append(ctx context.Context, recs []*audit.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return q.enqueue(ctx, &Request{Recs: recs, done: make(chan struct{})})
+	r := &Request{Recs: recs, Prepared: make([]*ledger.Prepared, len(recs)), done: make(chan struct{})}
+	for i, rec := range recs {
+		if q.prepare == nil {
+			r.Prepared[i] = &ledger.Prepared{Record: rec}
+			continue
+		}
+		var err error
+		if r.Prepared[i], err = q.prepare(rec); err != nil {
+			return &ledger.BatchError{Index: i, Err: err}
+		}
+	}
+	return q.enqueue(ctx, r, nil)
 }
 
 // AppendStream queues a stream and waits for its outcome. sign may be nil
 // (see Request.Sign).
+//
+// The caller's goroutine iterates seq (decoding, masking: whatever
+// producing a record costs) while the queue's goroutine links and writes
+// the records before them: the two overlap, and the records reach the
+// commit function in seq's order, through a buffer of a few chunks.
 func (q *Queue) AppendStream(ctx context.Context, seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
-	r := &Request{Stream: seq, Sign: sign, done: make(chan struct{})}
-	if err := q.enqueue(ctx, r); err != nil {
+	p := &pipe{chunks: make(chan []item, pipeChunks), stop: make(chan struct{}), prepare: q.prepare}
+	r := &Request{Stream: p.receive, Sign: sign, done: make(chan struct{})}
+	if err := q.enqueue(ctx, r, func() { p.send(seq, r.done) }); err != nil {
 		return 0, err
 	}
 	return r.N, nil
 }
 
-func (q *Queue) enqueue(ctx context.Context, r *Request) error {
+// enqueue queues r, runs produce (when set) on the caller's goroutine, and
+// waits for r's outcome.
+func (q *Queue) enqueue(ctx context.Context, r *Request, produce func()) error {
 	q.mu.RLock()
 	if q.closed {
 		q.mu.RUnlock()
@@ -103,8 +137,100 @@ func (q *Queue) enqueue(ctx context.Context, r *Request) error {
 		return ctx.Err()
 	}
 	q.mu.RUnlock()
+	if produce != nil {
+		produce()
+	}
 	<-r.done
 	return r.Err
+}
+
+// A pipe hands a stream's records from the goroutine that produces them to
+// the one that commits them, in chunks.
+type pipe struct {
+	chunks   chan []item
+	stop     chan struct{} // closed when the receiver wants no more
+	stopOnce sync.Once
+	prepare  func(*audit.Record) (*ledger.Prepared, error)
+}
+
+type item struct {
+	rec *ledger.Prepared
+	err error
+}
+
+const (
+	pipeChunk  = 256 // records per chunk
+	pipeChunks = 4   // chunks buffered
+)
+
+// send iterates seq into the pipe until seq ends or yields an error, the
+// receiver stops, or the request is done (a commit that never read the
+// stream: a read-only store, a store without its key).
+func (p *pipe) send(seq iter.Seq2[*audit.Record, error], done <-chan struct{}) {
+	defer close(p.chunks)
+	chunk := make([]item, 0, pipeChunk)
+	put := func() bool {
+		select {
+		case p.chunks <- chunk:
+			chunk = make([]item, 0, pipeChunk)
+			return true
+		case <-p.stop:
+		case <-done:
+		}
+		return false
+	}
+	n := 0
+	for rec, err := range seq {
+		var prep *ledger.Prepared
+		switch {
+		case err != nil:
+		case p.prepare != nil:
+			if prep, err = p.prepare(rec); err != nil {
+				err = &ledger.BatchError{Index: n, Err: err}
+			}
+		default:
+			prep = &ledger.Prepared{Record: rec}
+		}
+		n++
+		chunk = append(chunk, item{prep, err})
+		if err != nil {
+			break
+		}
+		if len(chunk) == pipeChunk && !put() {
+			return
+		}
+	}
+	if len(chunk) > 0 {
+		put()
+	}
+}
+
+// Records is a stream's records, for commit functions that link records
+// themselves (a queue without a prepare function).
+func Records(stream iter.Seq2[*ledger.Prepared, error]) iter.Seq2[*audit.Record, error] {
+	return func(yield func(*audit.Record, error) bool) {
+		for p, err := range stream {
+			var rec *audit.Record
+			if p != nil {
+				rec = p.Record
+			}
+			if !yield(rec, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// receive is the stream the commit function iterates.
+func (p *pipe) receive(yield func(*ledger.Prepared, error) bool) {
+	defer p.stopOnce.Do(func() { close(p.stop) })
+	for chunk := range p.chunks {
+		for _, it := range chunk {
+			if !yield(it.rec, it.err) || it.err != nil {
+				return
+			}
+		}
+	}
 }
 
 // Close commits what is queued, then stops the goroutine. Appends after
@@ -156,6 +282,7 @@ func (q *Queue) run() {
 		n := len(first.Recs)
 		var stream *Request
 		var linger <-chan time.Time
+		var lingerTimer *time.Timer
 		target := q.lastGroup // the appenders expected back
 		counted := false
 		// take adds r to the group; a stream ends the group and is
@@ -195,9 +322,8 @@ func (q *Queue) run() {
 				break
 			}
 			if linger == nil {
-				t := time.NewTimer(min(max(q.lastCommit, MinLinger), MaxLinger))
-				defer t.Stop()
-				linger = t.C
+				lingerTimer = time.NewTimer(min(max(q.lastCommit, MinLinger), MaxLinger))
+				linger = lingerTimer.C
 			}
 			select {
 			case r := <-q.reqs:
@@ -207,6 +333,11 @@ func (q *Queue) run() {
 			case <-linger:
 				break drain
 			}
+		}
+		if lingerTimer != nil {
+			// Stopped here, not deferred: run returns only at Close, and
+			// a deferred call per group would pile up until then.
+			lingerTimer.Stop()
 		}
 		q.lastGroup = len(batch)
 		start := time.Now()

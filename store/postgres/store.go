@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres store %s: %w", cfg, err)
 	}
 	s.params = s.id.Params(cfg.options())
-	s.queue = groupcommit.New(s.cfg.MaxBatch, s.commit)
+	s.queue = groupcommit.New(s.cfg.MaxBatch, s.commit, nil)
 	return s, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/groupcommit"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 	"github.com/ami-orchestrator/ami-audit/store"
 )
@@ -35,7 +36,7 @@ func (s *Store) commit(batch []*appendReq) {
 		return
 	}
 	if len(batch) == 1 && batch[0].Stream != nil {
-		batch[0].N, batch[0].Err = s.commitStream(batch[0].Stream, batch[0].Sign)
+		batch[0].N, batch[0].Err = s.commitStream(groupcommit.Records(batch[0].Stream), batch[0].Sign)
 		return
 	}
 	err := s.commitGroup(batch)

@@ -157,12 +157,7 @@ func (f *forgetTx) Append(rec *audit.Record, sign func(*audit.Record) error) err
 	if err := ledger.SignEntries(entries, sign, 0); err != nil {
 		return err
 	}
-	ins, err := tx.PrepareContext(ctx, insertRecord)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	if err := insertEntry(ctx, tx, ins, &entries[0]); err != nil {
+	if _, err := txWriter(ctx, tx).insert(entries); err != nil {
 		return err
 	}
 	signed, err := s.signedHead(next.Size, acc.Root())

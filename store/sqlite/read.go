@@ -6,9 +6,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,18 +134,28 @@ SELECT ` + recordColumns + ` FROM m JOIN records r ON r.seq = m.seq LEFT JOIN si
 func whereClause(f audit.Filter) (string, []any) {
 	var conds []string
 	var args []any
+	// Without statistics SQLite takes any of the indexed columns named
+	// by equality; a target has a few records, a record type or an action
+	// a great many. With a target, its index is the one used: the other
+	// columns are written as +column, which no index serves.
+	col := func(name string) string {
+		if f.Target != "" && name != "target" {
+			return "+" + name
+		}
+		return name
+	}
 	add := func(cond string, arg ...any) {
 		conds = append(conds, cond)
 		args = append(args, arg...)
 	}
 	if f.TargetType != "" {
-		add("target_type = ?", string(f.TargetType))
+		add(col("target_type")+" = ?", string(f.TargetType))
 	}
 	if f.Action != "" {
-		add("action = ?", f.Action)
+		add(col("action")+" = ?", f.Action)
 	}
 	if f.Actor != "" {
-		add("actor = ?", f.Actor)
+		add(col("actor")+" = ?", f.Actor)
 	}
 	if f.Target != "" {
 		add("target = ?", f.Target)
@@ -156,13 +166,16 @@ func whereClause(f audit.Filter) (string, []any) {
 			in = append(in, "?")
 			args = append(args, string(sev))
 		}
-		conds = append(conds, "severity IN ("+strings.Join(in, ",")+")")
+		conds = append(conds, col("severity")+" IN ("+strings.Join(in, ",")+")")
 	}
+	// A time bound is taken as selective (likelihood): asked for alone,
+	// it is read through the timestamp index, not by reading the table
+	// from its other end until the bound is reached.
 	if !f.Since.IsZero() {
-		add("timestamp >= ?", audit.FormatTime(f.Since))
+		add("likelihood("+col("timestamp")+" >= ?, 0.05)", audit.FormatTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("timestamp < ?", audit.FormatTime(f.Until))
+		add("likelihood("+col("timestamp")+" < ?, 0.05)", audit.FormatTime(f.Until))
 	}
 	if f.FromSequence != 0 {
 		add("seq >= ?", int64(min(f.FromSequence, 1<<62)))
@@ -289,21 +302,45 @@ func (s *Store) SetStatus(ctx context.Context, id string, status audit.Status) e
 	return nil
 }
 
-// ScanRaw implements ledger.RawScanner.
+// ScanRaw implements ledger.RawScanner. Its two statements (records and
+// the values beside them) read one snapshot: they run in one read
+// transaction.
 func (s *Store) ScanRaw(ctx context.Context, from, to uint64, fn func(*ledger.RawRecord) error) error {
-	return scanRaw(ctx, s.db, from, to, fn)
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return scanRaw(ctx, tx, from, to, fn)
 }
 
-// selectRaw reads rows as verification sees them; the values of a
-// record's committed fields come as one text of hex fields, salts and
-// values (only records with commitments have any).
-const selectRaw = `SELECT r.seq, r.record_hash, r.body, r.tree, r.timestamp, r.actor, r.action, r.target, r.target_type, r.severity,
-	r.pruned_by, r.pruned_policy,
-	(SELECT group_concat(hex(v.field) || ':' || hex(v.salt) || ':' || hex(v.value), ',') FROM field_values v WHERE v.seq = r.seq)
+// selectRaw reads rows as verification sees them. The query columns come
+// as one text, separated by NUL bytes, and the pruning mark as another
+// (NULL when the row is not pruned): every column costs the driver a
+// call, an allocation and a lock, and a row of verification reads little
+// else. The separators are the statement's own, so a column holding a
+// NUL byte shows as one piece too many and fails the check; a NULL
+// column makes the whole text NULL.
+const selectRaw = `SELECT r.seq, r.record_hash, r.body, r.tree,
+	r.timestamp || char(0) || r.actor || char(0) || r.action || char(0) || r.target || char(0) || r.target_type || char(0) || r.severity,
+	CASE WHEN r.pruned_by IS NOT NULL THEN r.pruned_by || char(0) || ifnull(r.pruned_policy, '') END
 FROM records r WHERE r.seq >= ? AND r.seq < ? ORDER BY r.seq`
 
-func scanRaw(ctx context.Context, q queryer, from, to uint64, fn func(*ledger.RawRecord) error) error {
-	rows, err := q.QueryContext(ctx, selectRaw, clamp(from), clamp(to))
+// selectRawValues reads the values of the committed fields of the same
+// rows, in the same order; only records with commitments have any, so
+// this is one seek for most ranges.
+const selectRawValues = `SELECT seq, field, salt, value FROM field_values WHERE seq >= ? AND seq < ? ORDER BY seq, field`
+
+// scanRaw reads rows [from, to) and their values through tx, merging the
+// two statements' results by sequence.
+func scanRaw(ctx context.Context, tx *sql.Tx, from, to uint64, fn func(*ledger.RawRecord) error) error {
+	vrows, err := tx.QueryContext(ctx, selectRawValues, clamp(from), clamp(to))
+	if err != nil {
+		return err
+	}
+	defer vrows.Close()
+	vals := rawValues{rows: vrows}
+	rows, err := tx.QueryContext(ctx, selectRaw, clamp(from), clamp(to))
 	if err != nil {
 		return err
 	}
@@ -312,36 +349,37 @@ func scanRaw(ctx context.Context, q queryer, from, to uint64, fn func(*ledger.Ra
 	// second copy, and fn's contract already says the slices are valid only
 	// during the call.
 	var raw ledger.RawRecord
-	var hash, body, tree, vals sql.RawBytes
-	var c [6]sql.RawBytes
-	var cols ledger.IndexedFields
-	raw.Indexed = &cols
+	var hash, body, tree, cols, pruning sql.RawBytes
+	var indexed ledger.IndexedFields
 	var seq int64
-	var prunedBy sql.NullInt64
-	var policy sql.NullString
 	var pruned audit.Pruning
-	var values []ledger.FieldValue
 	for rows.Next() {
-		if err := rows.Scan(&seq, &hash, &body, &tree, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &prunedBy, &policy, &vals); err != nil {
+		if err := rows.Scan(&seq, &hash, &body, &tree, &cols, &pruning); err != nil {
 			return err
 		}
-		raw.Hash, raw.Body, raw.Tree = hash, body, tree
-		for i := range c {
-			cols[i] = c[i]
-		}
-		raw.Seq = uint64(seq)
-		raw.Pruned = nil
-		if prunedBy.Valid {
-			pruned = audit.Pruning{Policy: policy.String, RetentionSequence: uint64(max(prunedBy.Int64, 0))}
-			raw.Pruned = &pruned
-		}
-		values = values[:0]
-		if len(vals) > 0 {
-			if values, err = parseValues(values, vals); err != nil {
-				return fmt.Errorf("record %d: stored values: %w", seq, err)
+		raw.Seq, raw.Hash, raw.Body, raw.Tree = uint64(seq), hash, body, tree
+		raw.Indexed = &indexed
+		if !splitColumns(&indexed, cols) {
+			// NULL, or a column holding a NUL byte: no valid record field
+			// can match what verification is then given, and it names
+			// the row.
+			for i := range indexed {
+				indexed[i] = cols
 			}
 		}
-		raw.Values = values
+		raw.Pruned = nil
+		if pruning != nil {
+			by, policy, _ := bytes.Cut(pruning, []byte{0})
+			n, err := strconv.ParseInt(string(by), 10, 64)
+			if err != nil {
+				return fmt.Errorf("record %d: pruned_by %q is not a sequence number", seq, by)
+			}
+			pruned = audit.Pruning{Policy: string(policy), RetentionSequence: uint64(max(n, 0))}
+			raw.Pruned = &pruned
+		}
+		if raw.Values, err = vals.of(seq); err != nil {
+			return fmt.Errorf("record %d: stored values: %w", seq, err)
+		}
 		if err := fn(&raw); err != nil {
 			return err
 		}
@@ -349,24 +387,71 @@ func scanRaw(ctx context.Context, q queryer, from, to uint64, fn func(*ledger.Ra
 	return rows.Err()
 }
 
-// parseValues reads the text selectRaw builds: field:salt:value triples in
-// hex, separated by commas.
-func parseValues(dst []ledger.FieldValue, b []byte) ([]ledger.FieldValue, error) {
-	for _, part := range bytes.Split(b, []byte(",")) {
-		f := bytes.Split(part, []byte(":"))
-		if len(f) != 3 {
-			return dst, errors.New("malformed")
-		}
-		var dec [3][]byte
-		for i := range f {
-			dec[i] = make([]byte, hex.DecodedLen(len(f[i])))
-			if _, err := hex.Decode(dec[i], f[i]); err != nil {
-				return dst, err
-			}
-		}
-		dst = append(dst, ledger.FieldValue{Field: string(dec[0]), Salt: dec[1], Value: dec[2]})
+// splitColumns splits the query columns selectRaw joins; it reports false
+// unless there are exactly six.
+func splitColumns(dst *ledger.IndexedFields, b []byte) bool {
+	if b == nil {
+		return false
 	}
-	return dst, nil
+	for i := range dst {
+		j := bytes.IndexByte(b, 0)
+		if i == len(dst)-1 {
+			if j >= 0 {
+				return false
+			}
+			dst[i] = b
+			return true
+		}
+		if j < 0 {
+			return false
+		}
+		dst[i], b = b[:j], b[j+1:]
+	}
+	return false
+}
+
+// rawValues walks the values of a range of rows alongside the rows.
+type rawValues struct {
+	rows    *sql.Rows
+	started bool
+	more    bool
+	next    ledger.FieldValue
+	nextSeq int64
+	out     []ledger.FieldValue
+}
+
+// of returns the values of row seq; rows are asked for in increasing
+// order. Values of sequences without a row are passed over.
+func (v *rawValues) of(seq int64) ([]ledger.FieldValue, error) {
+	v.out = v.out[:0]
+	if !v.started {
+		v.started = true
+		if err := v.advance(); err != nil {
+			return nil, err
+		}
+	}
+	for v.more && v.nextSeq <= seq {
+		if v.nextSeq == seq {
+			v.out = append(v.out, v.next)
+		}
+		if err := v.advance(); err != nil {
+			return nil, err
+		}
+	}
+	return v.out, nil
+}
+
+func (v *rawValues) advance() error {
+	v.more = v.rows.Next()
+	if !v.more {
+		return v.rows.Err()
+	}
+	var f ledger.FieldValue
+	if err := v.rows.Scan(&v.nextSeq, &f.Field, &f.Salt, &f.Value); err != nil {
+		return err
+	}
+	v.next = f
+	return nil
 }
 
 // TreeHeadSizes implements ledger.HeadStore.

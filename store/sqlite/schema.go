@@ -2,7 +2,7 @@ package sqlite
 
 // SchemaVersion is the version of the tables this package writes. A store
 // with a higher version was written by a newer ami-audit and is refused.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] takes a store from version i to i+1.
 var migrations = []string{
@@ -85,5 +85,17 @@ CREATE TABLE field_values (
 
 ALTER TABLE records ADD COLUMN pruned_by INTEGER;   -- sequence of the retention_applied record
 ALTER TABLE records ADD COLUMN pruned_policy TEXT;
+`,
+	// 3 → 4: an index on action alone replaces the one on (action,
+	// target, seq). Every row's insert pays for each index; one whose
+	// entries land all over the tree (target first) costs about as much
+	// as three that append at the end of their key's entries, which is
+	// where a new row of a one-column index goes (after the rows before it,
+	// in seq order). Queries by action and target find the target's rows
+	// through records_target (Query steers them there), queries by action
+	// alone get their rows in seq order from records_action without a sort.
+	`
+DROP INDEX IF EXISTS records_action_target;
+CREATE INDEX IF NOT EXISTS records_action ON records (action);
 `,
 }

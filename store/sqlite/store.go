@@ -31,7 +31,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -119,8 +118,7 @@ type Store struct {
 	frontierTip audit.Head
 
 	// Statements of the writer connection, prepared once.
-	insertStmt, tipStmt, headStmt *sql.Stmt
-	multiStmts                    []*sql.Stmt // [n-1] inserts n rows
+	insertStmt, tipStmt, headStmt, sigStmt, valueStmt *sql.Stmt
 
 	queue     *groupcommit.Queue
 	closeOnce sync.Once
@@ -213,7 +211,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 	}
 	s.params = s.id.Params(cfg.options())
-	s.queue = groupcommit.New(s.maxBatch, s.commit)
+	s.queue = groupcommit.New(s.maxBatch, s.commit, func(r *audit.Record) (*ledger.Prepared, error) {
+		return ledger.Prepare(r, s.params)
+	})
 	return s, nil
 }
 
@@ -236,7 +236,7 @@ func (s *Store) openReadOnly(ctx context.Context, dsn func(string, int, string) 
 				for _, r := range batch {
 					r.Err = store.ErrReadOnly
 				}
-			})
+			}, nil)
 			return nil
 		}
 		db.Close()
@@ -476,12 +476,12 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 	if err != nil {
 		return err
 	}
-	ins := tx.StmtContext(ctx, s.insertStmt)
+	w := s.rowWriter(ctx, tx)
 	savepoints := careful && len(batch) > 1
 	var all []ledger.Entry
 	committed := 0
 	for _, r := range batch {
-		entries, next, nextAcc, err := ledger.LinkWith(tip, r.Recs, s.params, acc)
+		entries, next, nextAcc, err := ledger.LinkPrepared(tip, r.Prepared, s.params, acc)
 		if err != nil {
 			r.Err = err // invalid records: this request fails alone
 			continue
@@ -498,11 +498,8 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 			}
 		}
 		var insErr error
-		for i := range entries {
-			if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
-				insErr = &ledger.BatchError{Index: i, Err: err}
-				break
-			}
+		if i, err := w.insert(entries); err != nil {
+			insErr = &ledger.BatchError{Index: i, Err: err}
 		}
 		if insErr != nil {
 			if !errors.Is(insErr, audit.ErrDuplicateID) {
@@ -531,8 +528,8 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 		return nil
 	}
 	if !careful {
-		if err := s.insertMany(ctx, tx, all); err != nil {
-			if isConstraint(err) {
+		if _, err := w.insert(all); err != nil {
+			if errors.Is(err, audit.ErrDuplicateID) {
 				return errRedo
 			}
 			return err
@@ -548,28 +545,93 @@ func (s *Store) commitGroup(batch []*appendReq, careful bool) error {
 	return nil
 }
 
-// insertMany writes entries with statements of up to rowsPerInsert rows,
-// then their signatures.
-func (s *Store) insertMany(ctx context.Context, tx *sql.Tx, entries []ledger.Entry) error {
-	args := make([]any, 0, min(len(entries), rowsPerInsert)*recordColumnCount)
-	for i := 0; i < len(entries); i += rowsPerInsert {
-		part := entries[i:min(i+rowsPerInsert, len(entries))]
-		stmt, err := s.multiInsert(ctx, len(part))
+// rowWriter writes linked entries in tx with the writer's prepared
+// statements.
+// Only the writer goroutine may use it: it shares the statements that
+// goroutine prepared (prepareWriter).
+func (s *Store) rowWriter(ctx context.Context, tx *sql.Tx) *rowWriter {
+	return &rowWriter{ctx: ctx, tx: tx, prepared: [3]*sql.Stmt{s.insertStmt, s.sigStmt, s.valueStmt}}
+}
+
+// txWriter is a rowWriter of its own, for a transaction outside the writer
+// goroutine: it prepares its statements in tx.
+func txWriter(ctx context.Context, tx *sql.Tx) *rowWriter {
+	return &rowWriter{ctx: ctx, tx: tx}
+}
+
+type rowWriter struct {
+	ctx              context.Context
+	tx               *sql.Tx
+	prepared         [3]*sql.Stmt // insertRecord, insertSignatureRow, insertValue
+	ins, sigs, value *sql.Stmt
+	args             []any
+}
+
+// stmt returns the statement q in the writer's transaction: prepared
+// once for the store when it is, else prepared now.
+func (w *rowWriter) stmt(dst **sql.Stmt, prepared *sql.Stmt, q string) (*sql.Stmt, error) {
+	if *dst != nil {
+		return *dst, nil
+	}
+	if prepared != nil {
+		*dst = w.tx.StmtContext(w.ctx, prepared)
+		return *dst, nil
+	}
+	st, err := w.tx.PrepareContext(w.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("append: prepare: %w", err)
+	}
+	*dst = st
+	return st, nil
+}
+
+// insert writes entries one row at a time: single-row statements need no
+// statement journal (a multi-row one, or a savepoint, makes SQLite copy
+// every page it then changes), and the row at fault is known. It returns
+// the position of the entry that failed; a duplicate record_id is
+// audit.ErrDuplicateID.
+func (w *rowWriter) insert(entries []ledger.Entry) (int, error) {
+	for i := range entries {
+		if err := w.insertEntry(&entries[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(entries), nil
+}
+
+// insertEntry writes one linked record, the signatures it came with and
+// the values of its committed fields.
+func (w *rowWriter) insertEntry(e *ledger.Entry) error {
+	ins, err := w.stmt(&w.ins, w.prepared[0], insertRecord)
+	if err != nil {
+		return err
+	}
+	w.args = appendRecordArgs(w.args[:0], e)
+	if _, err := ins.ExecContext(w.ctx, w.args...); err != nil {
+		return describeInsert(err, e.Record)
+	}
+	if len(e.Record.Signatures) > 0 {
+		sigs, err := w.stmt(&w.sigs, w.prepared[1], insertSignatureRow)
 		if err != nil {
 			return err
 		}
-		args = args[:0]
-		for j := range part {
-			args = appendRecordArgs(args, &part[j])
-		}
-		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
-			return err
-		}
-		for j := range part {
-			if err := insertSignatures(ctx, tx, &part[j]); err != nil {
+		for _, sig := range e.Record.Signatures {
+			if _, err := sigs.ExecContext(w.ctx, e.Record.Sequence, sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp)); err != nil {
 				return err
 			}
-			if err := insertValues(ctx, tx, &part[j]); err != nil {
+		}
+	}
+	if len(e.Record.Disclosures) > 0 {
+		vals, err := e.Values()
+		if err != nil {
+			return err
+		}
+		value, err := w.stmt(&w.value, w.prepared[2], insertValue)
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			if _, err := value.ExecContext(w.ctx, e.Record.Sequence, v.Field, v.Salt, v.Value); err != nil {
 				return err
 			}
 		}
@@ -600,24 +662,15 @@ func (s *Store) prepareWriter() error {
 	if s.headStmt, err = prepare(insertHead); err != nil {
 		return err
 	}
-	multi := make([]*sql.Stmt, rowsPerInsert)
-	for n := range multi {
-		if multi[n], err = prepare(insertRecords(n + 1)); err != nil {
-			return err
-		}
+	if s.sigStmt, err = prepare(insertSignatureRow); err != nil {
+		return err
 	}
-	s.multiStmts = multi
+	if s.valueStmt, err = prepare(insertValue); err != nil {
+		return err
+	}
 	// Set last: a nil insertStmt means "not prepared yet".
 	s.insertStmt, err = prepare(insertRecord)
 	return err
-}
-
-// multiInsert returns the prepared statement inserting n rows.
-func (s *Store) multiInsert(_ context.Context, n int) (*sql.Stmt, error) {
-	if n < 1 || n > len(s.multiStmts) {
-		return nil, fmt.Errorf("internal: no insert statement for %d rows", n)
-	}
-	return s.multiStmts[n-1], nil
 }
 
 // tipAndFrontier reads the tip of the chain in tx and returns the tree's
@@ -675,7 +728,7 @@ func storedHead(size int64, root []byte, signed sql.NullString) *ledger.StoredHe
 // streamChunk is how many records of a stream are linked at a time.
 const streamChunk = 1000
 
-func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*audit.Record) error) (int, error) {
+func (s *Store) commitStream(seq iter.Seq2[*ledger.Prepared, error], sign func(*audit.Record) error) (int, error) {
 	ctx := context.Background()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -686,14 +739,14 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*aud
 	if err != nil {
 		return 0, err
 	}
-	ins := tx.StmtContext(ctx, s.insertStmt)
-	chunk := make([]*audit.Record, 0, streamChunk)
+	w := s.rowWriter(ctx, tx)
+	chunk := make([]*ledger.Prepared, 0, streamChunk)
 	total := 0
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
 		}
-		entries, next, nextAcc, err := ledger.LinkWith(tip, chunk, s.params, acc)
+		entries, next, nextAcc, err := ledger.LinkPrepared(tip, chunk, s.params, acc)
 		if err != nil {
 			var be *ledger.BatchError
 			if errors.As(err, &be) {
@@ -704,28 +757,11 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*aud
 		if err := ledger.SignEntries(entries, sign, total); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT chunk`); err != nil {
-			return err
-		}
-		if err := s.insertMany(ctx, tx, entries); err != nil {
-			if !isConstraint(err) {
-				// A full disk or an I/O error: SQLite may have rolled
-				// the whole transaction back already, savepoint and all.
-				return err
+		if i, err := w.insert(entries); err != nil {
+			if errors.Is(err, audit.ErrDuplicateID) {
+				return &ledger.BatchError{Index: total + i, Err: err}
 			}
-			// Find the offending record one row at a time.
-			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO chunk`); rerr != nil {
-				return errors.Join(err, rerr)
-			}
-			for i := range entries {
-				if err := insertEntry(ctx, tx, ins, &entries[i]); err != nil {
-					return &ledger.BatchError{Index: total + i, Err: err}
-				}
-			}
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `RELEASE chunk`); err != nil {
-			return err
+			return err // a full disk or an I/O error
 		}
 		tip, acc = next, nextAcc
 		total += len(chunk)
@@ -759,66 +795,18 @@ func (s *Store) commitStream(seq iter.Seq2[*audit.Record, error], sign func(*aud
 	return total, nil
 }
 
-// rowsPerInsert is how many records one INSERT statement of a stream
-// writes: fewer statements, less overhead per record.
-const rowsPerInsert = 32
+const insertRecord = `INSERT INTO records (seq, record_id, record_hash, body, tree, status, timestamp, actor, action, target, target_type, severity)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-const recordColumnCount = 12
-
-const recordInsertColumns = `INSERT INTO records (seq, record_id, record_hash, body, tree, status, timestamp, actor, action, target, target_type, severity) VALUES `
-
-const recordPlaceholders = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
-var insertRecord = recordInsertColumns + recordPlaceholders
-
-func insertRecords(n int) string {
-	return recordInsertColumns + strings.Repeat(recordPlaceholders+", ", n-1) + recordPlaceholders
-}
+const (
+	insertSignatureRow = `INSERT OR REPLACE INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, ?, ?, ?, ?)`
+	insertValue        = `INSERT INTO field_values (seq, field, salt, value) VALUES (?, ?, ?, ?)`
+)
 
 func appendRecordArgs(args []any, e *ledger.Entry) []any {
 	r := e.Record
 	return append(args, r.Sequence, r.RecordID, e.Hash[:], e.Body, e.TreeBlob(), string(r.Status),
 		audit.FormatTime(r.Timestamp), r.Actor, r.Action, r.Target, string(r.TargetType), string(r.Severity))
-}
-
-// insertEntry writes one linked record and the signatures it came with.
-func insertEntry(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, e *ledger.Entry) error {
-	if _, err := ins.ExecContext(ctx, appendRecordArgs(nil, e)...); err != nil {
-		return describeInsert(err, e.Record)
-	}
-	if err := insertSignatures(ctx, tx, e); err != nil {
-		return err
-	}
-	return insertValues(ctx, tx, e)
-}
-
-// insertValues writes the values of the record's committed fields beside
-// it.
-func insertValues(ctx context.Context, tx *sql.Tx, e *ledger.Entry) error {
-	if len(e.Record.Disclosures) == 0 {
-		return nil
-	}
-	vals, err := e.Values()
-	if err != nil {
-		return err
-	}
-	for _, v := range vals {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO field_values (seq, field, salt, value) VALUES (?, ?, ?, ?)`,
-			e.Record.Sequence, v.Field, v.Salt, v.Value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func insertSignatures(ctx context.Context, tx *sql.Tx, e *ledger.Entry) error {
-	for _, sig := range e.Record.Signatures {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO signatures (seq, signer, algorithm, signature, timestamp) VALUES (?, ?, ?, ?, ?)`,
-			e.Record.Sequence, sig.Signer, sig.Algorithm, sig.Signature, audit.FormatTime(sig.Timestamp)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func describeInsert(err error, r *audit.Record) error {

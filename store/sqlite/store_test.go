@@ -420,3 +420,37 @@ func TestFullStoreFailsCleanly(t *testing.T) {
 		t.Fatalf("%d records, want %d", res.Size, len(acked)+50)
 	}
 }
+
+// Verification reads a row's query columns joined by NUL bytes (selectRaw);
+// a column holding NUL bytes, however they are spread over the columns,
+// fails verification of that row and no other.
+func TestQueryColumnsWithNULFail(t *testing.T) {
+	for name, set := range map[string]map[string]string{
+		"actor with a NUL":          {"actor": "tester\x00x"},
+		"a NUL moved between":       {"actor": "tester\x00append", "action": ""},
+		"two columns as one":        {"target_type": "file\x00info", "severity": ""},
+		"severity ends with a NUL":  {"severity": "info\x00"},
+		"timestamp starts with NUL": {"timestamp": "\x00"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, filepath.Join(t.TempDir(), "a.db"), nil)
+			defer s.Close()
+			ctx := context.Background()
+			for i := range 3 {
+				if err := s.Append(ctx, []*audit.Record{newRecord(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for col, v := range set {
+				if _, err := s.wdb.Exec(`UPDATE records SET `+col+` = ? WHERE seq = 1`, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := ledger.VerifyChain(ctx, s, ledger.VerifyOptions{})
+			var ce *ledger.ChainError
+			if !errors.As(err, &ce) || ce.Seq != 1 || !strings.Contains(ce.Reason, "column") {
+				t.Fatalf("verify: %v; want record 1's columns named", err)
+			}
+		})
+	}
+}
