@@ -1,8 +1,11 @@
 package git
 
 import (
+	"os"
+
 	"context"
 	"errors"
+	audit "github.com/ami-orchestrator/ami-audit"
 	"path/filepath"
 	"testing"
 	"time"
@@ -74,5 +77,67 @@ func TestBlameNeverReadsKeys(t *testing.T) {
 		if got := errors.Is(err, ErrExcluded); got != excluded {
 			t.Errorf("blame %s: %v", f, err)
 		}
+	}
+}
+
+// TestSizesAndGitlinks: every file a commit record lists with content
+// carries the size of that content, and submodule pointers are flagged.
+func TestSizesAndGitlinks(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	ans, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 5, Commits: 40, SubmoduleCommits: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(Config{NoSubmodules: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := collect(ctx, src, dir, &memTrail{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head *audit.Record
+	gitlinks, sized := 0, 0
+	for _, r := range byAction(recs, ActionCommit, ".") {
+		if r.Context["commit"] == ans.Head {
+			head = r
+		}
+		for _, f := range r.Context["files"].([]any) {
+			m := f.(map[string]any)
+			if m["path"] == ans.Submodule.Path {
+				if m["gitlink"] != true || m["size"] != nil {
+					t.Errorf("commit %v: submodule pointer %v", r.Context["commit"], m)
+				}
+				gitlinks++
+			}
+			if m["size"] != nil {
+				sized++
+			}
+		}
+	}
+	if gitlinks == 0 || sized == 0 {
+		t.Fatalf("%d gitlinks, %d sized files", gitlinks, sized)
+	}
+	if head == nil {
+		t.Fatal("no record of HEAD")
+	}
+	// HEAD's changes are what the working tree holds.
+	checked := 0
+	for _, f := range head.Context["files"].([]any) {
+		m := f.(map[string]any)
+		p := m["path"].(string)
+		fi, err := os.Stat(filepath.Join(dir, p))
+		if err != nil || m["gitlink"] == true {
+			continue
+		}
+		if got := num(m["size"]); got != fi.Size() {
+			t.Errorf("%s: size %d, want %d", p, got, fi.Size())
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("HEAD changed no file of the working tree")
 	}
 }

@@ -39,7 +39,7 @@ func (s *Source) commitRecord(c *Commit) *audit.Record {
 	putText(ctx, "body", c.Body())
 	if c.Signature != "" {
 		ctx["signed"] = c.Signature != "N"
-		ctx["signature_status"] = c.Signature
+		putText(ctx, "signature_status", c.Signature)
 		if c.Signer != "" {
 			putText(ctx, "signer", c.Signer)
 		}
@@ -68,6 +68,12 @@ func (s *Source) commitRecord(c *Commit) *audit.Record {
 		}
 		if f.Binary {
 			m["binary"] = true
+		}
+		if f.Gitlink {
+			m["gitlink"] = true
+		}
+		if f.Sized {
+			m["size"] = f.Size
 		}
 		files = append(files, m)
 	}

@@ -243,7 +243,7 @@ func (s *Source) collectRepo(ctx context.Context, r repo, file string, emit func
 		c.New = !known.has(c.Hash)
 		if len(links) > 0 {
 			for i := range c.Files {
-				c.Files[i].Gitlink = links[c.Files[i].Path]
+				c.Files[i].Gitlink = c.Files[i].Gitlink || links[c.Files[i].Path]
 			}
 		}
 		tally.add(c)
@@ -305,7 +305,7 @@ func (s *Source) logArgs(extra ...string) []string {
 	if s.cfg.NoSignatures {
 		format = logFormatNoSig
 	}
-	args := []string{"log", "-z", "--numstat", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+	args := []string{"log", "-z", "--raw", "--no-abbrev", "--numstat", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
 		"--no-mailmap", "--encoding=UTF-8", "--format=" + format}
 	if !s.cfg.Since.IsZero() {
 		args = append(args, "--since="+s.cfg.Since.UTC().Format(time.RFC3339))
@@ -336,21 +336,47 @@ func (s *Source) walk(ctx context.Context, dir string, revs []string, stdin io.R
 	}
 	args = append(args, revs...)
 	args = append(args, "--")
+	sizes := newSizer(ctx, s, dir)
+	defer sizes.close()
+	// Commits are read in batches: the sizes of a batch's files are
+	// asked of git cat-file at once, then each commit is handled in
+	// order. The batch's commits (and their slices) are reused.
+	batch := make([]Commit, sizeBatch)
+	for i := range batch {
+		batch[i].Repo = c.Repo
+	}
+	flush := func(n int) error {
+		sizes.resolve(batch[:n])
+		for i := range batch[:n] {
+			if err := handle(&batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	return s.stream(ctx, dir, stdin, args, func(out io.Reader) error {
 		p := newLogParser(out)
+		n := 0
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			err := p.Next(c)
+			err := p.Next(&batch[n])
 			if err == io.EOF {
-				return nil
+				return flush(n)
 			}
 			if err != nil {
+				// What was read before stays recorded.
+				if ferr := flush(n); ferr != nil {
+					return ferr
+				}
 				return fmt.Errorf("git log in %s: %w", dir, err)
 			}
-			if err := handle(c); err != nil {
-				return err
+			if n++; n == len(batch) {
+				if err := flush(n); err != nil {
+					return err
+				}
+				n = 0
 			}
 		}
 	})
