@@ -3,6 +3,7 @@ package module
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"iter"
 	"os"
 	"os/exec"
@@ -382,6 +383,13 @@ func TestModuleKnownAnswers(t *testing.T) {
 		if diff := cmp.Diff([]string{"base/backend/dataops.py", "base/backend/models.py"}, lowest); diff != "" {
 			t.Errorf("least covered files of base (-want +got):\n%s", diff)
 		}
+		var uncovered []string
+		for _, f := range r.results["base"].Coverage.MostUncovered {
+			uncovered = append(uncovered, fmt.Sprintf("%s %d", f.Path, f.Total-f.Covered))
+		}
+		if diff := cmp.Diff([]string{"base/backend/dataops.py 10", "base/backend/models.py 4"}, uncovered); diff != "" {
+			t.Errorf("files of base with most lines not covered (-want +got):\n%s", diff)
+		}
 		if p := r.results["launcher"].Coverage.Lowest[0].Path; p != "launcher/internal/run/run.go" {
 			t.Errorf("go coverage path = %q, want it mapped into the repository", p)
 		}
@@ -487,6 +495,13 @@ func TestModuleKnownAnswers(t *testing.T) {
 		}
 		if res.TopFiles[0].Path != "base/backend/dataops.py" {
 			t.Errorf("base largest file = %s", res.TopFiles[0].Path)
+		}
+		var complex []string
+		for _, f := range res.ComplexFiles {
+			complex = append(complex, fmt.Sprintf("%s %d", f.Path, f.Complexity))
+		}
+		if diff := cmp.Diff([]string{"base/backend/dataops.py 8", "base/backend/models.py 1"}, complex); diff != "" {
+			t.Errorf("most complex files of base (-want +got):\n%s", diff)
 		}
 	})
 }
