@@ -1,6 +1,7 @@
 package git
 
 import (
+	"github.com/google/go-cmp/cmp"
 	"os"
 
 	"context"
@@ -139,5 +140,40 @@ func TestSizesAndGitlinks(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("HEAD changed no file of the working tree")
+	}
+}
+
+// TestNoSignatures: without the signature check the records say the
+// same, less the signature status.
+func TestNoSignatures(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	if _, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 6, Commits: 30, SubmoduleCommits: -1}); err != nil {
+		t.Fatal(err)
+	}
+	contexts := func(cfg Config) []map[string]any {
+		src, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := collect(ctx, src, dir, &memTrail{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		for _, r := range byAction(recs, ActionCommit, "") {
+			delete(r.Context, "signed")
+			delete(r.Context, "signature_status")
+			out = append(out, r.Context)
+		}
+		return out
+	}
+	with, without := contexts(Config{}), contexts(Config{NoSignatures: true})
+	if len(with) != 30 {
+		t.Fatalf("%d commits", len(with))
+	}
+	if diff := cmp.Diff(with, without); diff != "" {
+		t.Errorf("records with and without the signature check (-with +without):\n%s", diff)
 	}
 }

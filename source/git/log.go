@@ -118,7 +118,7 @@ func splitMessage(m string) (subject, body string) {
 const logFormat = "%x01%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%G?%x00%GS%x00%GK%x00%B"
 
 // logFormatNoSig is logFormat without the signature check.
-const logFormatNoSig = "%x01%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%x00%B"
+const logFormatNoSig = "%x01%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%x00%x00%B"
 
 // maxField bounds the bytes kept of one field (a message); the rest is
 // read and dropped.
