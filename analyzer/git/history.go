@@ -1,0 +1,379 @@
+package git
+
+import (
+	"context"
+	"fmt"
+
+	"slices"
+	"strings"
+	"time"
+
+	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
+	gitsource "github.com/ami-orchestrator/ami-audit/source/git"
+	"github.com/ami-orchestrator/ami-audit/source/module"
+)
+
+// change is one file of a commit record, with its repository-relative
+// path.
+type change struct {
+	path, oldPath   string
+	added, removed  int64
+	binary, gitlink bool
+	size            int64
+	sized           bool
+}
+
+// commit is what the checks read of a git_commit record.
+type commit struct {
+	recordID    string
+	repo, hash  string
+	author      string
+	authorDate  time.Time // in the author's own zone
+	time        time.Time // the record's timestamp: the committer date
+	subject     string
+	hasBody     bool
+	merge       bool
+	files       []change
+	nFiles      int // every file, even past a truncated list
+	lines       int64
+	truncated   bool
+	gitlinkOnly bool
+}
+
+// repoStats is the frequency check's tally of one repository.
+type repoStats struct {
+	matrix                [7][24]int // Monday first, author's local time
+	commits, merges       int
+	pointerBumps          int
+	offHours              int
+	first, last           time.Time
+	times                 []int64 // committer times, Unix seconds
+	authorsSeen           map[string]bool
+	recent, previousCount int
+}
+
+// entity is one file across renames.
+type entity struct {
+	name      string // its newest path
+	revisions int    // commits that changed it
+	churn     int64  // lines added and removed
+	module    string
+	revsCS    int // revisions in change sets the coupling check keeps
+}
+
+// authorShare is one author's part of a module.
+type authorShare struct {
+	commits int
+	lines   int64
+}
+
+type moduleStats struct {
+	commits int
+	lines   int64
+	authors map[string]*authorShare
+}
+
+// badMessage and largeFile are findings noted while reading.
+type badMessage struct {
+	recordID, repo, hash, subject, author string
+	rules                                 []string
+	lines                                 int64
+	files                                 int
+	when                                  time.Time
+}
+
+type largeFile struct {
+	recordID, repo, hash, path, author string
+	size                               int64
+	binary                             bool
+	when                               time.Time
+}
+
+// history is everything the checks need, gathered in one pass.
+type history struct {
+	cfg   Config
+	stats Stats
+
+	modules    []string           // module paths, longest first
+	complexity map[string]modFile // path -> complexity measured
+	haveMods   bool
+
+	repos    map[string]*repoStats
+	ids      map[string]int32 // path -> entity
+	entities []entity
+	byModule map[string]*moduleStats
+	// changeSets holds the entity ids of every change set the coupling
+	// check keeps, each list ended by -1.
+	changeSets []int32
+	bad        []badMessage
+	large      []largeFile
+	seen       map[string]bool // repo + hash: a commit read once
+}
+
+type modFile struct {
+	complexity, code int64
+	module           string
+}
+
+// readHistory reads the module records, then streams the commit records.
+func readHistory(ctx context.Context, tr audit.Reader, cfg Config) (*history, error) {
+	h := &history{cfg: cfg, complexity: map[string]modFile{}, repos: map[string]*repoStats{},
+		ids: map[string]int32{}, byModule: map[string]*moduleStats{}, seen: map[string]bool{}}
+	if err := h.readModules(ctx, tr); err != nil {
+		return nil, err
+	}
+	f := audit.Filter{TargetType: audit.TargetGit, Action: gitsource.ActionCommit, Limit: -1}
+	var c commit
+	for r, err := range tr.Query(ctx, f) {
+		if err != nil {
+			return nil, fmt.Errorf("read git_commit records: %w", err)
+		}
+		if r.Source != gitsource.SourceName || !parseCommit(r, &c) {
+			continue
+		}
+		key := c.repo + "\x00" + c.hash
+		if h.seen[key] {
+			continue
+		}
+		h.seen[key] = true
+		h.add(&c)
+	}
+	h.seen = nil
+	h.stats.Repositories = len(h.repos)
+	return h, nil
+}
+
+// readModules reads the newest module record of each module.
+func (h *history) readModules(ctx context.Context, tr audit.Reader) error {
+	recs, err := analyzer.Latest(ctx, tr, audit.Filter{TargetType: audit.TargetModule, Action: module.ActionAudit}, module.SourceName)
+	if err != nil {
+		return fmt.Errorf("read module records: %w", err)
+	}
+	for _, r := range recs {
+		if missing, _ := r.Context["missing"].(bool); missing {
+			continue
+		}
+		h.haveMods = true
+		h.stats.Modules++
+		if r.Target != "." {
+			h.modules = append(h.modules, r.Target)
+		}
+		for _, list := range []string{"complex_files", "top_files"} {
+			files, _ := r.Context[list].([]any)
+			for _, f := range files {
+				m, _ := f.(map[string]any)
+				p, _ := m["path"].(string)
+				cx := int64(analyzer.IntMember(m, "complexity"))
+				if p == "" || cx <= 0 {
+					continue
+				}
+				h.complexity[p] = modFile{complexity: cx, code: int64(analyzer.IntMember(m, "code")), module: r.Target}
+			}
+		}
+	}
+	// Longest first: the innermost module holding a path wins.
+	slices.SortFunc(h.modules, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return nil
+}
+
+// moduleOf names the module of a repository-relative path.
+func (h *history) moduleOf(p string) string {
+	for _, m := range h.modules {
+		if strings.HasPrefix(p, m+"/") || p == m {
+			return m
+		}
+	}
+	if i := strings.IndexByte(p, '/'); i > 0 {
+		return p[:i]
+	}
+	return "."
+}
+
+// parseCommit reads a git_commit record into c (reusing its slices); false
+// when the record is not one the source wrote.
+func parseCommit(r *audit.Record, c *commit) bool {
+	ctx := r.Context
+	hash, _ := ctx["commit"].(string)
+	if hash == "" {
+		return false
+	}
+	files := c.files[:0]
+	*c = commit{recordID: r.RecordID, repo: r.Target, hash: hash, author: strings.ToLower(r.Actor), time: r.Timestamp}
+	c.merge, _ = ctx["merge"].(bool)
+	c.subject = text(ctx, "subject")
+	c.hasBody = strings.TrimSpace(text(ctx, "body")) != ""
+	if ad, _ := ctx["author_date"].(string); ad != "" {
+		if t, err := time.Parse(time.RFC3339, ad); err == nil {
+			c.authorDate = t
+		}
+	}
+	if c.authorDate.IsZero() {
+		c.authorDate = r.Timestamp
+	}
+	c.nFiles = analyzer.IntMember(ctx, "files_changed")
+	c.lines = int64(analyzer.IntMember(ctx, "lines_added") + analyzer.IntMember(ctx, "lines_removed"))
+	c.truncated, _ = ctx["files_truncated"].(bool)
+	list, _ := ctx["files"].([]any)
+	prefix := ""
+	if c.repo != "." && c.repo != "" {
+		prefix = c.repo + "/"
+	}
+	links := 0
+	for _, x := range list {
+		m, _ := x.(map[string]any)
+		p := text(m, "path")
+		if p == "" {
+			continue
+		}
+		ch := change{path: prefix + p, added: int64(analyzer.IntMember(m, "added")), removed: int64(analyzer.IntMember(m, "removed"))}
+		if old := text(m, "old_path"); old != "" {
+			ch.oldPath = prefix + old
+		}
+		ch.binary, _ = m["binary"].(bool)
+		ch.gitlink, _ = m["gitlink"].(bool)
+		if _, ok := m["size"]; ok {
+			ch.size, ch.sized = int64(analyzer.IntMember(m, "size")), true
+		}
+		if ch.gitlink {
+			links++
+		}
+		files = append(files, ch)
+	}
+	c.files = files
+	c.gitlinkOnly = links > 0 && links == len(files)
+	return true
+}
+
+// text reads a string member, undoing the git source's escape when the
+// record flags it.
+func text(m map[string]any, key string) string {
+	s, _ := m[key].(string)
+	if esc, _ := m[key+"_escaped"].(bool); esc {
+		return gitsource.Unescape(s)
+	}
+	return s
+}
+
+// add folds one commit into every tally.
+func (h *history) add(c *commit) {
+	h.stats.Commits++
+	rs := h.repos[c.repo]
+	if rs == nil {
+		rs = &repoStats{}
+		h.repos[c.repo] = rs
+	}
+	rs.commits++
+	if c.merge {
+		rs.merges++
+	}
+	wd := (int(c.authorDate.Weekday()) + 6) % 7 // Monday first
+	hr := c.authorDate.Hour()
+	rs.matrix[wd][hr]++
+	if wd >= 5 || hr < 7 || hr >= 20 {
+		rs.offHours++
+	}
+	if rs.first.IsZero() || c.time.Before(rs.first) {
+		rs.first = c.time
+	}
+	if c.time.After(rs.last) {
+		rs.last = c.time
+	}
+	rs.times = append(rs.times, c.time.Unix())
+
+	// Files: entities, churn, modules, coupling.
+	touched := map[string]bool{}
+	var set []int32
+	for i := range c.files {
+		f := &c.files[i]
+		if f.gitlink {
+			rs.pointerBumps++
+			h.stats.PointerBumps++
+			continue
+		}
+		h.stats.FileChanges++
+		id := h.entityOf(f)
+		e := &h.entities[id]
+		e.revisions++
+		e.churn += f.added + f.removed
+		if !slices.Contains(set, id) {
+			set = append(set, id)
+		}
+		mod := h.module(c.repo, f.path)
+		touched[mod] = true
+		ms := h.moduleStats(mod)
+		ms.lines += f.added + f.removed
+		h.authorShare(ms, c.author).lines += f.added + f.removed
+		h.largeCheck(c, f)
+	}
+	for mod := range touched {
+		ms := h.moduleStats(mod)
+		ms.commits++
+		h.authorShare(ms, c.author).commits++
+	}
+	if !c.merge && len(set) > 0 && len(set) <= h.cfg.Coupling.MaxChangeset && !c.truncated {
+		for _, id := range set {
+			h.entities[id].revsCS++
+		}
+		if len(set) > 1 {
+			h.changeSets = append(h.changeSets, set...)
+			h.changeSets = append(h.changeSets, -1)
+		}
+	}
+	if !c.merge && !c.gitlinkOnly {
+		h.messageCheck(c)
+	}
+}
+
+// module is the module of a path of a commit: a submodule's commits are
+// its own, unless a module lies inside it.
+func (h *history) module(repo, p string) string {
+	m := h.moduleOf(p)
+	if repo != "." && repo != "" && !strings.HasPrefix(m, repo+"/") && m != repo {
+		return repo
+	}
+	return m
+}
+
+func (h *history) moduleStats(mod string) *moduleStats {
+	ms := h.byModule[mod]
+	if ms == nil {
+		ms = &moduleStats{authors: map[string]*authorShare{}}
+		h.byModule[mod] = ms
+	}
+	return ms
+}
+
+func (h *history) authorShare(ms *moduleStats, author string) *authorShare {
+	a := ms.authors[author]
+	if a == nil {
+		a = &authorShare{}
+		ms.authors[author] = a
+	}
+	return a
+}
+
+// entityOf returns the entity of a change, following a rename: the new
+// path continues the old one's entity.
+func (h *history) entityOf(f *change) int32 {
+	if f.oldPath != "" {
+		if id, ok := h.ids[f.oldPath]; ok {
+			delete(h.ids, f.oldPath)
+			h.ids[f.path] = id
+			h.entities[id].name = f.path
+			return id
+		}
+	}
+	if id, ok := h.ids[f.path]; ok {
+		return id
+	}
+	id := int32(len(h.entities))
+	h.entities = append(h.entities, entity{name: f.path})
+	h.ids[f.path] = id
+	return id
+}
