@@ -1,8 +1,12 @@
 package git
 
 import (
+	"encoding/json"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"os"
+	"slices"
+	"strings"
 
 	"context"
 	"errors"
@@ -175,5 +179,68 @@ func TestNoSignatures(t *testing.T) {
 	}
 	if diff := cmp.Diff(with, without); diff != "" {
 		t.Errorf("records with and without the signature check (-with +without):\n%s", diff)
+	}
+}
+
+// TestCommitOf: a commit read back from its record, after a round trip
+// through JSON as a store returns it, is the commit walked (text that is
+// not UTF-8 included).
+func TestCommitOf(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	if _, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 7, Commits: 40, SubmoduleCommits: 4, Hostile: true}); err != nil {
+		t.Fatal(err)
+	}
+	walked := map[string]Commit{}
+	src, err := New(Config{NoSubmodules: true, OnCommit: func(c *Commit) {
+		x := *c
+		x.Files = slices.Clone(c.Files)
+		x.Parents = slices.Clone(c.Parents)
+		for i := range x.Files {
+			x.Files[i].Blob = "" // not recorded
+		}
+		x.New, x.Message = false, strings.TrimSpace(x.Subject()+"\n\n"+x.Body())
+		walked[c.Hash] = x
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := collect(ctx, src, dir, &memTrail{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var c Commit
+	for _, r := range byAction(recs, ActionCommit, "") {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back audit.Record
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !CommitOf(&back, &c) {
+			t.Fatalf("record of %v not read back", r.Context["commit"])
+		}
+		c.Message = strings.TrimSpace(c.Message)
+		if len(c.Files) == 0 {
+			c.Files = nil
+		}
+		want := walked[c.Hash]
+		if len(want.Files) == 0 {
+			want.Files = nil
+		}
+		if diff := cmp.Diff(want, c, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("commit %s (-walked +read back):\n%s", c.Hash, diff)
+		}
+		n++
+	}
+	if n != len(walked) || n < 40 {
+		t.Errorf("%d commits read back, %d walked", n, len(walked))
+	}
+	if CommitOf(&audit.Record{Source: SourceName, Action: ActionAuthors}, &c) {
+		t.Error("an authors record is read as a commit")
 	}
 }
