@@ -125,11 +125,12 @@ func readHistory(ctx context.Context, tr audit.Reader, cfg Config) (*history, er
 	}
 	f := audit.Filter{TargetType: audit.TargetGit, Action: gitsource.ActionCommit, Limit: -1}
 	var c commit
+	var g gitsource.Commit
 	for r, err := range tr.Query(ctx, f) {
 		if err != nil {
 			return nil, fmt.Errorf("read git_commit records: %w", err)
 		}
-		if r.Source != gitsource.SourceName || !parseCommit(r, &c) {
+		if !parseCommit(r, &g, &c) {
 			continue
 		}
 		key := c.repo + "\x00" + c.hash
@@ -195,50 +196,29 @@ func (h *history) moduleOf(p string) string {
 	return "."
 }
 
-// parseCommit reads a git_commit record into c (reusing its slices); false
-// when the record is not one the source wrote.
-func parseCommit(r *audit.Record, c *commit) bool {
-	ctx := r.Context
-	hash, _ := ctx["commit"].(string)
-	if hash == "" {
+// parseCommit reads a git_commit record into c (reusing its slices, and
+// g's); false when the record is not one the git source wrote.
+func parseCommit(r *audit.Record, g *gitsource.Commit, c *commit) bool {
+	if !gitsource.CommitOf(r, g) {
 		return false
 	}
 	files := c.files[:0]
-	*c = commit{recordID: r.RecordID, repo: r.Target, hash: hash, author: strings.ToLower(r.Actor), time: r.Timestamp}
-	c.merge, _ = ctx["merge"].(bool)
-	c.subject = text(ctx, "subject")
-	c.hasBody = strings.TrimSpace(text(ctx, "body")) != ""
-	if ad, _ := ctx["author_date"].(string); ad != "" {
-		if t, err := time.Parse(time.RFC3339, ad); err == nil {
-			c.authorDate = t
-		}
-	}
-	if c.authorDate.IsZero() {
-		c.authorDate = r.Timestamp
-	}
-	c.nFiles = analyzer.IntMember(ctx, "files_changed")
+	*c = commit{recordID: r.RecordID, repo: g.Repo, hash: g.Hash, author: strings.ToLower(r.Actor), time: r.Timestamp,
+		authorDate: g.AuthorTime, merge: g.Merge(), subject: g.Subject(), hasBody: g.Body() != ""}
+	ctx := r.Context
+	c.nFiles = max(analyzer.IntMember(ctx, "files_changed"), len(g.Files))
 	c.lines = int64(analyzer.IntMember(ctx, "lines_added") + analyzer.IntMember(ctx, "lines_removed"))
 	c.truncated, _ = ctx["files_truncated"].(bool)
-	list, _ := ctx["files"].([]any)
 	prefix := ""
 	if c.repo != "." && c.repo != "" {
 		prefix = c.repo + "/"
 	}
 	links := 0
-	for _, x := range list {
-		m, _ := x.(map[string]any)
-		p := text(m, "path")
-		if p == "" {
-			continue
-		}
-		ch := change{path: prefix + p, added: int64(analyzer.IntMember(m, "added")), removed: int64(analyzer.IntMember(m, "removed"))}
-		if old := text(m, "old_path"); old != "" {
-			ch.oldPath = prefix + old
-		}
-		ch.binary, _ = m["binary"].(bool)
-		ch.gitlink, _ = m["gitlink"].(bool)
-		if _, ok := m["size"]; ok {
-			ch.size, ch.sized = int64(analyzer.IntMember(m, "size")), true
+	for _, f := range g.Files {
+		ch := change{path: prefix + f.Path, added: f.Added, removed: f.Removed, binary: f.Binary,
+			gitlink: f.Gitlink, size: f.Size, sized: f.Sized}
+		if f.OldPath != "" {
+			ch.oldPath = prefix + f.OldPath
 		}
 		if ch.gitlink {
 			links++
@@ -248,16 +228,6 @@ func parseCommit(r *audit.Record, c *commit) bool {
 	c.files = files
 	c.gitlinkOnly = links > 0 && links == len(files)
 	return true
-}
-
-// text reads a string member, undoing the git source's escape when the
-// record flags it.
-func text(m map[string]any, key string) string {
-	s, _ := m[key].(string)
-	if esc, _ := m[key+"_escaped"].(bool); esc {
-		return gitsource.Unescape(s)
-	}
-	return s
 }
 
 // add folds one commit into every tally.
