@@ -15,6 +15,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
+	"github.com/ami-orchestrator/ami-audit/source/module"
 )
 
 var weekdays = [7]string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
@@ -183,29 +184,29 @@ func (h *history) hotspots(report func(audit.Detected) error) error {
 	}
 	type spot struct {
 		e     *entity
-		mf    modFile
+		mf    module.FileFacts
 		score int64
 	}
 	var spots []spot
 	for i := range h.entities {
 		e := &h.entities[i]
-		mf, ok := h.complexity[e.name]
-		if !ok || e.revisions < h.cfg.Hotspots.MinRevisions {
+		mf, ok := h.layout.Files[e.name]
+		if !ok || mf.Complexity <= 0 || e.revisions < h.cfg.Hotspots.MinRevisions {
 			continue
 		}
-		spots = append(spots, spot{e, mf, int64(e.revisions) * mf.complexity})
+		spots = append(spots, spot{e, mf, int64(e.revisions) * mf.Complexity})
 	}
 	slices.SortFunc(spots, func(a, b spot) int {
 		return cmp.Or(cmp.Compare(b.score, a.score), strings.Compare(a.e.name, b.e.name))
 	})
 	for i, s := range spots[:min(len(spots), h.cfg.Hotspots.Top)] {
 		ev := map[string]any{"file": s.e.name, "rank": i + 1, "revisions": s.e.revisions, "churn": s.e.churn,
-			"complexity": s.mf.complexity, "code": s.mf.code, "score": s.score, "module": s.mf.module}
+			"complexity": s.mf.Complexity, "code": s.mf.Code, "score": s.score, "module": s.mf.Module}
 		if err := report(audit.Detected{
 			Key: "hotspot:" + s.e.name, Check: CheckHotspots, Target: s.e.name, TargetType: audit.TargetFile,
 			Finding: audit.Finding{FindingType: TypeHotspot, Severity: audit.SeverityWarning,
 				Description: fmt.Sprintf("hotspot #%d: changed in %s (%d lines of churn) with complexity %d",
-					i+1, plural.Count(s.e.revisions, "commit"), s.e.churn, s.mf.complexity),
+					i+1, plural.Count(s.e.revisions, "commit"), s.e.churn, s.mf.Complexity),
 				Recommendation: "Complex code that keeps changing is where defects collect: simplify or split it, and test it well."},
 			Evidence: ev,
 		}); err != nil {

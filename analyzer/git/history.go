@@ -95,9 +95,8 @@ type history struct {
 	cfg   Config
 	stats Stats
 
-	modules    []string           // module paths, longest first
-	complexity map[string]modFile // path -> complexity measured
-	haveMods   bool
+	layout   *module.Layout
+	haveMods bool
 
 	repos    map[string]*repoStats
 	ids      map[string]int32 // path -> entity
@@ -111,14 +110,9 @@ type history struct {
 	seen       map[string]bool // repo + hash: a commit read once
 }
 
-type modFile struct {
-	complexity, code int64
-	module           string
-}
-
 // readHistory reads the module records, then streams the commit records.
 func readHistory(ctx context.Context, tr audit.Reader, cfg Config) (*history, error) {
-	h := &history{cfg: cfg, complexity: map[string]modFile{}, repos: map[string]*repoStats{},
+	h := &history{cfg: cfg, repos: map[string]*repoStats{},
 		ids: map[string]int32{}, byModule: map[string]*moduleStats{}, seen: map[string]bool{}}
 	if err := h.readModules(ctx, tr); err != nil {
 		return nil, err
@@ -145,56 +139,20 @@ func readHistory(ctx context.Context, tr audit.Reader, cfg Config) (*history, er
 	return h, nil
 }
 
-// readModules reads the newest module record of each module.
+// readModules reads the module records' layout.
 func (h *history) readModules(ctx context.Context, tr audit.Reader) error {
-	recs, err := analyzer.Latest(ctx, tr, audit.Filter{TargetType: audit.TargetModule, Action: module.ActionAudit}, module.SourceName)
+	l, err := module.ReadLayout(ctx, tr)
 	if err != nil {
-		return fmt.Errorf("read module records: %w", err)
+		return err
 	}
-	for _, r := range recs {
-		if missing, _ := r.Context["missing"].(bool); missing {
-			continue
-		}
-		h.haveMods = true
-		h.stats.Modules++
-		if r.Target != "." {
-			h.modules = append(h.modules, r.Target)
-		}
-		for _, list := range []string{"complex_files", "top_files"} {
-			files, _ := r.Context[list].([]any)
-			for _, f := range files {
-				m, _ := f.(map[string]any)
-				p, _ := m["path"].(string)
-				cx := int64(analyzer.IntMember(m, "complexity"))
-				if p == "" || cx <= 0 {
-					continue
-				}
-				h.complexity[p] = modFile{complexity: cx, code: int64(analyzer.IntMember(m, "code")), module: r.Target}
-			}
-		}
-	}
-	// Longest first: the innermost module holding a path wins.
-	slices.SortFunc(h.modules, func(a, b string) int {
-		if len(a) != len(b) {
-			return len(b) - len(a)
-		}
-		return strings.Compare(a, b)
-	})
+	h.layout = l
+	h.haveMods = len(l.Modules) > 0
+	h.stats.Modules = len(l.Modules)
 	return nil
 }
 
 // moduleOf names the module of a repository-relative path.
-func (h *history) moduleOf(p string) string {
-	for _, m := range h.modules {
-		if strings.HasPrefix(p, m+"/") || p == m {
-			return m
-		}
-	}
-	if i := strings.IndexByte(p, '/'); i > 0 {
-		return p[:i]
-	}
-	return "."
-}
+func (h *history) moduleOf(p string) string { return h.layout.ModuleOf(p) }
 
 // parseCommit reads a git_commit record into c (reusing its slices, and
 // g's); false when the record is not one the git source wrote.
