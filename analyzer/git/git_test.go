@@ -341,3 +341,45 @@ func TestCouplingThresholds(t *testing.T) {
 func itoa(v any) string {
 	return strconv.Itoa(analyzer.IntMember(map[string]any{"v": v}, "v"))
 }
+
+// TestChurn: churn per file follows renames, leaves pointer bumps out and
+// keeps every line the history changed.
+func TestChurn(t *testing.T) {
+	ans, tr := planted(t)
+	churn, err := Churn(context.Background(), tr, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ans.Patterns
+	if got := churn[p.Hotspot]; got.Revisions != p.HotspotCommits || got.Lines != ans.Files[p.Hotspot].Added {
+		t.Errorf("hotspot churn %+v, want %d revisions, %d lines", got, p.HotspotCommits, ans.Files[p.Hotspot].Added)
+	}
+	if _, ok := churn[ans.Submodule.Path]; ok {
+		t.Error("the submodule pointer has churn")
+	}
+	var want, got int64
+	for path, l := range ans.Files {
+		if path != ans.Submodule.Path {
+			want += l.Added + l.Removed
+		}
+	}
+	for path, c := range churn {
+		if !strings.HasPrefix(path, ans.Submodule.Path+"/") {
+			got += c.Lines
+		}
+	}
+	if got != want {
+		t.Errorf("%d lines of churn in the top repository, want %d", got, want)
+	}
+	for _, r := range ans.Renames {
+		if _, ok := churn[r.Old]; ok {
+			if _, still := churn[r.New]; still {
+				t.Errorf("renamed %s still has churn of its own beside %s", r.Old, r.New)
+			}
+		}
+	}
+	late, err := Churn(context.Background(), tr, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{})
+	if err != nil || len(late) != 0 {
+		t.Errorf("churn since 2100: %v, %v", late, err)
+	}
+}
