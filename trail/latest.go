@@ -2,6 +2,7 @@ package trail
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -121,4 +122,37 @@ func consistent(older, newer ledger.Checkpoint, hr tlog.HashReader) error {
 		return err
 	}
 	return tlog.CheckTree(proof, int64(newer.Size), newer.Root, int64(older.Size), older.Root)
+}
+
+// TreeHead returns the trail's size and the root of its tree (base64, as
+// checkpoints write it), from the stored tree hashes: what a baseline
+// saved now names. Verify checks the stored hashes against the records.
+func (t *Trail) TreeHead(ctx context.Context) (size uint64, root string, err error) {
+	head, err := t.raw.Head(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	r, err := ledger.TreeRoot(head.Size, t.hashReader(ctx))
+	if err != nil {
+		return 0, "", fmt.Errorf("the tree of size %d: %w", head.Size, err)
+	}
+	return head.Size, base64.StdEncoding.EncodeToString(r[:]), nil
+}
+
+// Contains checks that the trail still holds the tree of the given size
+// and root (base64) that a baseline or a report saw: at least that many
+// records, and the same tree at that size. The error wraps
+// ledger.ErrTampered when it does not.
+func (t *Trail) Contains(ctx context.Context, size uint64, root string) error {
+	b, err := base64.StdEncoding.DecodeString(root)
+	if err != nil || len(b) != len(tlog.Hash{}) {
+		return fmt.Errorf("%w: tree root %q is not a base64 SHA-256", ledger.ErrTampered, root)
+	}
+	head, err := t.raw.Head(ctx)
+	if err != nil {
+		return err
+	}
+	cp := ledger.Checkpoint{Origin: t.id.Origin, Size: size}
+	copy(cp.Root[:], b)
+	return t.extends(ctx, cp, head.Size)
 }
