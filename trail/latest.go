@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
+	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -155,4 +157,35 @@ func (t *Trail) Contains(ctx context.Context, size uint64, root string) error {
 	cp := ledger.Checkpoint{Origin: t.id.Origin, Size: size}
 	copy(cp.Root[:], b)
 	return t.extends(ctx, cp, head.Size)
+}
+
+// SignerKeys are the public keys a document about this trail (a baseline)
+// may be signed with: the log key, every key of the trusted/ folder, and
+// the key files given.
+func (t *Trail) SignerKeys(files ...string) ([]note.Verifier, error) {
+	var out []note.Verifier
+	if t.pub != nil {
+		out = append(out, t.pub)
+	}
+	paths := slices.Clone(files)
+	if dir := t.path(TrustedDir); t.hasDir && statIsDir(dir) {
+		paths = append(paths, dir)
+	}
+	if len(paths) > 0 {
+		more, err := keys.LoadTrusted(paths...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+	}
+	return out, nil
+}
+
+// LogSigner is the log's private key, to sign documents about the trail
+// with; nil when this machine does not hold it.
+func (t *Trail) LogSigner() note.Signer {
+	if t.key == nil {
+		return nil
+	}
+	return t.key.Signer
 }
