@@ -11,7 +11,11 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
 	ancomp "github.com/ami-orchestrator/ami-audit/analyzer/compliance"
+	"github.com/ami-orchestrator/ami-audit/analyzer/drift"
+	gitanalyzer "github.com/ami-orchestrator/ami-audit/analyzer/git"
+	qualityanalyzer "github.com/ami-orchestrator/ami-audit/analyzer/quality"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/baseline"
 	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/compliance/assess"
 	"github.com/ami-orchestrator/ami-audit/internal/usererr"
@@ -27,6 +31,11 @@ type AnalyzerOptions struct {
 	Ran []string
 	// OSVDB is the local OSV database (--osv-db), or "".
 	OSVDB string
+	// Baseline is the verified baseline the drift analyzer compares the
+	// trail with (baseline.Open), or nil; ConfigPatterns name the
+	// configuration files (nil: state.DefaultConfig, or the baseline's).
+	Baseline       *baseline.Baseline
+	ConfigPatterns []string
 }
 
 // AnalyzerFactory builds a configured analyzer for one run. What it
@@ -39,8 +48,11 @@ type AnalyzerFactory func(ctx context.Context, env *Env, opts AnalyzerOptions) (
 // ends: each analyzer package adds its line here.
 func AnalyzerRegistry() map[string]AnalyzerFactory {
 	return map[string]AnalyzerFactory{
+		"git":        gitRepoAnalyzer,
+		"quality":    qualityRepoAnalyzer,
 		"security":   securityRepoAnalyzer,
 		"compliance": complianceRepoAnalyzer,
+		"drift":      driftRepoAnalyzer,
 	}
 }
 
@@ -139,4 +151,22 @@ func complianceRepoAnalyzer(ctx context.Context, env *Env, _ AnalyzerOptions) (a
 		f, _, err := assess.FactsOf(ctx, tr, assess.GatherOptions{})
 		return f, err
 	}})
+}
+
+// gitRepoAnalyzer builds the git analyzer with its defaults (code-maat's
+// coupling thresholds, 1 MiB files, 256 KiB binaries).
+func gitRepoAnalyzer(context.Context, *Env, AnalyzerOptions) (audit.Analyzer, error) {
+	return gitanalyzer.New(gitanalyzer.Config{})
+}
+
+// qualityRepoAnalyzer builds the quality analyzer with its defaults (the
+// documented debt estimates).
+func qualityRepoAnalyzer(context.Context, *Env, AnalyzerOptions) (audit.Analyzer, error) {
+	return qualityanalyzer.New(qualityanalyzer.Config{})
+}
+
+// driftRepoAnalyzer builds the drift analyzer: against the run's verified
+// baseline when there is one.
+func driftRepoAnalyzer(_ context.Context, _ *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
+	return drift.New(drift.Config{Baseline: opts.Baseline, ConfigPatterns: opts.ConfigPatterns})
 }

@@ -84,7 +84,7 @@ func drifted(t *testing.T, tr trail) (root string, between time.Time) {
 	root = t.TempDir()
 	write(t, root, map[string]string{
 		"a.txt": "a\n", "b.txt": "b\n", "c.txt": "c\n", "keep.txt": "k\n",
-		"app/pyproject.toml":          "[project]\nname = \"app\"\nversion = \"1.0\"\ndependencies = [\"django==2.0.1\", \"requests==2.20.0\", \"pyyaml==6.0.2\"]\n",
+		"app/pyproject.toml":           "[project]\nname = \"app\"\nversion = \"1.0\"\ndependencies = [\"django==2.0.1\", \"requests==2.20.0\", \"pyyaml==6.0.2\"]\n",
 		"scripts/config/services.yaml": services,
 	})
 	old := time.Now().Add(-time.Hour)

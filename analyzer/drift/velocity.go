@@ -68,17 +68,34 @@ func Velocities(ctx context.Context, tr audit.Reader, layout *module.Layout, fro
 
 func round(f float64) float64 { return math.Round(f*10) / 10 }
 
-// newestCommit is the time of the newest commit the trail recorded (by
-// append order).
+// newestCommit is the time of the newest commit the trail recorded: of
+// each repository (the top one and each submodule, named by their
+// git_refs records), the commit recorded last, which git's walk from the
+// oldest makes the newest.
 func newestCommit(ctx context.Context, tr audit.Reader) (time.Time, error) {
-	f := audit.Filter{TargetType: audit.TargetGit, Action: gitsource.ActionCommit, Limit: 1, Newest: true}
-	for r, err := range tr.Query(ctx, f) {
+	repos := map[string]bool{}
+	for r, err := range tr.Query(ctx, audit.Filter{TargetType: audit.TargetGit, Action: gitsource.ActionRefs, Limit: -1}) {
 		if err != nil {
 			return time.Time{}, err
 		}
-		return r.Timestamp, nil
+		repos[r.Target] = true
 	}
-	return time.Time{}, nil
+	filters := []audit.Filter{{TargetType: audit.TargetGit, Action: gitsource.ActionCommit, Limit: 1, Newest: true}}
+	for repo := range repos {
+		filters = append(filters, audit.Filter{TargetType: audit.TargetGit, Action: gitsource.ActionCommit, Target: repo, Limit: 1, Newest: true})
+	}
+	var newest time.Time
+	for _, f := range filters {
+		for r, err := range tr.Query(ctx, f) {
+			if err != nil {
+				return time.Time{}, err
+			}
+			if r.Timestamp.After(newest) {
+				newest = r.Timestamp
+			}
+		}
+	}
+	return newest, nil
 }
 
 // velocity reports each module's rate of change.

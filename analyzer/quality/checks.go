@@ -226,6 +226,9 @@ func (e *evidence) debt(report func(audit.Detected) error) error {
 			return err
 		}
 	}
+	if totalN == 0 {
+		return nil // nothing open: no debt to state (an earlier estimate is resolved)
+	}
 	return report(debtFinding("debt:total", ".", audit.TargetQuality, "the repository", totalN, total, byRule))
 }
 
