@@ -96,8 +96,10 @@ func New(at time.Time) *State {
 // the records whose action is one of actions, the newest of them dated at
 // or before each time of at (in the order given; nil where there is none),
 // without reading every record into memory. Targets come in any order.
+// With members, a record may hold only its sequence, action, target,
+// timestamp, source and those context members.
 type NewestReader interface {
-	NewestByTarget(ctx context.Context, actions []string, at []time.Time) iter.Seq2[[]*audit.Record, error]
+	NewestByTarget(ctx context.Context, actions []string, at []time.Time, members []string) iter.Seq2[[]*audit.Record, error]
 }
 
 // kinds are the records a state is made of: the actions read together
@@ -106,11 +108,12 @@ type NewestReader interface {
 var kinds = []struct {
 	source  string
 	actions []string
+	members []string // the context members apply reads
 	apply   func(s *State, r *audit.Record) error
 }{
-	{file.SourceName, []string{file.ActionHash, file.ActionRemoved}, applyFile},
-	{module.SourceName, []string{module.ActionAudit}, applyModule},
-	{service.SourceName, []string{service.ActionState}, applyService},
+	{file.SourceName, []string{file.ActionHash, file.ActionRemoved}, []string{"sha256", "mode", "size", "file_type"}, applyFile},
+	{module.SourceName, []string{module.ActionAudit}, []string{"dependencies"}, applyModule},
+	{service.SourceName, []string{service.ActionState}, []string{"state", "kind"}, applyService},
 }
 
 // At reads the state the trail recorded at t (zero: everything).
@@ -135,7 +138,7 @@ func AtEach(ctx context.Context, tr audit.Reader, times []time.Time) ([]*State, 
 		}
 	}
 	for _, k := range kinds {
-		for recs, err := range newest(ctx, tr, k.actions, at) {
+		for recs, err := range newest(ctx, tr, k.actions, k.members, at) {
 			if err != nil {
 				return nil, fmt.Errorf("read %s records: %w", strings.Join(k.actions, ", "), err)
 			}
@@ -154,9 +157,9 @@ func AtEach(ctx context.Context, tr audit.Reader, times []time.Time) ([]*State, 
 
 // newest uses the store's NewestReader when it has one, else reads every
 // record of the actions once.
-func newest(ctx context.Context, tr audit.Reader, actions []string, at []time.Time) iter.Seq2[[]*audit.Record, error] {
+func newest(ctx context.Context, tr audit.Reader, actions, members []string, at []time.Time) iter.Seq2[[]*audit.Record, error] {
 	if nr, ok := tr.(NewestReader); ok {
-		return nr.NewestByTarget(ctx, actions, at)
+		return nr.NewestByTarget(ctx, actions, at, members)
 	}
 	return func(yield func([]*audit.Record, error) bool) {
 		latest := map[string][]*audit.Record{}

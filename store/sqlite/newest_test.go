@@ -43,7 +43,7 @@ func TestNewestByTarget(t *testing.T) {
 	at := []time.Time{t0.Add(-time.Hour), t0.Add(3 * 24 * time.Hour), {}}
 	at[2] = t0.Add(100 * 24 * time.Hour)
 	got := map[string][]string{}
-	for rs, err := range s.NewestByTarget(ctx, []string{"hash", "removed"}, at) {
+	for rs, err := range s.NewestByTarget(ctx, []string{"hash", "removed"}, at, nil) {
 		if err != nil {
 			t.Fatal(err)
 		}
