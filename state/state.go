@@ -196,7 +196,7 @@ func applyFile(s *State, r *audit.Record) error {
 		delete(s.Files, r.Target)
 		return nil
 	}
-	f := File{Mode: str(r.Context, "mode"), SHA256: str(r.Context, "sha256"), Type: str(r.Context, "file_type"), Size: integer(r.Context, "size")}
+	f := File{Mode: str(r.Context, "mode"), SHA256: str(r.Context, "sha256"), Type: str(r.Context, "file_type"), Size: audit.Int(r.Context, "size")}
 	if f.SHA256 == "" {
 		return fmt.Errorf("no sha256")
 	}
@@ -242,20 +242,4 @@ func applyService(s *State, r *audit.Record) error {
 func str(m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	return s
-}
-
-// integer reads a whole number as records hold it.
-func integer(m map[string]any, k string) int64 {
-	switch v := m[k].(type) {
-	case int:
-		return int64(v)
-	case int64:
-		return v
-	case float64:
-		return int64(v)
-	case interface{ Int64() (int64, error) }:
-		n, _ := v.Int64()
-		return n
-	}
-	return 0
 }

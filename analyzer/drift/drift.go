@@ -51,6 +51,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/baseline"
 	"github.com/ami-orchestrator/ami-audit/source/file"
 	gitsource "github.com/ami-orchestrator/ami-audit/source/git"
@@ -161,7 +162,7 @@ func (a *Analyzer) Diff() *state.Diff {
 	return a.diff
 }
 
-var errNotChecked = errors.New("not checked")
+var errNotChecked = analyzer.ErrNotChecked
 
 // Analyze runs every check.
 func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(audit.Detected) error) ([]string, error) {
@@ -172,33 +173,17 @@ func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(
 		a.notes, a.diff = notes, diff
 		a.mu.Unlock()
 	}()
-	checks := []struct {
-		name string
-		f    func() error
-	}{
-		{CheckBaseline, func() (err error) {
+	done, more, err := analyzer.RunChecks(ctx, []analyzer.Check{
+		{Name: CheckBaseline, Run: func() (err error) {
 			diff, err = a.baseline(ctx, in.Trail, report)
 			return err
 		}},
-		{CheckVelocity, func() error { return a.velocity(ctx, in.Trail, report) }},
-		{CheckUnexpected, func() error { return unexpected(ctx, in.Target, report) }},
-	}
-	var done []string
-	for _, c := range checks {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if slices.Contains(a.cfg.Skip, c.name) {
-			continue
-		}
-		if err := c.f(); err != nil {
-			if errors.Is(err, errNotChecked) {
-				notes = append(notes, c.name+": "+err.Error())
-				continue
-			}
-			return nil, err
-		}
-		done = append(done, c.name)
+		{Name: CheckVelocity, Run: func() error { return a.velocity(ctx, in.Trail, report) }},
+		{Name: CheckUnexpected, Run: func() error { return unexpected(ctx, in.Target, report) }},
+	}, a.cfg.Skip)
+	notes = more
+	if err != nil {
+		return nil, err
 	}
 	return done, nil
 }

@@ -84,6 +84,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
 	gitsource "github.com/ami-orchestrator/ami-audit/source/git"
 	"github.com/ami-orchestrator/ami-audit/source/module"
 )
@@ -288,8 +289,6 @@ func (a *Analyzer) Stats() Stats {
 	return a.stats
 }
 
-func (a *Analyzer) skipped(check string) bool { return slices.Contains(a.cfg.Skip, check) }
-
 // Analyze reads the history from the trail and runs every check.
 func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(audit.Detected) error) ([]string, error) {
 	h, err := readHistory(ctx, in.Trail, a.cfg)
@@ -309,43 +308,21 @@ func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(
 		notes = append(notes, "no git_commit records in the trail: run the git source first (ami-audit git, or repo)")
 		return nil, nil
 	}
-	var done []string
-	run := func(check string, f func() error) error {
-		if a.skipped(check) {
-			return nil
-		}
-		if err := f(); err != nil {
-			if errors.Is(err, errNotChecked) {
-				notes = append(notes, check+": "+err.Error())
-				return nil
-			}
-			return err
-		}
-		done = append(done, check)
-		return nil
-	}
-	checks := []struct {
-		name string
-		f    func() error
-	}{
-		{CheckFrequency, func() error { return h.frequency(report) }},
-		{CheckOwnership, func() error { return h.ownership(report) }},
-		{CheckHotspots, func() error { return h.hotspots(report) }},
-		{CheckCoupling, func() error { return h.coupling(in.Target, report) }},
-		{CheckMessages, func() error { return h.reportMessages(report) }},
-		{CheckLargeFiles, func() error { return h.reportLarge(report) }},
-	}
-	for _, c := range checks {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := run(c.name, c.f); err != nil {
-			return nil, err
-		}
+	done, more, err := analyzer.RunChecks(ctx, []analyzer.Check{
+		{Name: CheckFrequency, Run: func() error { return h.frequency(report) }},
+		{Name: CheckOwnership, Run: func() error { return h.ownership(report) }},
+		{Name: CheckHotspots, Run: func() error { return h.hotspots(report) }},
+		{Name: CheckCoupling, Run: func() error { return h.coupling(in.Target, report) }},
+		{Name: CheckMessages, Run: func() error { return h.reportMessages(report) }},
+		{Name: CheckLargeFiles, Run: func() error { return h.reportLarge(report) }},
+	}, a.cfg.Skip)
+	notes = append(notes, more...)
+	if err != nil {
+		return nil, err
 	}
 	return done, nil
 }
 
 // errNotChecked says a check lacked what it needs; it is a note, not a
 // failure.
-var errNotChecked = errors.New("not checked")
+var errNotChecked = analyzer.ErrNotChecked

@@ -279,6 +279,36 @@ type scored struct {
 	score int64
 }
 
+// weigh scores the files the module records list by factor (files whose
+// factor is not positive are left out) times the lines changed in them
+// (files that did not change are left out too). The error wraps
+// errNotChecked, saying none, when no file has a factor.
+func (e *evidence) weigh(ctx context.Context, tr audit.Reader, factor func(module.FileFacts) int64, none string) ([]scored, error) {
+	var list []scored
+	for p, f := range e.layout.Files {
+		if factor(f) > 0 {
+			list = append(list, scored{path: p, facts: f})
+		}
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("%w: %s", errNotChecked, none)
+	}
+	churn, err := e.churn(ctx, tr)
+	if err != nil {
+		return nil, err
+	}
+	var kept []scored
+	for _, s := range list {
+		s.churn = churn[s.path]
+		if s.churn.Lines == 0 {
+			continue
+		}
+		s.score = factor(s.facts) * s.churn.Lines
+		kept = append(kept, s)
+	}
+	return kept, nil
+}
+
 func rank(list []scored, top int) []scored {
 	slices.SortFunc(list, func(a, b scored) int { return cmp.Or(cmp.Compare(b.score, a.score), strings.Compare(a.path, b.path)) })
 	return list[:min(len(list), top)]
@@ -287,27 +317,10 @@ func rank(list []scored, top int) []scored {
 // coverageGaps reports the files with the most lines not covered × lines
 // changed.
 func (e *evidence) coverageGaps(ctx context.Context, tr audit.Reader, report func(audit.Detected) error) error {
-	var list []scored
-	for p, f := range e.layout.Files {
-		if f.Coverable > 0 && f.Uncovered > 0 {
-			list = append(list, scored{path: p, facts: f})
-		}
-	}
-	if len(list) == 0 {
-		return fmt.Errorf("%w: no coverage report among the module records (the module source reads coverage.xml, lcov.info, coverage.out, …)", errNotChecked)
-	}
-	churn, err := e.churn(ctx, tr)
+	kept, err := e.weigh(ctx, tr, func(f module.FileFacts) int64 { return f.Uncovered * min(f.Coverable, 1) },
+		"no coverage report among the module records (the module source reads coverage.xml, lcov.info, coverage.out, …)")
 	if err != nil {
 		return err
-	}
-	var kept []scored
-	for _, s := range list {
-		s.churn = churn[s.path]
-		if s.churn.Lines == 0 {
-			continue
-		}
-		s.score = s.facts.Uncovered * s.churn.Lines
-		kept = append(kept, s)
 	}
 	for i, s := range rank(kept, e.cfg.Top) {
 		if err := report(audit.Detected{
@@ -328,27 +341,10 @@ func (e *evidence) coverageGaps(ctx context.Context, tr audit.Reader, report fun
 // refactoring reports the files with the highest complexity × lines
 // changed.
 func (e *evidence) refactoring(ctx context.Context, tr audit.Reader, report func(audit.Detected) error) error {
-	var list []scored
-	for p, f := range e.layout.Files {
-		if f.Complexity > 0 {
-			list = append(list, scored{path: p, facts: f})
-		}
-	}
-	if len(list) == 0 {
-		return fmt.Errorf("%w: no module records with complexity (run the module source)", errNotChecked)
-	}
-	churn, err := e.churn(ctx, tr)
+	kept, err := e.weigh(ctx, tr, func(f module.FileFacts) int64 { return f.Complexity },
+		"no module records with complexity (run the module source)")
 	if err != nil {
 		return err
-	}
-	var kept []scored
-	for _, s := range list {
-		s.churn = churn[s.path]
-		if s.churn.Lines == 0 {
-			continue
-		}
-		s.score = s.facts.Complexity * s.churn.Lines
-		kept = append(kept, s)
 	}
 	for i, s := range rank(kept, e.cfg.Top) {
 		v := e.files[s.path]

@@ -56,6 +56,7 @@ import (
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer"
 	gitanalyzer "github.com/ami-orchestrator/ami-audit/analyzer/git"
 	gitsource "github.com/ami-orchestrator/ami-audit/source/git"
 	"github.com/ami-orchestrator/ami-audit/source/module"
@@ -209,7 +210,7 @@ func (a *Analyzer) Notes() []string {
 }
 
 // errNotChecked says a check lacked what it needs.
-var errNotChecked = errors.New("not checked")
+var errNotChecked = analyzer.ErrNotChecked
 
 // Analyze reads the evidence and runs every check.
 func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(audit.Detected) error) ([]string, error) {
@@ -227,32 +228,16 @@ func (a *Analyzer) Analyze(ctx context.Context, in *audit.Analysis, report func(
 	if err := ev.replay(ctx, in.Trail); err != nil {
 		return nil, err
 	}
-	checks := []struct {
-		name string
-		f    func() error
-	}{
-		{CheckTrends, func() error { return ev.trends(report) }},
-		{CheckDensity, func() error { return ev.density(report) }},
-		{CheckDebt, func() error { return ev.debt(report) }},
-		{CheckCoverage, func() error { return ev.coverageGaps(ctx, in.Trail, report) }},
-		{CheckRefactoring, func() error { return ev.refactoring(ctx, in.Trail, report) }},
-	}
-	var done []string
-	for _, c := range checks {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if slices.Contains(a.cfg.Skip, c.name) {
-			continue
-		}
-		if err := c.f(); err != nil {
-			if errors.Is(err, errNotChecked) {
-				notes = append(notes, c.name+": "+err.Error())
-				continue
-			}
-			return nil, err
-		}
-		done = append(done, c.name)
+	done, more, err := analyzer.RunChecks(ctx, []analyzer.Check{
+		{Name: CheckTrends, Run: func() error { return ev.trends(report) }},
+		{Name: CheckDensity, Run: func() error { return ev.density(report) }},
+		{Name: CheckDebt, Run: func() error { return ev.debt(report) }},
+		{Name: CheckCoverage, Run: func() error { return ev.coverageGaps(ctx, in.Trail, report) }},
+		{Name: CheckRefactoring, Run: func() error { return ev.refactoring(ctx, in.Trail, report) }},
+	}, a.cfg.Skip)
+	notes = more
+	if err != nil {
+		return nil, err
 	}
 	return done, nil
 }

@@ -248,11 +248,11 @@ func CommitOf(r *audit.Record, c *Commit) bool {
 		if p == "" {
 			continue
 		}
-		f := FileChange{Path: p, OldPath: recordText(m, "old_path"), Added: recordInt(m, "added"), Removed: recordInt(m, "removed")}
+		f := FileChange{Path: p, OldPath: recordText(m, "old_path"), Added: audit.Int(m, "added"), Removed: audit.Int(m, "removed")}
 		f.Binary, _ = m["binary"].(bool)
 		f.Gitlink, _ = m["gitlink"].(bool)
 		if _, ok := m["size"]; ok {
-			f.Size, f.Sized = recordInt(m, "size"), true
+			f.Size, f.Sized = audit.Int(m, "size"), true
 		}
 		files = append(files, f)
 	}
@@ -267,20 +267,4 @@ func recordText(m map[string]any, key string) string {
 		return Unescape(s)
 	}
 	return s
-}
-
-// recordInt reads a whole number member; 0 when absent.
-func recordInt(m map[string]any, key string) int64 {
-	switch v := m[key].(type) {
-	case int:
-		return int64(v)
-	case int64:
-		return v
-	case float64:
-		return int64(v)
-	case interface{ Int64() (int64, error) }:
-		n, _ := v.Int64()
-		return n
-	}
-	return 0
 }

@@ -72,7 +72,7 @@ func (l *Layout) add(r *audit.Record) {
 	mod := r.Target
 	l.Modules = append(l.Modules, mod)
 	if t, ok := r.Context["totals"].(map[string]any); ok {
-		l.Code[mod] = number(t, "code")
+		l.Code[mod] = audit.Int(t, "code")
 	}
 	for _, list := range []string{"top_files", "complex_files"} {
 		files, _ := r.Context[list].([]any)
@@ -83,7 +83,7 @@ func (l *Layout) add(r *audit.Record) {
 				continue
 			}
 			ff := l.Files[p]
-			ff.Module, ff.Code, ff.Complexity = mod, number(m, "code"), number(m, "complexity")
+			ff.Module, ff.Code, ff.Complexity = mod, audit.Int(m, "code"), audit.Int(m, "complexity")
 			l.Files[p] = ff
 		}
 	}
@@ -98,8 +98,8 @@ func (l *Layout) add(r *audit.Record) {
 				}
 				ff := l.Files[p]
 				ff.Module = mod
-				ff.Coverable = number(m, "total")
-				ff.Uncovered = ff.Coverable - number(m, "covered")
+				ff.Coverable = audit.Int(m, "total")
+				ff.Uncovered = ff.Coverable - audit.Int(m, "covered")
 				l.Files[p] = ff
 			}
 		}
@@ -126,21 +126,4 @@ func (l *Layout) ModuleOf(p string) string {
 		return p[:i]
 	}
 	return "."
-}
-
-// number reads a whole number as records hold it: a Go integer, float64
-// or a json.Number.
-func number(m map[string]any, key string) int64 {
-	switch v := m[key].(type) {
-	case int:
-		return int64(v)
-	case int64:
-		return v
-	case float64:
-		return int64(v)
-	case interface{ Int64() (int64, error) }:
-		n, _ := v.Int64()
-		return n
-	}
-	return 0
 }
