@@ -58,10 +58,17 @@ func (z *sizer) start() bool {
 	return true
 }
 
-// resolve fills Size of every file of commits that has a Blob.
-func (z *sizer) resolve(commits []Commit) {
+// resolve fills Size of every file of commits that has a Blob, in the
+// commits want wants (every one when want is nil).
+func (z *sizer) resolve(commits []Commit, want func(*Commit) bool) {
 	n := 0
 	for i := range commits {
+		if want != nil && !want(&commits[i]) {
+			for j := range commits[i].Files {
+				commits[i].Files[j].Blob = ""
+			}
+			continue
+		}
 		for j := range commits[i].Files {
 			if commits[i].Files[j].Blob != "" {
 				n++
