@@ -1,12 +1,15 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
@@ -36,6 +39,34 @@ type AnalyzerOptions struct {
 	// configuration files (nil: state.DefaultConfig, or the baseline's).
 	Baseline       *baseline.Baseline
 	ConfigPatterns []string
+	// Settings are the trail's settings of each analyzer by name
+	// (config.yaml's analyzers section, trail.Settings.Analyzers).
+	Settings map[string]yaml.Node
+}
+
+func settings(opts AnalyzerOptions, name string, cfg any) error {
+	return AnalyzerSettings(opts.Settings, name, cfg)
+}
+
+// AnalyzerSettings decodes the section name of the trail's analyzer
+// settings (trail.Settings.Analyzers) into cfg, the analyzer's Config; a
+// member cfg does not have is an error naming config.yaml. No section
+// leaves cfg as it is.
+func AnalyzerSettings(all map[string]yaml.Node, name string, cfg any) error {
+	node, ok := all[name]
+	if !ok {
+		return nil
+	}
+	b, err := yaml.Marshal(&node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		return usererr.WithHint(usererr.Usagef("config.yaml, analyzers.%s: %v", name, err), "see the package documentation of analyzer/"+name+" for its settings")
+	}
+	return nil
 }
 
 // AnalyzerFactory builds a configured analyzer for one run. What it
@@ -155,18 +186,34 @@ func complianceRepoAnalyzer(ctx context.Context, env *Env, _ AnalyzerOptions) (a
 
 // gitRepoAnalyzer builds the git analyzer with its defaults (code-maat's
 // coupling thresholds, 1 MiB files, 256 KiB binaries).
-func gitRepoAnalyzer(context.Context, *Env, AnalyzerOptions) (audit.Analyzer, error) {
-	return gitanalyzer.New(gitanalyzer.Config{})
+func gitRepoAnalyzer(_ context.Context, _ *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
+	var cfg gitanalyzer.Config
+	if err := settings(opts, gitanalyzer.Name, &cfg); err != nil {
+		return nil, err
+	}
+	return gitanalyzer.New(cfg)
 }
 
 // qualityRepoAnalyzer builds the quality analyzer with its defaults (the
 // documented debt estimates).
-func qualityRepoAnalyzer(context.Context, *Env, AnalyzerOptions) (audit.Analyzer, error) {
-	return qualityanalyzer.New(qualityanalyzer.Config{})
+func qualityRepoAnalyzer(_ context.Context, _ *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
+	var cfg qualityanalyzer.Config
+	if err := settings(opts, qualityanalyzer.Name, &cfg); err != nil {
+		return nil, err
+	}
+	return qualityanalyzer.New(cfg)
 }
 
 // driftRepoAnalyzer builds the drift analyzer: against the run's verified
 // baseline when there is one.
 func driftRepoAnalyzer(_ context.Context, _ *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
-	return drift.New(drift.Config{Baseline: opts.Baseline, ConfigPatterns: opts.ConfigPatterns})
+	var cfg drift.Config
+	if err := settings(opts, drift.Name, &cfg); err != nil {
+		return nil, err
+	}
+	cfg.Baseline = opts.Baseline
+	if opts.ConfigPatterns != nil {
+		cfg.ConfigPatterns = opts.ConfigPatterns
+	}
+	return drift.New(cfg)
 }

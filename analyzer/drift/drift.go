@@ -39,6 +39,11 @@
 // file changed, then removed, is one finding updated), its permissions
 // apart, a dependency by module, ecosystem, group and name, a service by
 // name; velocity by module; an unexpected change by path.
+//
+// # Settings
+//
+// Config's fields have YAML names: the command line reads them from the
+// analyzers.drift section of the trail's config.yaml (package collect).
 package drift
 
 import (
@@ -83,20 +88,20 @@ const (
 // Config configures the analyzer.
 type Config struct {
 	// Baseline is the reference, already verified (baseline.Load).
-	Baseline *baseline.Baseline
+	Baseline *baseline.Baseline `yaml:"-"`
 	// Since is the reference when there is no baseline: the state the
 	// trail recorded then. Zero: no reference (the baseline check is
 	// not done).
-	Since time.Time
+	Since time.Time `yaml:"-"`
 	// ConfigPatterns name the configuration files (state.DefaultConfig
 	// when nil).
-	ConfigPatterns []string
+	ConfigPatterns []string `yaml:"config_patterns"`
 	// VelocityWindow is the period velocity is measured over (30 days).
-	VelocityWindow time.Duration
+	VelocityWindow time.Duration `yaml:"velocity_window"`
 	// SpikeFactor makes a rate a warning (3).
-	SpikeFactor float64
+	SpikeFactor float64 `yaml:"spike_factor"`
 	// Skip lists checks not to run.
-	Skip []string
+	Skip []string `yaml:"skip"`
 }
 
 // Validate checks the configuration and fills the defaults.

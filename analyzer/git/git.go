@@ -72,6 +72,11 @@
 // message finding by repository and commit, a large file by repository,
 // commit and path: a hotspot that stays one is updated (its figures are
 // evidence), one that drops out of the top is resolved.
+//
+// # Settings
+//
+// Config's fields have YAML names: the command line reads them from the
+// analyzers.git section of the trail's config.yaml (package collect).
 package git
 
 import (
@@ -125,37 +130,38 @@ const (
 // CouplingConfig are the thresholds of the coupling check. Zero fields
 // take code-maat's defaults.
 type CouplingConfig struct {
-	MinRevisions int // 5: the pair's average revisions
-	MinShared    int // 5: revisions with both files
-	MinDegree    int // 30: percent
-	MaxChangeset int // 30: larger change sets are left out
-	Max          int // 50: findings reported, strongest first
+	MinRevisions int `yaml:"min_revisions"` // 5: the pair's average revisions
+	MinShared    int `yaml:"min_shared"`    // 5: revisions with both files
+	MinDegree    int `yaml:"min_degree"`    // 30: percent
+	MaxChangeset int `yaml:"max_changeset"` // 30: larger change sets are left out
+	Max          int `yaml:"max"`           // 50: findings reported, strongest first
 }
 
 // HotspotConfig configures the hotspots check.
 type HotspotConfig struct {
-	Top          int // 10: hotspots reported
-	MinRevisions int // 5
+	Top          int `yaml:"top"`           // 10: hotspots reported
+	MinRevisions int `yaml:"min_revisions"` // 5
 }
 
 // OwnershipConfig configures the ownership check.
 type OwnershipConfig struct {
-	MinCommits int // 5: modules with fewer commits are not judged
+	MinCommits int `yaml:"min_commits"` // 5: modules with fewer commits are not judged
 }
 
 // MessageRules are the rules of the messages check. Zero fields take the
 // defaults; a rule named in Disable is not applied.
 type MessageRules struct {
 	// MinSubject is the shortest acceptable subject, in characters (8).
-	MinSubject int
+	MinSubject int `yaml:"min_subject"`
 	// Vague are subjects that say nothing, compared without case,
 	// surrounding spaces and punctuation (DefaultVague when nil).
-	Vague []string
+	Vague []string `yaml:"vague"`
 	// LargeLines and LargeFiles make a change large enough to need a
 	// body (500 lines, 20 files).
-	LargeLines, LargeFiles int
+	LargeLines int `yaml:"large_lines"`
+	LargeFiles int `yaml:"large_files"`
 	// Disable lists rules not applied: empty, too_short, vague, no_body.
-	Disable []string
+	Disable []string `yaml:"disable"`
 }
 
 // Message rules.
@@ -174,17 +180,19 @@ var DefaultVague = []string{"wip", "fix", "fixes", "fixed", "fixup", "update", "
 
 // Config configures the analyzer. The zero value uses every default.
 type Config struct {
-	Coupling  CouplingConfig
-	Hotspots  HotspotConfig
-	Ownership OwnershipConfig
-	Messages  MessageRules
+	Coupling  CouplingConfig  `yaml:"coupling"`
+	Hotspots  HotspotConfig   `yaml:"hotspots"`
+	Ownership OwnershipConfig `yaml:"ownership"`
+	Messages  MessageRules    `yaml:"messages"`
 	// LargeFile and LargeBinary are the sizes, in bytes, from which a
 	// file change is reported (1 MiB, and 256 KiB for binaries).
-	LargeFile, LargeBinary int64
-	// TrendWindow is the period the frequency trend compares (90 days).
-	TrendWindow time.Duration
+	LargeFile   int64 `yaml:"large_file"`
+	LargeBinary int64 `yaml:"large_binary"`
+	// TrendWindow is the period the frequency trend compares (90 days;
+	// "2160h" in YAML).
+	TrendWindow time.Duration `yaml:"trend_window"`
 	// Skip lists checks not to run (their findings stay as they are).
-	Skip []string
+	Skip []string `yaml:"skip"`
 }
 
 // Validate checks the configuration and fills the defaults.

@@ -43,6 +43,11 @@
 //
 // A check without what it needs is not done, and its findings stay as
 // they are (Notes say why).
+//
+// # Settings
+//
+// Config's fields have YAML names: the command line reads them from the
+// analyzers.quality section of the trail's config.yaml (package collect).
 package quality
 
 import (
@@ -121,20 +126,20 @@ var DefaultDebt = []DebtRule{
 // Config configures the analyzer. The zero value uses every default.
 type Config struct {
 	// WindowRuns is how many runs back the trend compares (5).
-	WindowRuns int
+	WindowRuns int `yaml:"window_runs"`
 	// DensityWarn is the violations per 1,000 lines of code from which a
 	// module's density is a warning (10).
-	DensityWarn float64
+	DensityWarn float64 `yaml:"density_warn"`
 	// Debt are the minutes per violation by rule (DefaultDebt when nil).
-	Debt []DebtRule
+	Debt []DebtRule `yaml:"debt"`
 	// Top is how many coverage gaps and refactoring candidates are
 	// reported (10).
-	Top int
+	Top int `yaml:"top"`
 	// ChurnSince limits the lines changed weighed to the commits since
 	// then; zero: the whole history.
-	ChurnSince time.Time
+	ChurnSince time.Time `yaml:"churn_since"`
 	// Skip lists checks not to run (their findings stay as they are).
-	Skip []string
+	Skip []string `yaml:"skip"`
 }
 
 // Validate checks the configuration and fills the defaults.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ami-orchestrator/ami-audit/analyzer/drift"
 	"github.com/ami-orchestrator/ami-audit/baseline"
+	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/datespec"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/keys"
@@ -144,6 +145,18 @@ func (a *App) runDiff(cmd *cobra.Command, f diffFlags) error {
 		return err
 	}
 	o := state.Options{Config: f.drift.config}
+	if o.Config == nil {
+		// config.yaml's drift settings name the configuration files.
+		t, err := a.openTrail(ctx, true)
+		if err != nil {
+			return err
+		}
+		var cfg drift.Config
+		if err := collect.AnalyzerSettings(t.Settings().Analyzers, drift.Name, &cfg); err != nil {
+			return err
+		}
+		o.Config = cfg.ConfigPatterns
+	}
 	now := time.Now().UTC()
 	var cmp *drift.Comparison
 	switch {

@@ -97,6 +97,9 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 		Options:  collect.SourceOptions{EngineHosts: engineHosts(nil)},
 		Analyzers: func(ctx context.Context, root string, ran []string) ([]audit.Analyzer, error) {
 			opts := analyzerOptions{Root: root, Ran: ran, OSVDB: f.osvDB, ConfigPatterns: f.drift.config}
+			if a.trail != nil {
+				opts.Settings = a.trail.Settings().Analyzers
+			}
 			if f.drift.baseline != "" {
 				var err error
 				if opts.Baseline, err = a.openBaseline(ctx, f.drift); err != nil {
