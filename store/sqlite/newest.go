@@ -38,17 +38,7 @@ func (s *Store) NewestByTarget(ctx context.Context, actions []string, at []time.
 				return
 			}
 		}
-		var cols []string
-		var args []any
-		for _, t := range at {
-			cols = append(cols, "max(seq) FILTER (WHERE timestamp <= ?)")
-			args = append(args, audit.FormatTime(t))
-		}
-		marks := strings.TrimSuffix(strings.Repeat("?,", len(actions)), ",")
-		for _, a := range actions {
-			args = append(args, a)
-		}
-		q := `SELECT ` + strings.Join(cols, ", ") + ` FROM records WHERE action IN (` + marks + `) AND pruned_by IS NULL GROUP BY target`
+		q, args := newestQuery(actions, at)
 		rows, err := s.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			yield(nil, err)
@@ -121,6 +111,22 @@ func (s *Store) NewestByTarget(ctx context.Context, actions []string, at []time.
 			}
 		}
 	}
+}
+
+// newestQuery groups the records of the actions by target, with the
+// newest sequence at each time.
+func newestQuery(actions []string, at []time.Time) (string, []any) {
+	var cols []string
+	var args []any
+	for _, t := range at {
+		cols = append(cols, "max(seq) FILTER (WHERE timestamp <= ?)")
+		args = append(args, audit.FormatTime(t))
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(actions)), ",")
+	for _, a := range actions {
+		args = append(args, a)
+	}
+	return `SELECT ` + strings.Join(cols, ", ") + ` FROM records WHERE action IN (` + marks + `) AND pruned_by IS NULL GROUP BY target`, args
 }
 
 // bySeq reads the records with the given sequence numbers.

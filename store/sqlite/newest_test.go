@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +80,17 @@ func TestNewestByTarget(t *testing.T) {
 	}
 	if !slices.Equal(got["fAa"], got["fGa"]) {
 		t.Errorf("i=0 and i=6 differ: %v %v", got["fAa"], got["fGa"])
+	}
+}
+
+// The grouped query reads the rows of its actions through the action's
+// index, never the whole table.
+func TestNewestQueryPlan(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "audit.db"), nil)
+	defer s.Close()
+	q, args := newestQuery([]string{"file_hash", "file_removed"}, []time.Time{time.Now(), time.Now()})
+	plan := queryPlan(t, s, q, args...)
+	if !strings.Contains(plan, "USING INDEX records_action") || strings.Contains(plan, "SCAN records") {
+		t.Errorf("plan %q", plan)
 	}
 }
