@@ -190,6 +190,28 @@ const TimeFormat = "2006-01-02T15:04:05.000000000Z"
 // FormatTime renders t in TimeFormat.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
+// Int reads a whole number from a context or metadata object, whether the
+// record was built in this process (an integer) or read back from a store
+// (float64 or json.Number); 0 when absent or not a number.
+func Int(m map[string]any, key string) int64 {
+	switch v := m[key].(type) {
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	case int32:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	case float64:
+		return int64(v)
+	case interface{ Int64() (int64, error) }:
+		n, _ := v.Int64()
+		return n
+	}
+	return 0
+}
+
 // NewID returns a new UUIDv7 string: time-ordered, unique.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -254,5 +255,14 @@ func TestUnmarshalJSONIsStrict(t *testing.T) {
 	var x Record
 	if err := x.UnmarshalJSON([]byte(b)); err == nil || !strings.Contains(err.Error(), "zero time") {
 		t.Errorf("zero timestamp: %v", err)
+	}
+}
+
+func TestInt(t *testing.T) {
+	m := map[string]any{"int": 3, "int64": int64(4), "float": float64(5), "number": json.Number("6"), "text": "7", "bad": json.Number("x")}
+	for k, want := range map[string]int64{"int": 3, "int64": 4, "float": 5, "number": 6, "text": 0, "bad": 0, "missing": 0} {
+		if got := Int(m, k); got != want {
+			t.Errorf("Int(%s) = %d, want %d", k, got, want)
+		}
 	}
 }

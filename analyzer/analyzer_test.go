@@ -320,3 +320,21 @@ func TestSelect(t *testing.T) {
 		}
 	}
 }
+
+func TestRunChecks(t *testing.T) {
+	var ran []string
+	check := func(name string, err error) Check {
+		return Check{Name: name, Run: func() error { ran = append(ran, name); return err }}
+	}
+	done, notes, err := RunChecks(t.Context(), []Check{
+		check("a", nil), check("b", fmt.Errorf("%w: no records", ErrNotChecked)), check("c", nil), check("d", nil),
+	}, []string{"c"})
+	if err != nil || !slices.Equal(done, []string{"a", "d"}) || !slices.Equal(notes, []string{"b: not checked: no records"}) || !slices.Equal(ran, []string{"a", "b", "d"}) {
+		t.Errorf("done %v, notes %q, ran %v, err %v", done, notes, ran, err)
+	}
+	boom := errors.New("boom")
+	done, _, err = RunChecks(t.Context(), []Check{check("a", nil), check("b", boom), check("c", nil)}, nil)
+	if !errors.Is(err, boom) || done != nil {
+		t.Errorf("done %v, err %v", done, err)
+	}
+}

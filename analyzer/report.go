@@ -63,20 +63,7 @@ func Location(r *audit.Record) string {
 // IntMember reads a whole number from a record's context, whether it was
 // built in this process (int) or read back from a store (float64 or a
 // JSON number); 0 when absent.
-func IntMember(m map[string]any, key string) int {
-	switch v := m[key].(type) {
-	case int:
-		return v
-	case int64:
-		return int(v)
-	case float64:
-		return int(v)
-	case interface{ Int64() (int64, error) }:
-		n, _ := v.Int64()
-		return int(n)
-	}
-	return 0
-}
+func IntMember(m map[string]any, key string) int { return int(audit.Int(m, key)) }
 
 // ReportPart is what a run's analyzers add to a report: headline figures,
 // a table of the analyzers, a chart and a table of the open findings, the

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,10 +9,16 @@ import (
 	"slices"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
 	ancomp "github.com/ami-orchestrator/ami-audit/analyzer/compliance"
+	"github.com/ami-orchestrator/ami-audit/analyzer/drift"
+	gitanalyzer "github.com/ami-orchestrator/ami-audit/analyzer/git"
+	qualityanalyzer "github.com/ami-orchestrator/ami-audit/analyzer/quality"
 	"github.com/ami-orchestrator/ami-audit/analyzer/security"
+	"github.com/ami-orchestrator/ami-audit/baseline"
 	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/compliance/assess"
 	"github.com/ami-orchestrator/ami-audit/internal/usererr"
@@ -27,6 +34,39 @@ type AnalyzerOptions struct {
 	Ran []string
 	// OSVDB is the local OSV database (--osv-db), or "".
 	OSVDB string
+	// Baseline is the verified baseline the drift analyzer compares the
+	// trail with (baseline.Open), or nil; ConfigPatterns name the
+	// configuration files (nil: state.DefaultConfig, or the baseline's).
+	Baseline       *baseline.Baseline
+	ConfigPatterns []string
+	// Settings are the trail's settings of each analyzer by name
+	// (config.yaml's analyzers section, trail.Settings.Analyzers).
+	Settings map[string]yaml.Node
+}
+
+func settings(opts AnalyzerOptions, name string, cfg any) error {
+	return AnalyzerSettings(opts.Settings, name, cfg)
+}
+
+// AnalyzerSettings decodes the section name of the trail's analyzer
+// settings (trail.Settings.Analyzers) into cfg, the analyzer's Config; a
+// member cfg does not have is an error naming config.yaml. No section
+// leaves cfg as it is.
+func AnalyzerSettings(all map[string]yaml.Node, name string, cfg any) error {
+	node, ok := all[name]
+	if !ok {
+		return nil
+	}
+	b, err := yaml.Marshal(&node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		return usererr.WithHint(usererr.Usagef("config.yaml, analyzers.%s: %v", name, err), "see the package documentation of analyzer/"+name+" for its settings")
+	}
+	return nil
 }
 
 // AnalyzerFactory builds a configured analyzer for one run. What it
@@ -39,8 +79,11 @@ type AnalyzerFactory func(ctx context.Context, env *Env, opts AnalyzerOptions) (
 // ends: each analyzer package adds its line here.
 func AnalyzerRegistry() map[string]AnalyzerFactory {
 	return map[string]AnalyzerFactory{
+		"git":        gitRepoAnalyzer,
+		"quality":    qualityRepoAnalyzer,
 		"security":   securityRepoAnalyzer,
 		"compliance": complianceRepoAnalyzer,
+		"drift":      driftRepoAnalyzer,
 	}
 }
 
@@ -139,4 +182,38 @@ func complianceRepoAnalyzer(ctx context.Context, env *Env, _ AnalyzerOptions) (a
 		f, _, err := assess.FactsOf(ctx, tr, assess.GatherOptions{})
 		return f, err
 	}})
+}
+
+// gitRepoAnalyzer builds the git analyzer with its defaults (code-maat's
+// coupling thresholds, 1 MiB files, 256 KiB binaries).
+func gitRepoAnalyzer(_ context.Context, _ *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
+	var cfg gitanalyzer.Config
+	if err := settings(opts, gitanalyzer.Name, &cfg); err != nil {
+		return nil, err
+	}
+	return gitanalyzer.New(cfg)
+}
+
+// qualityRepoAnalyzer builds the quality analyzer with its defaults (the
+// documented debt estimates).
+func qualityRepoAnalyzer(_ context.Context, _ *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
+	var cfg qualityanalyzer.Config
+	if err := settings(opts, qualityanalyzer.Name, &cfg); err != nil {
+		return nil, err
+	}
+	return qualityanalyzer.New(cfg)
+}
+
+// driftRepoAnalyzer builds the drift analyzer: against the run's verified
+// baseline when there is one.
+func driftRepoAnalyzer(_ context.Context, _ *Env, opts AnalyzerOptions) (audit.Analyzer, error) {
+	var cfg drift.Config
+	if err := settings(opts, drift.Name, &cfg); err != nil {
+		return nil, err
+	}
+	cfg.Baseline = opts.Baseline
+	if opts.ConfigPatterns != nil {
+		cfg.ConfigPatterns = opts.ConfigPatterns
+	}
+	return drift.New(cfg)
 }

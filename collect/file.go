@@ -83,6 +83,7 @@ func fileReport(target string, includeGit bool, t *file.Tally, appended int, now
 			{Label: "New", Value: i64(t.New)},
 			{Label: "Changed", Value: i64(t.Changed)},
 			{Label: "Unchanged", Value: i64(t.Unchanged)},
+			{Label: "Removed", Value: i64(t.Removed)},
 			{Label: "Skipped", Value: i64(t.Skipped)},
 			{Label: "Excluded", Value: i64(t.Excluded)},
 			{Label: "Ignored (untracked)", Value: i64(t.Ignored)},

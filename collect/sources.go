@@ -182,6 +182,7 @@ func (f *fileRun) RunReport() ReportPart {
 			{Label: "New files", Value: i64(t.New)},
 			{Label: "Changed files", Value: i64(t.Changed)},
 			{Label: "Unchanged files", Value: i64(t.Unchanged)},
+			{Label: "Removed files", Value: i64(t.Removed)},
 			{Label: "Files skipped", Value: i64(t.Skipped)},
 			{Label: "Files excluded", Value: i64(t.Excluded)},
 			{Label: "Files ignored (untracked)", Value: i64(t.Ignored)},

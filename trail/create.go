@@ -41,6 +41,11 @@ type Settings struct {
 	Schedules []Schedule `yaml:"schedules,omitempty"`
 	// Compliance tunes compliance assessments.
 	Compliance ComplianceSettings `yaml:"compliance,omitempty"`
+	// Analyzers holds each analyzer's settings by its name (git, quality,
+	// drift): thresholds and rules that differ from the defaults. Package
+	// collect decodes each section into its analyzer's Config; they are
+	// kept here as written.
+	Analyzers map[string]yaml.Node `yaml:"analyzers,omitempty"`
 }
 
 // ComplianceSettings are the compliance section of config.yaml:

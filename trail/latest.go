@@ -2,15 +2,18 @@ package trail
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
+	"github.com/ami-orchestrator/ami-audit/keys"
 	"github.com/ami-orchestrator/ami-audit/ledger"
 )
 
@@ -121,4 +124,68 @@ func consistent(older, newer ledger.Checkpoint, hr tlog.HashReader) error {
 		return err
 	}
 	return tlog.CheckTree(proof, int64(newer.Size), newer.Root, int64(older.Size), older.Root)
+}
+
+// TreeHead returns the trail's size and the root of its tree (base64, as
+// checkpoints write it), from the stored tree hashes: what a baseline
+// saved now names. Verify checks the stored hashes against the records.
+func (t *Trail) TreeHead(ctx context.Context) (size uint64, root string, err error) {
+	head, err := t.raw.Head(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	r, err := ledger.TreeRoot(head.Size, t.hashReader(ctx))
+	if err != nil {
+		return 0, "", fmt.Errorf("the tree of size %d: %w", head.Size, err)
+	}
+	return head.Size, base64.StdEncoding.EncodeToString(r[:]), nil
+}
+
+// Contains checks that the trail still holds the tree of the given size
+// and root (base64) that a baseline or a report saw: at least that many
+// records, and the same tree at that size. The error wraps
+// ledger.ErrTampered when it does not.
+func (t *Trail) Contains(ctx context.Context, size uint64, root string) error {
+	b, err := base64.StdEncoding.DecodeString(root)
+	if err != nil || len(b) != len(tlog.Hash{}) {
+		return fmt.Errorf("%w: tree root %q is not a base64 SHA-256", ledger.ErrTampered, root)
+	}
+	head, err := t.raw.Head(ctx)
+	if err != nil {
+		return err
+	}
+	cp := ledger.Checkpoint{Origin: t.id.Origin, Size: size}
+	copy(cp.Root[:], b)
+	return t.extends(ctx, cp, head.Size)
+}
+
+// SignerKeys are the public keys a document about this trail (a baseline)
+// may be signed with: the log key, every key of the trusted/ folder, and
+// the key files given.
+func (t *Trail) SignerKeys(files ...string) ([]note.Verifier, error) {
+	var out []note.Verifier
+	if t.pub != nil {
+		out = append(out, t.pub)
+	}
+	paths := slices.Clone(files)
+	if dir := t.path(TrustedDir); t.hasDir && statIsDir(dir) {
+		paths = append(paths, dir)
+	}
+	if len(paths) > 0 {
+		more, err := keys.LoadTrusted(paths...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+	}
+	return out, nil
+}
+
+// LogSigner is the log's private key, to sign documents about the trail
+// with; nil when this machine does not hold it.
+func (t *Trail) LogSigner() note.Signer {
+	if t.key == nil {
+		return nil
+	}
+	return t.key.Signer
 }

@@ -13,18 +13,14 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/ami-orchestrator/ami-audit/internal/gitcmd"
 )
 
 // gitCommand runs git in dir with settings that keep its output stable and
 // keep it from asking anything.
 func gitCommand(ctx context.Context, dir string, args ...string) *exec.Cmd {
-	base := []string{"-c", "core.quotePath=false", "-c", "color.ui=false", "-c", "diff.renames=false"}
-	cmd := exec.CommandContext(ctx, "git", append(base, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_PAGER=cat", "GIT_OPTIONAL_LOCKS=0", "GIT_ASKPASS=", "LC_ALL=C")
-	cmd.WaitDelay = 2 * time.Second
-	return cmd
+	return gitcmd.Command(ctx, dir, []string{"diff.renames=false"}, args...)
 }
 
 // gitStream runs git and hands its standard output to read; when read

@@ -58,7 +58,8 @@ whoever runs it.
 Start with "ami-audit init" in a repository; the trail lives in .audit/.
 
 Exit codes: 0 success, 1 operational error, 2 usage error,
-3 verification failed, 4 a --fail-on gate tripped.`,
+3 verification failed, 4 a --fail-on gate tripped; with --exit-code,
+9 to 15 when something drifted (8 plus 1 added, 2 removed, 4 changed).`,
 		Version:       version.Read().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -104,6 +105,8 @@ func (a *App) commands() []*cobra.Command {
 		a.securityCommand(),
 		a.complianceCommand(),
 		a.reportCommand(),
+		a.baselineCommand(),
+		a.diffCommand(),
 		a.logsCommand(),
 		a.moduleCommand(),
 		a.fileCommand(),

@@ -97,7 +97,7 @@ func TestFileCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	// .git and .audit are excluded, build/ (untracked) ignored
-	want := map[string]string{"Files": "5", "New": "5", "Changed": "0", "Unchanged": "0", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "5"}
+	want := map[string]string{"Files": "5", "New": "5", "Changed": "0", "Unchanged": "0", "Removed": "0", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "5"}
 	if diff := cmp.Diff(want, fileSummary(t, out)); diff != "" {
 		t.Errorf("first run summary (-want +got):\n%s", diff)
 	}
@@ -128,7 +128,7 @@ func TestFileCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("second run: exit %d: %s", code, errOut)
 	}
-	want = map[string]string{"Files": "5", "New": "0", "Changed": "0", "Unchanged": "5", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "0"}
+	want = map[string]string{"Files": "5", "New": "0", "Changed": "0", "Unchanged": "5", "Removed": "0", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "0"}
 	if diff := cmp.Diff(want, fileSummary(t, out)); diff != "" {
 		t.Errorf("unchanged run summary (-want +got):\n%s", diff)
 	}
@@ -139,7 +139,7 @@ func TestFileCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("third run: exit %d: %s", code, errOut)
 	}
-	want = map[string]string{"Files": "6", "New": "1", "Changed": "1", "Unchanged": "4", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "2"}
+	want = map[string]string{"Files": "6", "New": "1", "Changed": "1", "Unchanged": "4", "Removed": "0", "Skipped": "0", "Excluded": "2", "Ignored (untracked)": "1", "Warnings": "0", "Records appended": "2"}
 	if diff := cmp.Diff(want, fileSummary(t, out)); diff != "" {
 		t.Errorf("run after a change (-want +got):\n%s", diff)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/analyzer/drift"
 	"github.com/ami-orchestrator/ami-audit/collect"
 	"github.com/ami-orchestrator/ami-audit/internal/plural"
 	"github.com/ami-orchestrator/ami-audit/internal/progress"
@@ -18,7 +19,7 @@ type repoFlags struct {
 	analyzers string
 	osvDB     string
 	failOn    failOnFlag
-	baseline  string
+	drift     driftFlags
 	out       outputFlags
 }
 
@@ -70,7 +71,7 @@ and the command exits with status 1.`,
 	fl.StringVar(&f.analyzers, "analyzers", "", "comma-separated analyzers to run: "+strings.Join(availableAnalyzers(a.analyzerRegistry()), ", ")+", or none (default: every one that understands a source that ran)")
 	fl.StringVar(&f.osvDB, "osv-db", "", "local OSV database DIR for the security analyzer's dependency check (osv-scanner's offline database, or <Ecosystem>/all.zip)")
 	fl.StringVar(&f.failOn.value, "fail-on", "", failOnHelp)
-	fl.StringVar(&f.baseline, "baseline", "", "compare with a saved baseline FILE (drift; not available yet)")
+	addDriftFlags(cmd, &f.drift)
 	addOutputFlags(cmd, &f.out)
 	return cmd
 }
@@ -80,21 +81,44 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	if err := a.checkOutputFlags(f.out); err != nil {
 		return err
 	}
-	if f.baseline != "" {
-		return withHint(usagef("--baseline: drift comparison with a baseline is not available yet"), "run 'ami-audit repo' without --baseline")
+	if f.drift.exitCode && f.drift.baseline == "" {
+		return withHint(usagef("--exit-code needs --baseline: it says what drifted since the baseline"), "ami-audit repo --baseline=baseline.json --exit-code")
 	}
 	if _, err := f.failOn.severity(); err != nil {
 		return err
 	}
 	meter := progress.New(a.stderr, a.progress(), "repo", "records", 0)
 	defer meter.Done()
+	var driftAn *drift.Analyzer
 	res, err := collect.Repo(ctx, a.env(), collect.RepoRequest{
 		Dir:      dir,
 		Sources:  f.sources,
 		Registry: a.sourceRegistry(),
 		Options:  collect.SourceOptions{EngineHosts: engineHosts(nil)},
 		Analyzers: func(ctx context.Context, root string, ran []string) ([]audit.Analyzer, error) {
-			return a.selectAnalyzers(ctx, f.analyzers, analyzerOptions{Root: root, Ran: ran, OSVDB: f.osvDB})
+			opts := analyzerOptions{Root: root, Ran: ran, OSVDB: f.osvDB, ConfigPatterns: f.drift.config}
+			if a.trail != nil {
+				opts.Settings = a.trail.Settings().Analyzers
+			}
+			if f.drift.baseline != "" {
+				var err error
+				if opts.Baseline, err = a.openBaseline(ctx, f.drift); err != nil {
+					return nil, err
+				}
+			}
+			analyzers, err := a.selectAnalyzers(ctx, f.analyzers, opts)
+			if err != nil {
+				return nil, err
+			}
+			for _, an := range analyzers {
+				if d, ok := an.(*drift.Analyzer); ok {
+					driftAn = d
+				}
+			}
+			if opts.Baseline != nil && driftAn == nil {
+				return nil, withHint(usagef("--baseline is compared by the drift analyzer, which this run does not run"), "add drift to --analyzers")
+			}
+			return analyzers, nil
 		},
 		Progress: meter.Add,
 	})
@@ -113,5 +137,11 @@ func (a *App) runRepo(cmd *cobra.Command, dir string, f repoFlags) error {
 	if err != nil {
 		return err
 	}
-	return f.failOn.gate(res.Report.Findings)
+	if err := f.failOn.gate(res.Report.Findings); err != nil {
+		return err
+	}
+	if driftAn != nil {
+		return f.drift.driftGate(driftAn.Diff(), "the repository")
+	}
+	return nil
 }

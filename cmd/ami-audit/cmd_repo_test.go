@@ -278,7 +278,7 @@ func TestRepoCommandUsage(t *testing.T) {
 	}{
 		{[]string{"--sources=svn"}, "unknown source 'svn'; available: " + avail},
 		{[]string{"--sources=git,,file"}, "empty source name"},
-		{[]string{"--baseline=base.json"}, "--baseline: drift comparison with a baseline is not available yet"},
+		{[]string{"--exit-code"}, "--exit-code needs --baseline"},
 		{[]string{"--format=pdf"}, `unknown report format "pdf" (want one of terminal, json, yaml, markdown, csv, html, sarif, oscal)`},
 		{[]string{filepath.Join(tmp, "missing")}, "no such file or directory"},
 		{[]string{file}, "not a directory"},

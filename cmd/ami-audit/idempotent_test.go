@@ -76,7 +76,9 @@ func TestRepoTwiceAppendsNothing(t *testing.T) {
 	if added := newKeys(first, second); len(added) > 0 {
 		t.Errorf("second run on an unchanged repository appended %d records:\n%q", len(added), added)
 	}
-	// One more error line in one log: that log's records and the file's.
+	// One more error line in one log: that log's records and the file's,
+	// and, the log being tracked by git, the drift analyzer's finding that
+	// no commit explains the change.
 	f, err := os.OpenFile(filepath.Join(repo, "logs", "app.log"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +88,7 @@ func TestRepoTwiceAppendsNothing(t *testing.T) {
 	run()
 	third := recordKeys(t, auditDir)
 	want := []string{
+		"drift_analyzer drift_finding logs/app.log",
 		"file_source file_hash logs/app.log",
 		"log_source log_file_summary logs/app.log",
 		"log_source log_pattern logs",

@@ -10,6 +10,9 @@
 //	3  verification failed (the trail, a signature, a checkpoint or a proof did not check)
 //	4  a CI gate tripped: findings or violations reached the --fail-on severity
 //	   (shared by every command with --fail-on: quality, security, …)
+//	9–15  with --exit-code (diff, repo --baseline), something drifted, in the
+//	   style of AIDE: 8 plus 1 if something was added, 2 if something was
+//	   removed, 4 if something changed
 package main
 
 import (
@@ -33,6 +36,10 @@ const (
 	exitUsage       = 2
 	exitVerifyFails = 3
 	exitGate        = 4
+	// exitDrift plus AIDE's bits (1 added, 2 removed, 4 changed) is the
+	// exit of --exit-code when something drifted: 9 to 15, clear of the
+	// codes above.
+	exitDrift = 8
 )
 
 func main() {
@@ -110,7 +117,10 @@ func (a *App) report(err error) int {
 	var u usageError
 	var v verifyError
 	var g gateError
+	var d driftExit
 	switch {
+	case errors.As(err, &d):
+		return exitDrift + d.bits
 	case errors.As(err, &g):
 		return exitGate
 	case errors.As(err, &v), errors.Is(err, ledger.ErrTampered):

@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&o.SubmoduleCommits, "submodule-commits", 20, "commits of the submodule at lib/ (negative: none)")
 	flag.Uint64Var(&o.Seed, "seed", 1, "seed; the same seed builds the same history")
 	flag.BoolVar(&o.Hostile, "hostile", false, "add file names and a message that are not clean text")
+	flag.BoolVar(&o.Plant, "patterns", false, "plant patterns with known answers for the git analyzer: two files always committed together, a hotspot, a large binary, three bad commit messages, a module one author wrote alone")
 	answers := flag.Bool("answers", false, "print the expected answers as JSON")
 	secrets := flag.Bool("secrets", false, "plant made-up credentials of twenty kinds (in the tree, only in the history, on an unmerged branch, in the submodule) and decoys; with -answers, print them too")
 	flag.Parse()

@@ -12,6 +12,9 @@
 // and an annotated tag, and an initialised submodule at "lib" with its own
 // history. Hostile adds a file whose name holds a newline, one whose name
 // is not UTF-8, and a commit whose message and author are not UTF-8.
+// Plant adds patterns an analysis of the history must find (Patterns):
+// two files always committed together, a hotspot, a large binary, three
+// bad commit messages and a module one author wrote alone.
 // PlantSecrets then adds made-up credentials and decoys, for secret
 // scanners.
 package gitgen
@@ -47,6 +50,9 @@ type Options struct {
 	// commits are about Step apart (default 1h).
 	Start time.Time
 	Step  time.Duration
+	// Plant adds patterns with known answers for analyses of the
+	// history (see Patterns) after the generated commits.
+	Plant bool
 }
 
 // Lines counts the lines added and removed to one path over the
@@ -85,6 +91,8 @@ type Answers struct {
 	Tags     map[string]string
 	// Submodule describes the submodule, when there is one.
 	Submodule *SubAnswers
+	// Patterns are the planted patterns, with Options.Plant.
+	Patterns *Patterns `json:",omitempty"`
 }
 
 // SubAnswers is what the submodule's history holds.
@@ -119,6 +127,8 @@ type gen struct {
 	weights []float64
 	when    time.Time
 	counter int
+	// plantMarks are the planted commits to name in the answers.
+	plantMarks []plantMark
 }
 
 type author struct{ name, email string }
@@ -166,8 +176,9 @@ func Generate(ctx context.Context, dir string, o Options) (*Answers, error) {
 		ans.Submodule = &SubAnswers{Path: "lib", Commits: len(sub.hashes), PerAuthor: sub.perAuthor, Head: sub.hashes[len(sub.hashes)-1]}
 	}
 	marks := filepath.Join(dir, ".git", "gitgen-marks")
+	var g *gen
 	err = fastImport(ctx, dir, marks, func(w *bufio.Writer) error {
-		g := newGen(o, w, ans)
+		g = newGen(o, w, ans)
 		return g.main(sub)
 	})
 	if err != nil {
@@ -175,6 +186,13 @@ func Generate(ctx context.Context, dir string, o Options) (*Answers, error) {
 	}
 	if err := resolveAnswers(ctx, dir, marks, ans); err != nil {
 		return nil, err
+	}
+	if ans.Patterns != nil {
+		m, err := readMarks(marks)
+		if err != nil {
+			return nil, err
+		}
+		resolvePatterns(ans, m, g.plantMarks)
 	}
 	if err := run(ctx, dir, nil, "reset", "-q", "--hard"); err != nil {
 		return nil, err
@@ -424,6 +442,9 @@ func (g *gen) main(sub *subInfo) error {
 		}
 		g.ans.PerAuthor[a.email]++
 		g.ans.Commits++
+	}
+	if g.o.Plant {
+		last = g.plant(last)
 	}
 	t := g.when.Add(time.Minute)
 	msg := "Release 1.0"

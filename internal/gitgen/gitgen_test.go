@@ -97,3 +97,62 @@ func TestPlantSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestPatterns checks the planted patterns' answers against git itself.
+func TestPatterns(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	ctx := t.Context()
+	ans, err := Generate(ctx, filepath.Join(t.TempDir(), "r"), Options{Seed: 3, Commits: 120, Plant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ans.Patterns
+	git := func(args ...string) []string {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", ans.Dir}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("git %v: %v", args, err)
+		}
+		return strings.Fields(string(out))
+	}
+	commitsOf := func(path string) []string { return git("log", "--format=%H", "main", "--", path) }
+	a, b := commitsOf(p.Coupled[0]), commitsOf(p.Coupled[1])
+	if len(a) != p.CoupledCommits || strings.Join(a, " ") != strings.Join(b, " ") {
+		t.Errorf("coupled files: %d and %d commits, want the same %d", len(a), len(b), p.CoupledCommits)
+	}
+	if n := len(commitsOf(p.Hotspot)); n != p.HotspotCommits || n < 20 {
+		t.Errorf("hotspot: %d commits, answers say %d", n, p.HotspotCommits)
+	}
+	if got := git("cat-file", "-s", p.LargeBinaryCommit+":"+p.LargeBinary); len(got) != 1 || got[0] != strconv.FormatInt(p.LargeBinarySize, 10) {
+		t.Errorf("large binary size %v, want %d", got, p.LargeBinarySize)
+	}
+	if len(p.BadMessages) != 3 {
+		t.Errorf("%d bad messages, want 3", len(p.BadMessages))
+	}
+	for h, msg := range p.BadMessages {
+		if got := git("log", "-1", "--format=%B", h); strings.Join(got, " ") != msg {
+			t.Errorf("commit %s: message %q, want %q", h, got, msg)
+		}
+	}
+	authors := git("log", "--format=%ae", "main", "--", p.SoloModule)
+	if len(authors) != p.SoloCommits {
+		t.Errorf("solo module: %d commits, want %d", len(authors), p.SoloCommits)
+	}
+	for _, e := range authors {
+		if e != p.SoloAuthor {
+			t.Errorf("solo module has a commit by %s", e)
+		}
+	}
+	if n := len(git("log", "--format=%H", "--all", "--author="+p.SoloAuthor)); n != p.SoloCommits {
+		t.Errorf("the solo author made %d commits, want %d", n, p.SoloCommits)
+	}
+	out, err := exec.Command("git", "-C", ans.Dir, "rev-list", "--count", "--all").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(out))); n != ans.Commits {
+		t.Errorf("git counts %d commits, answers say %d", n, ans.Commits)
+	}
+}

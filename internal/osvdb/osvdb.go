@@ -526,3 +526,24 @@ func sortedPoints(sys semver.System, ecosystem string, events []Event) []point {
 	})
 	return pts
 }
+
+// Compare orders two versions of a package of ecosystem (OSV's name) by
+// that ecosystem's rules, as a comparison function does: negative when a
+// is older, positive when newer, 0 when they are the same version. The
+// error wraps ErrVersion when either does not parse or the ecosystem has
+// no version order here.
+func Compare(ecosystem, a, b string) (int, error) {
+	sys, ok := system(ecosystem)
+	if !ok {
+		return 0, fmt.Errorf("%w: no version order for ecosystem %q", ErrVersion, ecosystem)
+	}
+	va, err := sys.Parse(Canonical(ecosystem, a))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %q: %v", ErrVersion, ecosystem, a, err)
+	}
+	vb, err := sys.Parse(Canonical(ecosystem, b))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %q: %v", ErrVersion, ecosystem, b, err)
+	}
+	return va.Compare(vb), nil
+}

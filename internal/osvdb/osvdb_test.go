@@ -219,3 +219,42 @@ func FuzzParseAffects(f *testing.F) {
 		}
 	})
 }
+
+func TestCompare(t *testing.T) {
+	tests := []struct {
+		eco, a, b string
+		want      int
+	}{
+		{PyPI, "2.0.1", "2.0.10", -1},
+		{PyPI, "2.0.3rc1", "2.0.3", -1},
+		{PyPI, "2.0.3.post1", "2.0.3", 1},
+		{PyPI, "1!1.0", "2.0", 1},
+		{PyPI, "1.0", "1.0.0", 0},
+		{NPM, "4.17.15", "4.17.21", -1},
+		{NPM, "1.0.0-beta.2", "1.0.0-beta.10", -1},
+		{Go, "v0.17.0", "0.16.0", 1},
+		{Go, "v1.2.3", "v1.2.3", 0},
+	}
+	for _, tt := range tests {
+		got, err := Compare(tt.eco, tt.a, tt.b)
+		if err != nil || sign(got) != tt.want {
+			t.Errorf("Compare(%s, %s, %s) = %d, %v; want %d", tt.eco, tt.a, tt.b, got, err, tt.want)
+		}
+	}
+	if _, err := Compare(PyPI, "not a version!", "1.0"); !errors.Is(err, ErrVersion) {
+		t.Errorf("a bad version: %v", err)
+	}
+	if _, err := Compare("Maven", "1", "2"); !errors.Is(err, ErrVersion) {
+		t.Errorf("an unknown ecosystem: %v", err)
+	}
+}
+
+func sign(n int) int {
+	switch {
+	case n < 0:
+		return -1
+	case n > 0:
+		return 1
+	}
+	return 0
+}

@@ -45,6 +45,20 @@
 //	warnings        what was odd about the file (the severity is then
 //	                warning)
 //
+// # Removed files
+//
+// With Config.Trail, a run over a directory or a pattern that finishes
+// ends with one "file_removed" record per path whose last record in the
+// trail is a file_hash or file_skipped record, that the run's target
+// covers (below the directory, or matching the pattern), and that no
+// longer exists. The timestamp is the scan time; the context holds
+// previous_sha256 and previous_size (what the last record said),
+// previous_mode and scanned_at. A path that still exists but is no
+// longer walked (ignored since, excluded) is not removed. A path the
+// masking step changed in its record cannot be looked for and is left
+// alone. The state of the tree at any point of the trail is thus the
+// newest record of each path: removed, or its hash, mode and size.
+//
 // # Warnings
 //
 // A file that cannot be hashed (unreadable, a named pipe, socket or
@@ -119,6 +133,7 @@ const (
 	SourceName    = "file_source"
 	ActionHash    = "file_hash"
 	ActionSkipped = "file_skipped"
+	ActionRemoved = "file_removed"
 )
 
 // Errors Collect returns.
@@ -205,6 +220,9 @@ const (
 	// ChangeIgnored: an untracked path that ignore rules exclude. A
 	// directory is one entry.
 	ChangeIgnored Change = "ignored"
+	// ChangeRemoved: a path the trail holds that no longer exists (a
+	// file_removed record).
+	ChangeRemoved Change = "removed"
 )
 
 // Entry is what Observe hears about one path.

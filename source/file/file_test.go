@@ -379,3 +379,60 @@ func TestTally(t *testing.T) {
 		t.Errorf("extensions (-want +got):\n%s", diff)
 	}
 }
+
+// TestRemovals: a path the trail holds that is gone is recorded removed
+// once; one that still exists but is no longer walked, one outside the
+// target, and one outside the pattern are not; a path that comes back is
+// new.
+func TestRemovals(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.txt": "a", "b.txt": "b", "c/d.txt": "d", "c/e.go": "e", "c/f.go": "f", "keep/k.txt": "k", "x.log": "x"})
+	ageTree(t, dir)
+	trail := &memTrail{}
+	cfg := Config{Root: dir}
+	if recs, _ := collect(t, cfg, dir, trail); len(recs) != 7 {
+		t.Fatalf("first run recorded %d, want 7", len(recs))
+	}
+	for _, p := range []string{"a.txt", "c/d.txt", "c/e.go", "keep/k.txt"} {
+		if err := os.Remove(filepath.Join(dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// x.log is ignored now: it exists, it is not removed.
+	writeTree(t, dir, map[string]string{".gitignore": "*.log\n"})
+	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A run over c/ with a pattern sees c/e.go only.
+	recs, _ := collect(t, Config{Root: dir, Pattern: true}, filepath.Join(dir, "c")+"/*.go", trail)
+	if diff := cmp.Diff([]string{"c/e.go"}, targets(recs)); diff != "" {
+		t.Errorf("pattern run (-want +got):\n%s", diff)
+	}
+	recs, entries := collect(t, cfg, dir, trail)
+	got := map[string]string{}
+	for _, r := range recs {
+		got[r.Target] = r.Action
+	}
+	want := map[string]string{"a.txt": ActionRemoved, "c/d.txt": ActionRemoved, "keep/k.txt": ActionRemoved, ".gitignore": ActionHash}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("removals (-want +got):\n%s", diff)
+	}
+	if r := byTarget(recs)["a.txt"]; r.Context["previous_sha256"] != sha("a") || r.Context["previous_mode"] != "0644" {
+		t.Errorf("removal of a.txt: %v", r.Context)
+	}
+	var tally Tally
+	for _, e := range entries {
+		tally.Observe(e)
+	}
+	if tally.Removed != 3 {
+		t.Errorf("tally counts %d removed, want 3", tally.Removed)
+	}
+	if recs, _ := collect(t, cfg, dir, trail); len(recs) != 0 {
+		t.Errorf("a re-run recorded %v", targets(recs))
+	}
+	writeTree(t, dir, map[string]string{"a.txt": "a again"})
+	recs, _ = collect(t, cfg, dir, trail)
+	if len(recs) != 1 || recs[0].Context["change"] != "new" {
+		t.Errorf("a path that came back: %v", targets(recs))
+	}
+}

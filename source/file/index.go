@@ -32,6 +32,10 @@ type seen struct {
 	hasSum, binary, skipped      bool   // skipped: the last record was file_skipped
 	privateKey                   bool   // the content is a private key
 	fileType, mode, reason, link string // link: the symlink target
+	// target is the record's target: the path as recorded (escaped
+	// when its context says so), "" when masking changed it.
+	target  string
+	escaped bool
 }
 
 // Index maps a record target (the path as recorded, hashed: see
@@ -75,7 +79,15 @@ func LoadIndex(ctx context.Context, q Querier) (*Index, error) {
 		if err != nil {
 			return nil, fmt.Errorf("file source: read previous records: %w", err)
 		}
-		if r.Source != SourceName || (r.Action != ActionHash && r.Action != ActionSkipped) {
+		if r.Source != SourceName || (r.Action != ActionHash && r.Action != ActionSkipped && r.Action != ActionRemoved) {
+			continue
+		}
+		if r.Action == ActionRemoved {
+			id, _ := r.Metadata[incremental.IDKey].(string)
+			if id == "" {
+				id = incremental.ID(r.Target)
+			}
+			delete(x.m, id)
 			continue
 		}
 		s, err := seenFromRecord(r, intern)
@@ -89,6 +101,10 @@ func LoadIndex(ctx context.Context, q Querier) (*Index, error) {
 		id, _ := r.Metadata[incremental.IDKey].(string)
 		if id == "" {
 			id = incremental.ID(r.Target)
+		}
+		if id == incremental.ID(r.Target) {
+			s.target = r.Target
+			s.escaped, _ = r.Context["path_escaped"].(bool)
 		}
 		x.m[id] = *s
 	}

@@ -21,6 +21,7 @@ type Tally struct {
 	New       int64
 	Changed   int64
 	Unchanged int64
+	Removed   int64 // paths recorded before that no longer exist
 	Skipped   int64 // paths that could not be hashed
 	// Excluded counts paths never read (git internals, the trail's
 	// directory); Ignored untracked paths ignore rules exclude. A
@@ -67,6 +68,9 @@ func (t *Tally) Observe(e Entry) {
 	}
 	switch e.Change {
 	case ChangeNotice:
+		return
+	case ChangeRemoved:
+		t.Removed++
 		return
 	case ChangeExcluded, ChangeIgnored:
 		if e.Change == ChangeExcluded {

@@ -3,6 +3,7 @@ package file
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -153,6 +154,57 @@ func (r *run) execute(parent context.Context) error {
 		return parent.Err()
 	case r.plan.pattern != "" && r.files == 0:
 		return fmt.Errorf("file source: pattern %q: %w (ignored files are left out unless ignore rules are turned off)", r.plan.target, ErrNoMatch)
+	}
+	return r.removals(parent)
+}
+
+// removals records the paths the trail holds that the target covers and
+// that no longer exist (see Removed files in the package doc).
+func (r *run) removals(ctx context.Context) error {
+	if r.idx == nil || r.plan.single {
+		return nil
+	}
+	var gone []*audit.Record
+	for _, s := range r.idx.m {
+		if s.target == "" {
+			continue
+		}
+		rel := s.target
+		if s.escaped {
+			var err error
+			if rel, err = UnescapePath(s.target, true); err != nil {
+				continue
+			}
+		}
+		if _, ok := relTo(r.plan.baseRel, rel); !ok || !r.matches(rel) {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(r.plan.root, filepath.FromSlash(rel))); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		c := map[string]any{"change": "removed", "scanned_at": r.scannedAt, "previous_size": s.size}
+		if s.hasSum {
+			c["previous_sha256"] = hex.EncodeToString(s.sum[:])
+		}
+		if s.mode != "" {
+			c["previous_mode"] = s.mode
+		}
+		if s.escaped {
+			c["path_escaped"] = true
+		}
+		rec := r.newRecord(ActionRemoved, s.target, r.started, c)
+		rec.Normalize()
+		gone = append(gone, rec)
+	}
+	slices.SortFunc(gone, func(a, b *audit.Record) int { return strings.Compare(a.Target, b.Target) })
+	for _, rec := range gone {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.emit(rec); err != nil {
+			return err
+		}
+		r.observe(Entry{Path: rec.Target, Change: ChangeRemoved, Record: rec})
 	}
 	return nil
 }

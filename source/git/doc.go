@@ -11,9 +11,11 @@
 //     there is none), and in the context the hash, parents, author and
 //     committer with their dates, the message (subject and body), the
 //     signature status (git's %G? letter, "signed", signer and key), and
-//     the files changed with lines added and removed, binary flags and
-//     renames (old_path). Merges list no files: git log shows no diff for
-//     them. Past Config.MaxFiles files the list is cut (files_truncated)
+//     the files changed with lines added and removed, binary flags,
+//     renames (old_path), the size in bytes of the content after the
+//     change (size; absent for a deletion) and submodule pointers
+//     (gitlink: the change moved a submodule, it is no content). Merges
+//     list no files: git log shows no diff for them. Past Config.MaxFiles files the list is cut (files_truncated)
 //     but the totals still count every file;
 //   - one git_authors record per repository and run that recorded new
 //     commits: each author's commits, lines added and removed, first and
@@ -41,7 +43,7 @@
 //
 // # Why the git program, not a library
 //
-// The source runs one `git log -z --numstat` process per repository with a
+// The source runs one `git log -z --raw --numstat` process per repository with a
 // NUL-separated format and parses its output incrementally from the pipe:
 // memory stays flat whatever the history length. The line counts of
 // --numstat come from git's own diff machinery (xdiff), which is what
@@ -50,7 +52,9 @@
 // object cache, and it reads neither every repository format (partial
 // clones, newer index or pack features) nor signatures. The git process
 // also works on another core while this process parses and appends.
-// Blame uses `git blame --incremental`, refs `git for-each-ref`.
+// Sizes come from one `git cat-file --batch-check` per repository, asked
+// for the objects of 256 commits at a time. Blame uses
+// `git blame --incremental`, refs `git for-each-ref`.
 //
 // Signature checks (%G?) cost nothing for unsigned commits; for a signed
 // one git runs gpg or ssh-keygen, so Config.NoSignatures exists for

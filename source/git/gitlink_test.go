@@ -1,8 +1,16 @@
 package git
 
 import (
+	"encoding/json"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"os"
+	"slices"
+	"strings"
+
 	"context"
 	"errors"
+	audit "github.com/ami-orchestrator/ami-audit"
 	"path/filepath"
 	"testing"
 	"time"
@@ -74,5 +82,165 @@ func TestBlameNeverReadsKeys(t *testing.T) {
 		if got := errors.Is(err, ErrExcluded); got != excluded {
 			t.Errorf("blame %s: %v", f, err)
 		}
+	}
+}
+
+// TestSizesAndGitlinks: every file a commit record lists with content
+// carries the size of that content, and submodule pointers are flagged.
+func TestSizesAndGitlinks(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	ans, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 5, Commits: 40, SubmoduleCommits: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(Config{NoSubmodules: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := collect(ctx, src, dir, &memTrail{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head *audit.Record
+	gitlinks, sized := 0, 0
+	for _, r := range byAction(recs, ActionCommit, ".") {
+		if r.Context["commit"] == ans.Head {
+			head = r
+		}
+		for _, f := range r.Context["files"].([]any) {
+			m := f.(map[string]any)
+			if m["path"] == ans.Submodule.Path {
+				if m["gitlink"] != true || m["size"] != nil {
+					t.Errorf("commit %v: submodule pointer %v", r.Context["commit"], m)
+				}
+				gitlinks++
+			}
+			if m["size"] != nil {
+				sized++
+			}
+		}
+	}
+	if gitlinks == 0 || sized == 0 {
+		t.Fatalf("%d gitlinks, %d sized files", gitlinks, sized)
+	}
+	if head == nil {
+		t.Fatal("no record of HEAD")
+	}
+	// HEAD's changes are what the working tree holds.
+	checked := 0
+	for _, f := range head.Context["files"].([]any) {
+		m := f.(map[string]any)
+		p := m["path"].(string)
+		fi, err := os.Stat(filepath.Join(dir, p))
+		if err != nil || m["gitlink"] == true {
+			continue
+		}
+		if got := num(m["size"]); got != fi.Size() {
+			t.Errorf("%s: size %d, want %d", p, got, fi.Size())
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("HEAD changed no file of the working tree")
+	}
+}
+
+// TestNoSignatures: without the signature check the records say the
+// same, less the signature status.
+func TestNoSignatures(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	if _, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 6, Commits: 30, SubmoduleCommits: -1}); err != nil {
+		t.Fatal(err)
+	}
+	contexts := func(cfg Config) []map[string]any {
+		src, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := collect(ctx, src, dir, &memTrail{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		for _, r := range byAction(recs, ActionCommit, "") {
+			delete(r.Context, "signed")
+			delete(r.Context, "signature_status")
+			out = append(out, r.Context)
+		}
+		return out
+	}
+	with, without := contexts(Config{}), contexts(Config{NoSignatures: true})
+	if len(with) != 30 {
+		t.Fatalf("%d commits", len(with))
+	}
+	if diff := cmp.Diff(with, without); diff != "" {
+		t.Errorf("records with and without the signature check (-with +without):\n%s", diff)
+	}
+}
+
+// TestCommitOf: a commit read back from its record, after a round trip
+// through JSON as a store returns it, is the commit walked (text that is
+// not UTF-8 included).
+func TestCommitOf(t *testing.T) {
+	needGit(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	if _, err := gitgen.Generate(ctx, dir, gitgen.Options{Seed: 7, Commits: 40, SubmoduleCommits: 4, Hostile: true}); err != nil {
+		t.Fatal(err)
+	}
+	walked := map[string]Commit{}
+	src, err := New(Config{NoSubmodules: true, OnCommit: func(c *Commit) {
+		x := *c
+		x.Files = slices.Clone(c.Files)
+		x.Parents = slices.Clone(c.Parents)
+		for i := range x.Files {
+			x.Files[i].Blob = "" // not recorded
+		}
+		x.New, x.Message = false, strings.TrimSpace(x.Subject()+"\n\n"+x.Body())
+		walked[c.Hash] = x
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := collect(ctx, src, dir, &memTrail{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var c Commit
+	for _, r := range byAction(recs, ActionCommit, "") {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back audit.Record
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !CommitOf(&back, &c) {
+			t.Fatalf("record of %v not read back", r.Context["commit"])
+		}
+		c.Message = strings.TrimSpace(c.Message)
+		if len(c.Files) == 0 {
+			c.Files = nil
+		}
+		want := walked[c.Hash]
+		if len(want.Files) == 0 {
+			want.Files = nil
+		}
+		if diff := cmp.Diff(want, c, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("commit %s (-walked +read back):\n%s", c.Hash, diff)
+		}
+		n++
+	}
+	if n != len(walked) || n < 40 {
+		t.Errorf("%d commits read back, %d walked", n, len(walked))
+	}
+	if CommitOf(&audit.Record{Source: SourceName, Action: ActionAuthors}, &c) {
+		t.Error("an authors record is read as a commit")
 	}
 }

@@ -51,6 +51,19 @@ type FileChange struct {
 	// change moved the submodule to another commit; its line counts are
 	// the one "Subproject commit" line, not content churn.
 	Gitlink bool
+	// Blob is the object id of the content after the change (git's
+	// --raw); empty for a deletion, a gitlink or when unknown.
+	Blob string
+	// Size is the byte size of that content when Sized (resolved with
+	// git cat-file after the walk read the commit).
+	Size  int64
+	Sized bool
+}
+
+// rawEntry is one --raw entry: modes, the new object and the new path.
+type rawEntry struct {
+	oldMode, newMode string
+	blob, path       string
 }
 
 // Subject is the message's first paragraph on one line, as git's %s.
@@ -105,7 +118,7 @@ func splitMessage(m string) (subject, body string) {
 const logFormat = "%x01%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%G?%x00%GS%x00%GK%x00%B"
 
 // logFormatNoSig is logFormat without the signature check.
-const logFormatNoSig = "%x01%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%x00%B"
+const logFormatNoSig = "%x01%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%x00%x00%B"
 
 // maxField bounds the bytes kept of one field (a message); the rest is
 // read and dropped.
@@ -122,6 +135,7 @@ type logParser struct {
 	off     int64 // bytes consumed
 	scratch []byte
 	last    string // hash of the last commit parsed, for errors
+	raw     []rawEntry
 }
 
 func newLogParser(r io.Reader) *logParser {
@@ -234,7 +248,9 @@ func (p *logParser) Next(c *Commit) error {
 	}
 	p.last = hash
 	p.n++
-	// --numstat entries, until the next marker or the end.
+	p.raw = p.raw[:0]
+	// --raw entries (when asked for), then --numstat entries, until the
+	// next marker or the end.
 	for {
 		b, err := p.r.Peek(1)
 		if err == io.EOF {
@@ -249,6 +265,11 @@ func (p *logParser) Next(c *Commit) error {
 		case '\n':
 			p.r.ReadByte()
 			p.off++
+			continue
+		case ':':
+			if err := p.rawEntry(c); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := p.numstat(c); err != nil {
@@ -301,9 +322,73 @@ func (p *logParser) numstat(c *Commit) error {
 			return p.errorf("commit %s: rename entry with an empty path", c.Hash)
 		}
 	}
+	p.attachRaw(&fc, len(c.Files))
 	c.Files = append(c.Files, fc)
 	return nil
 }
+
+// zeroOID is git's object id of nothing (a deletion's new side).
+func zeroOID(s string) bool { return strings.Trim(s, "0") == "" }
+
+// rawEntry parses one --raw entry: ":oldmode newmode oldoid newoid
+// status", then the path, or the old and new paths for a rename or copy.
+func (p *logParser) rawEntry(c *Commit) error {
+	f, err := p.field()
+	if err != nil {
+		return p.errorf("commit %s: log ends inside a --raw entry", c.Hash)
+	}
+	parts := strings.Fields(string(f[1:]))
+	if len(parts) != 5 || !isHex(parts[2]) && !zeroOID(parts[2]) || !isHex(parts[3]) && !zeroOID(parts[3]) || parts[4] == "" {
+		return p.errorf("commit %s: bad --raw entry %q", c.Hash, clip(string(f)))
+	}
+	e := rawEntry{oldMode: parts[0], newMode: parts[1]}
+	if !zeroOID(parts[3]) {
+		e.blob = parts[3]
+	}
+	path, err := p.field()
+	if err != nil {
+		return p.errorf("commit %s: log ends inside a --raw entry", c.Hash)
+	}
+	if st := parts[4][0]; st == 'R' || st == 'C' {
+		if path, err = p.field(); err != nil {
+			return p.errorf("commit %s: log ends inside a --raw rename entry", c.Hash)
+		}
+	}
+	e.path = string(path)
+	p.raw = append(p.raw, e)
+	return nil
+}
+
+// attachRaw copies what the --raw entry of the i-th file says (its new
+// object, whether it is a gitlink) to fc. git lists both in the same
+// order; the path is checked, and looked up when the order differs.
+func (p *logParser) attachRaw(fc *FileChange, i int) {
+	if len(p.raw) == 0 {
+		return
+	}
+	var e *rawEntry
+	if i < len(p.raw) && p.raw[i].path == fc.Path {
+		e = &p.raw[i]
+	} else {
+		for j := range p.raw {
+			if p.raw[j].path == fc.Path {
+				e = &p.raw[j]
+				break
+			}
+		}
+	}
+	if e == nil {
+		return
+	}
+	if e.oldMode == gitlinkMode || e.newMode == gitlinkMode {
+		fc.Gitlink = true
+		return
+	}
+	fc.Blob = e.blob
+}
+
+// gitlinkMode is the mode of a submodule pointer.
+const gitlinkMode = "160000"
 
 func parseCount(b []byte) (int64, error) {
 	if len(b) == 0 || len(b) > 12 {

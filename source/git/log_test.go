@@ -53,6 +53,21 @@ func TestLogParser(t *testing.T) {
 				{Hash: h2, Parents: []string{h1}, Message: "x", Files: []FileChange{{Path: "f", Added: 1}}},
 			},
 		},
+		{
+			name: "raw entries give objects and gitlinks",
+			in: header(h2, h1, "Raw\n") + "\n" +
+				":100644 100644 " + h1 + " " + h3 + " M\x00src/a.go\x00" +
+				":000000 160000 0000000000000000000000000000000000000000 " + h2 + " A\x00lib\x00" +
+				":100644 100644 " + h1 + " " + h1 + " R100\x00old\x00new\x00" +
+				":100644 000000 " + h3 + " 0000000000000000000000000000000000000000 D\x00gone\x00" +
+				"3\t1\tsrc/a.go\x00" + "1\t0\tlib\x00" + "0\t0\t\x00old\x00new\x00" + "0\t4\tgone\x00",
+			want: []Commit{{Hash: h2, Parents: []string{h1}, Message: "Raw\n", Files: []FileChange{
+				{Path: "src/a.go", Added: 3, Removed: 1, Blob: h3},
+				{Path: "lib", Added: 1, Gitlink: true},
+				{Path: "new", OldPath: "old", Blob: h1},
+				{Path: "gone", Removed: 4},
+			}}},
+		},
 		{name: "empty", in: "", want: nil},
 		{name: "stray newlines", in: "\n\n" + header(h1, "", "m") + "\n\n", want: []Commit{{Hash: h1, Message: "m"}}},
 	}
@@ -112,6 +127,8 @@ func TestLogParserErrors(t *testing.T) {
 		{"no tabs", header(h1, "", "m") + "\n12\x00", "bad --numstat entry"},
 		{"truncated rename", header(h1, "", "m") + "\n1\t1\t\x00old\x00", "rename entry"},
 		{"truncated entry", header(h1, "", "m") + "\n1\t1\tpa", "inside a --numstat entry"},
+		{"bad raw entry", header(h1, "", "m") + "\n:100644 M\x00f\x00", "bad --raw entry"},
+		{"truncated raw rename", header(h1, "", "m") + "\n:100644 100644 " + h1 + " " + h2 + " R100\x00old\x00", "--raw rename entry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,6 +196,7 @@ func FuzzParseLog(f *testing.F) {
 	f.Add([]byte("\x01" + h1 + "\x00\x00\x00\x00bad date\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Add([]byte{})
 	f.Add([]byte("\n\x01"))
+	f.Add([]byte(header(h2, h1, "r") + "\n:100644 160000 " + h1 + " " + h2 + " M\x00lib\x00:100644 100644 " + h1 + " " + h3 + " R090\x00a\x00b\x001\t1\tlib\x000\t0\t\x00a\x00b\x00"))
 	src := &Source{cfg: Config{}}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p := newLogParser(bytes.NewReader(in))

@@ -39,7 +39,7 @@ func (s *Source) commitRecord(c *Commit) *audit.Record {
 	putText(ctx, "body", c.Body())
 	if c.Signature != "" {
 		ctx["signed"] = c.Signature != "N"
-		ctx["signature_status"] = c.Signature
+		putText(ctx, "signature_status", c.Signature)
 		if c.Signer != "" {
 			putText(ctx, "signer", c.Signer)
 		}
@@ -68,6 +68,12 @@ func (s *Source) commitRecord(c *Commit) *audit.Record {
 		}
 		if f.Binary {
 			m["binary"] = true
+		}
+		if f.Gitlink {
+			m["gitlink"] = true
+		}
+		if f.Sized {
+			m["size"] = f.Size
 		}
 		files = append(files, m)
 	}
@@ -195,4 +201,70 @@ func (s *Source) window() map[string]any {
 		putText(w, "file", s.cfg.File)
 	}
 	return w
+}
+
+// CommitOf reads a git_commit record this source wrote back into c
+// (reusing c's slices): what other packages (analyzers) read of a commit.
+// Text the record escaped is unescaped; paths stay relative to the
+// commit's repository (c.Repo, the record's target); sizes are known where
+// the record has them. It reports false for a record that is not a commit
+// record of this source. Numbers may be Go integers, float64 or
+// json.Number, as records come back from stores.
+func CommitOf(r *audit.Record, c *Commit) bool {
+	if r.Source != SourceName || r.Action != ActionCommit {
+		return false
+	}
+	ctx := r.Context
+	hash, _ := ctx["commit"].(string)
+	if hash == "" {
+		return false
+	}
+	files, parents := c.Files[:0], c.Parents[:0]
+	*c = Commit{Repo: r.Target, Hash: hash, Signature: recordText(ctx, "signature_status"),
+		Signer: recordText(ctx, "signer"), SigningKey: recordText(ctx, "signing_key"),
+		AuthorName: recordText(ctx, "author_name"), AuthorEmail: recordText(ctx, "author_email"),
+		CommitterName: recordText(ctx, "committer_name"), CommitterEmail: recordText(ctx, "committer_email"),
+		AuthorTime: parseGitTime(recordText(ctx, "author_date")), CommitTime: parseGitTime(recordText(ctx, "committer_date"))}
+	if c.CommitTime.IsZero() {
+		c.CommitTime = r.Timestamp
+	}
+	if c.AuthorTime.IsZero() {
+		c.AuthorTime = c.CommitTime
+	}
+	c.Message = recordText(ctx, "subject")
+	if body := recordText(ctx, "body"); body != "" {
+		c.Message += "\n\n" + body
+	}
+	ps, _ := ctx["parents"].([]any)
+	for _, p := range ps {
+		if s, ok := p.(string); ok {
+			parents = append(parents, s)
+		}
+	}
+	list, _ := ctx["files"].([]any)
+	for _, x := range list {
+		m, _ := x.(map[string]any)
+		p := recordText(m, "path")
+		if p == "" {
+			continue
+		}
+		f := FileChange{Path: p, OldPath: recordText(m, "old_path"), Added: audit.Int(m, "added"), Removed: audit.Int(m, "removed")}
+		f.Binary, _ = m["binary"].(bool)
+		f.Gitlink, _ = m["gitlink"].(bool)
+		if _, ok := m["size"]; ok {
+			f.Size, f.Sized = audit.Int(m, "size"), true
+		}
+		files = append(files, f)
+	}
+	c.Files, c.Parents = files, parents
+	return true
+}
+
+// recordText reads a text member, undoing the escape the record flags.
+func recordText(m map[string]any, key string) string {
+	s, _ := m[key].(string)
+	if esc, _ := m[key+"_escaped"].(bool); esc {
+		return Unescape(s)
+	}
+	return s
 }

@@ -238,12 +238,15 @@ func (s *Source) collectRepo(ctx context.Context, r repo, file string, emit func
 	recorded := 0
 	c := &Commit{Repo: r.target}
 	links := s.gitlinks(ctx, r.dir)
+	// Sizes are read for the commits to record, not for those recorded
+	// before (walked for reports only).
+	unknown := func(c *Commit) bool { return !known.has(c.Hash) }
 	handle := func(c *Commit) error {
 		c.Repo = r.target
 		c.New = !known.has(c.Hash)
 		if len(links) > 0 {
 			for i := range c.Files {
-				c.Files[i].Gitlink = links[c.Files[i].Path]
+				c.Files[i].Gitlink = c.Files[i].Gitlink || links[c.Files[i].Path]
 			}
 		}
 		tally.add(c)
@@ -266,9 +269,9 @@ func (s *Source) collectRepo(ctx context.Context, r repo, file string, emit func
 	}
 	if len(revs) > 0 {
 		if file != "" {
-			err = s.walkFile(ctx, r.dir, revs, file, c, handle)
+			err = s.walkFile(ctx, r.dir, revs, file, c, unknown, handle)
 		} else {
-			err = s.walk(ctx, r.dir, revs, nil, c, handle)
+			err = s.walk(ctx, r.dir, revs, nil, c, unknown, handle)
 		}
 		if err != nil {
 			return err
@@ -305,7 +308,7 @@ func (s *Source) logArgs(extra ...string) []string {
 	if s.cfg.NoSignatures {
 		format = logFormatNoSig
 	}
-	args := []string{"log", "-z", "--numstat", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+	args := []string{"log", "-z", "--raw", "--no-abbrev", "--numstat", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
 		"--no-mailmap", "--encoding=UTF-8", "--format=" + format}
 	if !s.cfg.Since.IsZero() {
 		args = append(args, "--since="+s.cfg.Since.UTC().Format(time.RFC3339))
@@ -321,7 +324,9 @@ func (s *Source) logArgs(extra ...string) []string {
 
 // walk runs one git log over revs, oldest commit first, and hands each
 // commit to handle.
-func (s *Source) walk(ctx context.Context, dir string, revs []string, stdin io.Reader, c *Commit, handle func(*Commit) error) error {
+// want, when set, says which commits' file sizes to read (the others keep
+// them unknown).
+func (s *Source) walk(ctx context.Context, dir string, revs []string, stdin io.Reader, c *Commit, want func(*Commit) bool, handle func(*Commit) error) error {
 	args := s.logArgs("--reverse")
 	if stdin != nil {
 		args = s.logArgs("--no-walk=unsorted", "--stdin")
@@ -336,21 +341,47 @@ func (s *Source) walk(ctx context.Context, dir string, revs []string, stdin io.R
 	}
 	args = append(args, revs...)
 	args = append(args, "--")
+	sizes := newSizer(ctx, s, dir)
+	defer sizes.close()
+	// Commits are read in batches: the sizes of a batch's files are
+	// asked of git cat-file at once, then each commit is handled in
+	// order. The batch's commits (and their slices) are reused.
+	batch := make([]Commit, sizeBatch)
+	for i := range batch {
+		batch[i].Repo = c.Repo
+	}
+	flush := func(n int) error {
+		sizes.resolve(batch[:n], want)
+		for i := range batch[:n] {
+			if err := handle(&batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	return s.stream(ctx, dir, stdin, args, func(out io.Reader) error {
 		p := newLogParser(out)
+		n := 0
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			err := p.Next(c)
+			err := p.Next(&batch[n])
 			if err == io.EOF {
-				return nil
+				return flush(n)
 			}
 			if err != nil {
+				// What was read before stays recorded.
+				if ferr := flush(n); ferr != nil {
+					return ferr
+				}
 				return fmt.Errorf("git log in %s: %w", dir, err)
 			}
-			if err := handle(c); err != nil {
-				return err
+			if n++; n == len(batch) {
+				if err := flush(n); err != nil {
+					return err
+				}
+				n = 0
 			}
 		}
 	})
@@ -359,7 +390,7 @@ func (s *Source) walk(ctx context.Context, dir string, revs []string, stdin io.R
 // walkFile walks the commits that changed file, following renames. git
 // cannot follow a file and show each commit's whole diff in one run, so
 // a first run lists the commits and a second one reads them in full.
-func (s *Source) walkFile(ctx context.Context, dir string, revs []string, file string, c *Commit, handle func(*Commit) error) error {
+func (s *Source) walkFile(ctx context.Context, dir string, revs []string, file string, c *Commit, want func(*Commit) bool, handle func(*Commit) error) error {
 	args := []string{"log", "-z", "--follow", "-M", "--format=%H", "--no-color"}
 	if !s.cfg.Since.IsZero() {
 		args = append(args, "--since="+s.cfg.Since.UTC().Format(time.RFC3339))
@@ -387,5 +418,5 @@ func (s *Source) walkFile(ctx context.Context, dir string, revs []string, file s
 		return nil
 	}
 	slices.Reverse(hashes)
-	return s.walk(ctx, dir, nil, strings.NewReader(strings.Join(hashes, "\n")+"\n"), c, handle)
+	return s.walk(ctx, dir, nil, strings.NewReader(strings.Join(hashes, "\n")+"\n"), c, want, handle)
 }

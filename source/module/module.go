@@ -10,6 +10,12 @@
 // config/modules.yaml and as directories holding a pyproject.toml,
 // package.json or go.mod; see Discover.
 //
+// Each module_audit record lists, bounded by Config.TopFiles, the largest
+// files (top_files), the most complex (complex_files: the hotspot and
+// refactoring analyses weigh them against churn) and, with a coverage
+// report, the least covered by share (coverage.lowest) and by lines not
+// covered (coverage.most_uncovered).
+//
 // Lines of code and complexity come from scc's library
 // (github.com/boyter/scc/v3/processor), over the files scc itself would
 // count: the walk uses the same walker with the same settings as the scc

@@ -3,6 +3,7 @@ package module
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"iter"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/memtrail"
 	"github.com/ami-orchestrator/ami-audit/report"
 )
 
@@ -382,6 +384,13 @@ func TestModuleKnownAnswers(t *testing.T) {
 		if diff := cmp.Diff([]string{"base/backend/dataops.py", "base/backend/models.py"}, lowest); diff != "" {
 			t.Errorf("least covered files of base (-want +got):\n%s", diff)
 		}
+		var uncovered []string
+		for _, f := range r.results["base"].Coverage.MostUncovered {
+			uncovered = append(uncovered, fmt.Sprintf("%s %d", f.Path, f.Total-f.Covered))
+		}
+		if diff := cmp.Diff([]string{"base/backend/dataops.py 10", "base/backend/models.py 4"}, uncovered); diff != "" {
+			t.Errorf("files of base with most lines not covered (-want +got):\n%s", diff)
+		}
 		if p := r.results["launcher"].Coverage.Lowest[0].Path; p != "launcher/internal/run/run.go" {
 			t.Errorf("go coverage path = %q, want it mapped into the repository", p)
 		}
@@ -487,6 +496,13 @@ func TestModuleKnownAnswers(t *testing.T) {
 		}
 		if res.TopFiles[0].Path != "base/backend/dataops.py" {
 			t.Errorf("base largest file = %s", res.TopFiles[0].Path)
+		}
+		var complex []string
+		for _, f := range res.ComplexFiles {
+			complex = append(complex, fmt.Sprintf("%s %d", f.Path, f.Complexity))
+		}
+		if diff := cmp.Diff([]string{"base/backend/dataops.py 8", "base/backend/models.py 1"}, complex); diff != "" {
+			t.Errorf("most complex files of base (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -716,5 +732,53 @@ func TestReport(t *testing.T) {
 	between := titles["Imports between modules"].Rows
 	if diff := cmp.Diff([][]string{{"domains/marketing", "base", "2"}, {"domains", "base", "1"}}, between); diff != "" {
 		t.Errorf("imports between modules (-want +got):\n%s", diff)
+	}
+}
+
+// TestLayout reads back what the module records say about paths, after
+// a round trip through JSON as a store returns records.
+func TestLayout(t *testing.T) {
+	r := audit1(t, Config{Root: fixtureRoot(t)}, "")
+	tr := &memtrail.Trail{}
+	for _, rec := range r.records {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back audit.Record
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		back.Source = SourceName
+		if err := tr.Append(t.Context(), []*audit.Record{&back}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := ReadLayout(t.Context(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{
+		"base/backend/dataops.py": "base", "ux/cms/src/x.ts": "ux/cms", "ux/app.py": "ux",
+		"nowhere/file.txt": ".", "README.md": ".", // the fixture has a root module
+	} {
+		if got := l.ModuleOf(p); got != want {
+			t.Errorf("ModuleOf(%s) = %s, want %s", p, got, want)
+		}
+	}
+	got := l.Files["base/backend/dataops.py"]
+	if want := (FileFacts{Module: "base", Code: r.files["base/backend/dataops.py"].Code, Complexity: 8, Coverable: 20, Uncovered: 10}); got != want {
+		t.Errorf("dataops.py: %+v, want %+v", got, want)
+	}
+	if l.Code["base"] != r.results["base"].Totals.Code || len(l.Records) != len(r.results) {
+		t.Errorf("code %d, records %d", l.Code["base"], len(l.Records))
+	}
+	// Without a root module, a path outside every module is its
+	// top-level directory's.
+	noRoot := &Layout{Modules: []string{"a"}, byLength: []string{"a"}}
+	for p, want := range map[string]string{"a/x": "a", "ab/x": "ab", "b/c/d": "b", "top.txt": "."} {
+		if got := noRoot.ModuleOf(p); got != want {
+			t.Errorf("without a root module, ModuleOf(%s) = %s, want %s", p, got, want)
+		}
 	}
 }

@@ -27,6 +27,7 @@ type moduleContext struct {
 	Totals          Counts           `json:"totals"`
 	Languages       []LanguageCounts `json:"languages"`
 	TopFiles        []fileEntry      `json:"top_files"`
+	ComplexFiles    []fileEntry      `json:"complex_files"`
 
 	Tests    *testsContext    `json:"tests,omitempty"`
 	Coverage *CoverageSummary `json:"coverage,omitempty"`
@@ -95,6 +96,10 @@ func (s *Source) records(_ context.Context, res *Result) ([]*audit.Record, error
 	c.TopFiles = []fileEntry{}
 	for _, f := range res.TopFiles {
 		c.TopFiles = append(c.TopFiles, fileEntry{Path: f.Path, Language: f.Language, Code: f.Code, Complexity: f.Complexity})
+	}
+	c.ComplexFiles = []fileEntry{}
+	for _, f := range res.ComplexFiles {
+		c.ComplexFiles = append(c.ComplexFiles, fileEntry{Path: f.Path, Language: f.Language, Code: f.Code, Complexity: f.Complexity})
 	}
 	if res.Tests != nil {
 		t := &testsContext{Files: res.Tests.Files, Tests: res.Tests.Tests, ByLanguage: res.Tests.ByLanguage}

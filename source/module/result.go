@@ -29,6 +29,9 @@ type Result struct {
 	Languages []LanguageCounts // most code first
 	Totals    Counts
 	TopFiles  []FileStat // most code first, at most Config.TopFiles
+	// ComplexFiles are the files with the highest complexity, most
+	// complex first, at most Config.TopFiles.
+	ComplexFiles []FileStat
 
 	Tests    *TestSummary     // nil unless Config.IncludeTests
 	Coverage *CoverageSummary // nil when no coverage report was found
@@ -75,8 +78,10 @@ type CoverageSummary struct {
 	LineRate float64          `json:"line_rate"`
 	Covered  int64            `json:"covered"`
 	Total    int64            `json:"total"`
-	// Lowest are the least covered files of that report.
-	Lowest []coverage.File `json:"lowest,omitempty"`
+	// Lowest are the least covered files of that report (by share);
+	// MostUncovered those with the most lines not covered.
+	Lowest        []coverage.File `json:"lowest,omitempty"`
+	MostUncovered []coverage.File `json:"most_uncovered,omitempty"`
 }
 
 // LockSummary describes one lock file.
@@ -135,6 +140,7 @@ func (s *Source) auditModule(ctx context.Context, r *resolver, m *Module) (*Resu
 	sc := &scan{src: s, mod: m, res: res, graph: newGraph(r, m), langs: map[string]*Counts{}}
 	byPath := func(a, b FileStat) int { return strings.Compare(a.Path, b.Path) }
 	sc.top = topN[FileStat]{n: s.cfg.TopFiles, less: byPath}
+	sc.complex = topN[FileStat]{n: s.cfg.TopFiles, less: byPath}
 	sc.testTop = topN[FileStat]{n: s.cfg.TopFiles, less: byPath}
 	if s.cfg.IncludeTests {
 		res.Tests = &TestSummary{}
@@ -150,6 +156,7 @@ func (s *Source) auditModule(ctx context.Context, r *resolver, m *Module) (*Resu
 	}
 	res.Languages, res.Totals = sc.languages()
 	res.TopFiles = sc.top.sorted()
+	res.ComplexFiles = sc.complex.sorted()
 	if res.Tests != nil {
 		res.Tests.TopFiles = sc.testTop.sorted()
 	}
@@ -232,7 +239,9 @@ func (s *Source) coverage(m *Module, res *Result) {
 	}
 	c := res.Coverage
 	c.Covered, c.Total, c.LineRate = best.Covered, best.Total, round4(best.Rate())
-	low := topN[coverage.File]{n: s.cfg.TopFiles, less: func(a, b coverage.File) int { return strings.Compare(a.Path, b.Path) }}
+	byPath := func(a, b coverage.File) int { return strings.Compare(a.Path, b.Path) }
+	low := topN[coverage.File]{n: s.cfg.TopFiles, less: byPath}
+	most := topN[coverage.File]{n: s.cfg.TopFiles, less: byPath}
 	for _, f := range best.Files {
 		if f.Total == 0 {
 			continue
@@ -240,8 +249,12 @@ func (s *Source) coverage(m *Module, res *Result) {
 		f.Path = s.coveragePath(m, f.Path)
 		// Least covered first: rank by uncovered share, in 1/10000.
 		low.push(f, int64((1-f.Rate())*10000))
+		if u := f.Total - f.Covered; u > 0 {
+			most.push(f, u)
+		}
 	}
 	c.Lowest = low.sorted()
+	c.MostUncovered = most.sorted()
 }
 
 // coveragePath makes a report's file path repository-relative when it

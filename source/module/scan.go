@@ -78,6 +78,7 @@ type scan struct {
 	mu        sync.Mutex
 	langs     map[string]*Counts
 	top       topN[FileStat]
+	complex   topN[FileStat]
 	testTop   topN[FileStat]
 	warnings  []string
 	nWarnings int
@@ -249,6 +250,9 @@ func (s *scan) file(f *gocodewalker.File, buf []byte) []byte {
 	}
 	c.add(st.Counts)
 	s.top.push(st, st.Code)
+	if st.Complexity > 0 {
+		s.complex.push(st, st.Complexity)
+	}
 	if st.TestLanguage != "" {
 		s.res.Tests.Files++
 		s.res.Tests.Tests += int64(st.Tests)

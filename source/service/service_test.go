@@ -351,3 +351,39 @@ func TestConcurrentChecks(t *testing.T) {
 		t.Errorf("%d records, %d down", len(got), down)
 	}
 }
+
+// TestRemovedServices: a service the manifest no longer lists is recorded
+// removed once, only by a run over the whole manifest; one that comes
+// back is recorded again.
+func TestRemovedServices(t *testing.T) {
+	root := t.TempDir()
+	up := listener(t)
+	manifest := func(names ...string) {
+		var b strings.Builder
+		b.WriteString("services:\n")
+		for _, n := range names {
+			fmt.Fprintf(&b, "  %s: {health: {tcp: {host: 127.0.0.1, port: %d, timeout: 1}}}\n", n, up)
+		}
+		writeFile(t, root, "scripts/config/services.yaml", b.String())
+	}
+	trail := &memtrail.Trail{}
+	manifest("api", "db", "cache")
+	if got, _ := collect(t, trail, root, Config{}); len(got) != 3 {
+		t.Fatalf("first run recorded %d services", len(got))
+	}
+	manifest("api", "db")
+	if got, _ := collect(t, trail, root, Config{Services: []string{"api"}}); len(got) != 0 {
+		t.Errorf("a run over one service recorded %v", got)
+	}
+	got, _ := collect(t, trail, root, Config{})
+	if len(got) != 1 || got["cache"] == nil || got["cache"].Context["state"] != StateRemoved || got["cache"].Context["previous_state"] != StateUp {
+		t.Fatalf("after removing cache: %v", got)
+	}
+	if got, _ := collect(t, trail, root, Config{}); len(got) != 0 {
+		t.Errorf("a re-run recorded %v", got)
+	}
+	manifest("api", "db", "cache")
+	if got, _ := collect(t, trail, root, Config{}); len(got) != 1 || got["cache"].Context["state"] != StateUp {
+		t.Errorf("cache back: %v", got)
+	}
+}

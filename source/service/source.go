@@ -49,7 +49,10 @@
 // the engine runs: its verdict is the container's health), and when known process {pid, cmdline, cpu_percent, rss_bytes,
 // ports, uptime_s, started}, container {name, id, state, health, restarts,
 // image, uptime_s, started}, disk [{dir, bytes, files, fs_used_percent}].
-// An unchanged state appends nothing, so a re-run is idempotent.
+// An unchanged state appends nothing, so a re-run is idempotent. A run
+// over the whole manifest (no Services, no Profile) records a service the
+// trail holds that the manifest no longer lists once, with state
+// "removed" (severity warning; previous_state, reason).
 //
 // Command lines and environment values may hold secrets; they pass the
 // masking step every source's records go through.
@@ -61,6 +64,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/user"
@@ -88,6 +92,8 @@ const (
 	StateDown     = "down"
 	StateDegraded = "degraded"
 	StateUnknown  = "unknown"
+	// StateRemoved: the service is no longer in the manifest.
+	StateRemoved = "removed"
 )
 
 // Querier is the part of a store the source reads. audit.Store is one.
@@ -255,7 +261,50 @@ func (s *Source) Collect(ctx context.Context, target string, emit func(*audit.Re
 			return err
 		}
 	}
+	if len(s.cfg.Services) == 0 && s.cfg.Profile == "" {
+		if err := s.removed(ctx, m, mpath, emit); err != nil {
+			return err
+		}
+	}
 	run.Duration = time.Since(start)
+	return nil
+}
+
+// removed records, for a run over the whole manifest, each service the
+// trail holds a state of that the manifest no longer lists: a
+// service_state record with state "removed".
+func (s *Source) removed(ctx context.Context, m *Manifest, mpath string, emit func(*audit.Record) error) error {
+	if s.cfg.Trail == nil {
+		return nil
+	}
+	listed := map[string]bool{}
+	for _, svc := range m.Services {
+		listed[svc.Name] = true
+	}
+	last := map[string]string{}
+	f := audit.Filter{TargetType: audit.TargetService, Action: ActionState, Limit: -1}
+	for r, err := range s.cfg.Trail.Query(ctx, f) {
+		if err != nil {
+			return fmt.Errorf("service source: states recorded before: %w", err)
+		}
+		if r.Source == SourceName {
+			last[r.Target], _ = r.Context["state"].(string)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(last)) {
+		if listed[name] || last[name] == StateRemoved {
+			continue
+		}
+		r := audit.New(s.cfg.Actor, ActionState, name, audit.TargetService)
+		r.Source = SourceName
+		r.Severity = audit.SeverityWarning
+		r.Context = map[string]any{"state": StateRemoved, "previous_state": last[name],
+			"reason": "no longer in the manifest " + filepath.Base(mpath)}
+		r.Normalize()
+		if err := emit(r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
