@@ -172,3 +172,17 @@ func skipValue(b []byte, i int) int {
 		return j
 	}
 }
+
+// ChainFields reads the members of a stored body that link it into the
+// chain — its sequence, previous_hash and record_id — without decoding
+// the rest, as verification does.
+func ChainFields(body []byte) (seq uint64, previousHash, recordID string, err error) {
+	f, err := scanChainFields(body)
+	if err != nil {
+		return 0, "", "", err
+	}
+	if !f.hasSequence {
+		return 0, "", "", errBody
+	}
+	return f.sequence, string(f.previousHash), string(f.recordID), nil
+}

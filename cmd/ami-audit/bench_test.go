@@ -378,14 +378,17 @@ func BenchmarkFileCommand(b *testing.B) {
 // reportValue returns the value of the summary line label of a JSON report.
 func reportValue(b *testing.B, report []byte, label string) string {
 	var rep struct {
-		Summary []struct{ Label, Value string } `json:"summary"`
+		Summary []struct {
+			Label string
+			Value any // typed: numbers are JSON numbers
+		} `json:"summary"`
 	}
 	if err := json.Unmarshal(report, &rep); err != nil {
 		b.Fatalf("report: %v", err)
 	}
 	for _, l := range rep.Summary {
 		if l.Label == label {
-			return l.Value
+			return fmt.Sprint(l.Value)
 		}
 	}
 	b.Fatalf("report has no %q line", label)
