@@ -320,6 +320,11 @@ func TestRetention(t *testing.T) {
 	if _, err := tr.Prove(ctx, recs[want[0]].RecordID, cp); !errors.Is(err, audit.ErrPruned) {
 		t.Errorf("proof of a pruned record: %v", err)
 	}
+	// A slice holding pruned records still verifies by its links and the
+	// signed tree.
+	if _, err := tr.VerifyRange(ctx, want[0], want[len(want)-1]+1); err != nil {
+		t.Errorf("verify the range %d..%d holding pruned records: %v", want[0], want[len(want)-1], err)
+	}
 	// Again: nothing to prune, nothing appended.
 	again, err := tr.ApplyRetention(ctx, logKey(t, dir), trail.RetentionOptions{Now: now})
 	if err != nil || again.Record != nil || again.Pruned != 0 {
