@@ -1,6 +1,7 @@
 package trail
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -31,12 +32,15 @@ func (t *Trail) readLatest() (*ledger.Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A checkpoint naming another log is reported as such (its signature
+	// cannot check with this log's key): the first line of a checkpoint's
+	// text is its origin.
+	if origin, _, _ := bytes.Cut(b, []byte("\n")); string(origin) != t.id.Origin {
+		return nil, fmt.Errorf("%w: %s is a checkpoint of log %.120q, not of this log (%q): another trail's file was written here, or this trail's directory was replaced", ErrOtherLog, path, origin, t.id.Origin)
+	}
 	cp, _, err := ledger.OpenCheckpoint(b, note.VerifierList(t.pub))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s, the last tree head this machine saw, does not check: %v (it was altered)", ledger.ErrTampered, path, err)
-	}
-	if cp.Origin != t.id.Origin {
-		return nil, fmt.Errorf("%w: %s is a checkpoint of log %q, not of this log (%q)", ErrOtherLog, path, cp.Origin, t.id.Origin)
 	}
 	return &cp, nil
 }
