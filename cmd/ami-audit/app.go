@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -72,7 +74,7 @@ Exit codes: 0 success, 1 operational error, 2 usage error,
 		return withHint(usageError{err}, "see '"+strings.TrimSpace("ami-audit "+commandPath(c))+" --help'")
 	})
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.auditDir, "audit-dir", "", "directory of the trail's files (default: the nearest .audit/ above the current directory, else ./.audit)")
+	pf.StringVar(&a.auditDir, "audit-dir", "", "directory of the trail's files (default: the nearest .audit/ at or above the current directory, up to the top of its git repository, else ./.audit; env AMI_AUDIT_CEILING_DIRECTORIES stops the search as GIT_CEILING_DIRECTORIES does)")
 	pf.StringVar(&a.storeURL, "store", "", "store URL: sqlite:PATH (default .audit/audit.db) or postgres://… (env AMI_AUDIT_STORE)")
 	pf.StringVar(&a.cacheURL, "cache", "", "optional cache URL, redis://host:port/db (env AMI_AUDIT_CACHE)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress and no notices")
@@ -156,23 +158,53 @@ func (a *App) resolveGlobals() error {
 }
 
 // findAuditDir returns the nearest .audit directory at or above the
-// working directory, or ./.audit when there is none.
+// working directory, or ./.audit when there is none. The search stops at
+// the top of the git repository it starts in (a trail belongs to its
+// repository: a parent directory's trail never captures a repository
+// below it; a submodule's search goes on into its superproject), and it
+// never enters a directory of AMI_AUDIT_CEILING_DIRECTORIES (a list like
+// PATH, as git's GIT_CEILING_DIRECTORIES).
 func findAuditDir() string {
 	wd, err := os.Getwd()
 	if err != nil {
 		return ".audit"
 	}
+	var ceilings []string
+	for _, c := range filepath.SplitList(os.Getenv("AMI_AUDIT_CEILING_DIRECTORIES")) {
+		if c != "" {
+			ceilings = append(ceilings, filepath.Clean(c))
+		}
+	}
 	for dir := wd; ; {
 		p := filepath.Join(dir, ".audit")
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		if fi, err := os.Lstat(p); err == nil && (fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0) {
 			return p
 		}
 		parent := filepath.Dir(dir)
-		if parent == dir {
+		if parent == dir || repositoryTop(dir) || slices.Contains(ceilings, parent) {
 			return filepath.Join(wd, ".audit")
 		}
 		dir = parent
 	}
+}
+
+// repositoryTop reports whether dir is the top of a git work tree other
+// than a submodule's: it holds a .git directory, or a .git file that does
+// not lead into a superproject's modules.
+func repositoryTop(dir string) bool {
+	fi, err := os.Lstat(filepath.Join(dir, ".git"))
+	switch {
+	case err != nil:
+		return false
+	case fi.IsDir():
+		return true
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ".git"))
+	if err != nil {
+		return true
+	}
+	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
+	return !ok || !strings.Contains(filepath.ToSlash(gitdir), "/modules/")
 }
 
 // isTerminal reports whether w is a terminal (for colour and progress).

@@ -101,6 +101,8 @@ func TestScripts(t *testing.T) {
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "1")
+			// A trail left in a directory above the scripts' is never theirs.
+			env.Setenv("AMI_AUDIT_CEILING_DIRECTORIES", filepath.Dir(env.WorkDir))
 			// A small OSV database of real advisories.
 			osv, err := filepath.Abs(filepath.Join("..", "..", "internal", "osvdb", "testdata", "osv"))
 			if err != nil {
