@@ -263,3 +263,29 @@ func (id Identity) CheckKey(opts Options) error {
 func PrunedRecord(seq uint64, id string, hash []byte, status string, mark audit.Pruning) *audit.Record {
 	return &audit.Record{Sequence: seq, RecordID: id, RecordHash: hex.EncodeToString(hash), Status: audit.Status(status), Pruned: &mark}
 }
+
+// Rows is what both drivers' query results offer (database/sql's and
+// pgx's), for the scans the stores share.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanCosignatures reads co-signatures from rows of (size, signer, note,
+// timestamp), as both stores list them.
+func ScanCosignatures(rows Rows) ([]ledger.Cosignature, error) {
+	var out []ledger.Cosignature
+	for rows.Next() {
+		var c ledger.Cosignature
+		var size int64
+		var n, ts string
+		if err := rows.Scan(&size, &c.Signer, &n, &ts); err != nil {
+			return nil, err
+		}
+		c.Size, c.Note = uint64(max(size, 0)), []byte(n)
+		c.Timestamp, _ = time.Parse(time.RFC3339Nano, ts)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

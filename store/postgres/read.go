@@ -590,19 +590,7 @@ func (s *Store) Cosignatures(ctx context.Context) ([]ledger.Cosignature, error) 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []ledger.Cosignature
-	for rows.Next() {
-		var c ledger.Cosignature
-		var size int64
-		var n, ts string
-		if err := rows.Scan(&size, &c.Signer, &n, &ts); err != nil {
-			return nil, err
-		}
-		c.Size, c.Note = uint64(max(size, 0)), []byte(n)
-		c.Timestamp, _ = time.Parse(time.RFC3339Nano, ts)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.ScanCosignatures(rows)
 }
 
 // LatestTreeHead implements ledger.HeadStore.
