@@ -15,10 +15,11 @@ import (
 	"github.com/ami-orchestrator/ami-audit/trail"
 )
 
-// loadClients append concurrently for loadTime in TestLoad.
+// loadClients append concurrently for loadTime in TestLoad (2 s with
+// -short).
 const (
 	loadClients = 16
-	loadTime    = 2 * time.Second
+	loadTime    = 10 * time.Second
 )
 
 // Sixteen clients append single records and small batches over HTTP at
@@ -33,7 +34,11 @@ func TestLoad(t *testing.T) {
 			var acked atomic.Int64
 			var mu sync.Mutex
 			seen := map[string]bool{}
-			deadline := time.Now().Add(loadTime)
+			d := loadTime
+			if testing.Short() {
+				d = 2 * time.Second
+			}
+			deadline := time.Now().Add(d)
 			var wg sync.WaitGroup
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadClients}}
 			for c := range loadClients {
