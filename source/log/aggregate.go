@@ -281,13 +281,19 @@ func (a *aggregator) add(file string, e *entry) error {
 	return nil
 }
 
+// templateHash is a pattern's stable name: the first 16 hex digits of
+// SHA-256(template).
+func templateHash(tmpl string) string {
+	sum := sha256.Sum256([]byte(tmpl))
+	return hex.EncodeToString(sum[:8])
+}
+
 // pattern turns a cluster into a Pattern.
 func (a *aggregator) pattern(c *drain.Cluster[*patternStats]) *Pattern {
 	ps := c.Value
 	tmpl := c.Template()
-	sum := sha256.Sum256([]byte(tmpl))
 	p := &Pattern{
-		ID: c.ID, Key: hex.EncodeToString(sum[:8]), Template: tmpl, Count: c.Size,
+		ID: c.ID, Key: templateHash(tmpl), Template: tmpl, Count: c.Size,
 		Levels: ps.levels, Untimed: ps.untimed, Examples: ps.examples,
 		Files: ps.files, OtherFiles: ps.otherFiles,
 	}

@@ -3,6 +3,7 @@ package log
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -133,7 +134,7 @@ func (h *histogram) bursts(window time.Duration, min int, names map[int64]string
 			cur.Dominant = append(cur.Dominant, DominantPattern{ID: id, Template: names[id], AtLeast: n})
 		}
 		slices.SortFunc(cur.Dominant, func(a, b DominantPattern) int {
-			return cmp.Or(cmp.Compare(b.AtLeast, a.AtLeast), cmp.Compare(a.ID, b.ID))
+			return cmp.Or(cmp.Compare(b.AtLeast, a.AtLeast), strings.Compare(a.Template, b.Template), cmp.Compare(a.ID, b.ID))
 		})
 		if len(cur.Dominant) > 3 {
 			cur.Dominant = cur.Dominant[:3]

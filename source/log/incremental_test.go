@@ -2,6 +2,7 @@ package log
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,5 +81,24 @@ func TestIncremental(t *testing.T) {
 			t.Errorf("after one new line: %v, want %v", got, want)
 			break
 		}
+	}
+	// A line of a new kind in the first file is mined before the other
+	// file's lines, so the patterns after it are numbered anew: only what
+	// changed is recorded, nothing about the other file.
+	f, _ = os.OpenFile(app, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("2024-05-01 10:00:03 ERROR certificate expired for host api\n")
+	f.Close()
+	got = map[string]int{}
+	for _, r := range run("logs") {
+		got[r.Action+" "+r.Target]++
+		if r.Action == "log_pattern" {
+			if tmpl, _ := r.Context["template"].(string); tmpl != "certificate expired for host api" {
+				t.Errorf("pattern %q recorded again", tmpl)
+			}
+		}
+	}
+	want = map[string]int{"log_file_summary logs/app.log": 1, "log_pattern logs": 1, "log_entry logs/app.log": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("after a line of a new kind: %v, want %v", got, want)
 	}
 }

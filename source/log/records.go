@@ -148,7 +148,7 @@ func (a *aggregator) burstRecord(b Burst) *audit.Record {
 	r := a.base(ActionBurst, a.target, b.Start)
 	dom := make([]any, 0, len(b.Dominant))
 	for _, d := range b.Dominant {
-		dom = append(dom, map[string]any{"pattern_id": d.ID, "template": d.Template, "at_least": d.AtLeast})
+		dom = append(dom, map[string]any{"pattern_hash": templateHash(d.Template), "template": d.Template, "at_least": d.AtLeast})
 	}
 	c := map[string]any{
 		"start":              audit.FormatTime(b.Start),

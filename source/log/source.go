@@ -286,7 +286,10 @@ func (s *Source) Run(ctx context.Context, target string, emit func(*audit.Record
 		return nil, fmt.Errorf("log source: reading the trail: %w", err)
 	}
 	var unchanged int64
-	emit = idx.Filter(recordKey, emit, &unchanged)
+	// A pattern's id is the order the miner met it in (a new pattern in
+	// one file renumbers those of the files after it): what a record
+	// says is the rest, the pattern_hash of its template included.
+	emit = idx.Filter(recordKey, emit, &unchanged, "pattern_id")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
