@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/peakmem"
 	"github.com/ami-orchestrator/ami-audit/source/file"
 	"github.com/ami-orchestrator/ami-audit/state"
 	"github.com/ami-orchestrator/ami-audit/store/sqlite"
@@ -100,15 +98,14 @@ func BenchmarkDiff(b *testing.B) {
 			var peak float64
 			changes := 0
 			for b.Loop() {
-				runtime.GC()
-				p := startPeak()
+				p := peakmem.Start()
 				t := time.Now()
 				c, err := CompareTimes(ctx, s, from, to, state.Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
 				diff += time.Since(t)
-				peak = max(peak, p.end())
+				peak = max(peak, peakmem.MB(p.Stop().Heap))
 				changes = len(c.Diff.Changes)
 				t = time.Now()
 				n := 0
@@ -131,39 +128,4 @@ func BenchmarkDiff(b *testing.B) {
 			b.ReportMetric(float64(changes), "changes")
 		})
 	}
-}
-
-type peakMemory struct {
-	heap atomic.Uint64
-	stop chan struct{}
-	done chan struct{}
-}
-
-func startPeak() *peakMemory {
-	p := &peakMemory{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > p.heap.Load() {
-				p.heap.Store(v)
-			}
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return p
-}
-
-// end returns the peak live heap in MB.
-func (p *peakMemory) end() float64 {
-	close(p.stop)
-	<-p.done
-	return float64(p.heap.Load()) / (1 << 20)
 }

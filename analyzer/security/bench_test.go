@@ -4,8 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +18,7 @@ import (
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
+	"github.com/ami-orchestrator/ami-audit/internal/peakmem"
 )
 
 // The benchmark repository: AMI_AUDIT_BENCH_SECRETS_REPO names one (for
@@ -88,39 +87,6 @@ func fileOK(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// peakHeap samples the live heap while running.
-type peakHeap struct {
-	stop, done chan struct{}
-	peak       uint64
-}
-
-func startPeak() *peakHeap {
-	runtime.GC()
-	p := &peakHeap{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(s)
-			p.peak = max(p.peak, s[0].Value.Uint64())
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return p
-}
-
-func (p *peakHeap) end() float64 {
-	close(p.stop)
-	<-p.done
-	return float64(p.peak) / (1 << 20)
-}
-
 // BenchmarkHistory compares the security analyzer's history scan with
 // gitleaks' own ("gitleaks git") on the same repository, in the same
 // process: time per run of each and their ratio, and the peak live heap
@@ -139,11 +105,11 @@ func BenchmarkHistory(b *testing.B) {
 	var glHeap, ourHeap float64
 	var glFound, ourFound int
 	for b.Loop() {
-		p := startPeak()
+		p := peakmem.Start()
 		start := time.Now()
 		n, err := gitleaksGit(b.Context(), dir)
 		glTime += time.Since(start)
-		glHeap = max(glHeap, p.end())
+		glHeap = max(glHeap, peakmem.MB(p.Stop().Heap))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -151,7 +117,7 @@ func BenchmarkHistory(b *testing.B) {
 
 		var mu sync.Mutex
 		count := 0
-		p = startPeak()
+		p = peakmem.Start()
 		start = time.Now()
 		_, err = a.Analyze(b.Context(), &audit.Analysis{Target: dir}, func(audit.Detected) error {
 			mu.Lock()
@@ -160,7 +126,7 @@ func BenchmarkHistory(b *testing.B) {
 			return nil
 		})
 		ourTime += time.Since(start)
-		ourHeap = max(ourHeap, p.end())
+		ourHeap = max(ourHeap, peakmem.MB(p.Stop().Heap))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/compliance"
+	"github.com/ami-orchestrator/ami-audit/internal/peakmem"
 	"github.com/ami-orchestrator/ami-audit/report/trailreport"
 	"github.com/ami-orchestrator/ami-audit/store/all"
 	"github.com/ami-orchestrator/ami-audit/trail"
@@ -107,32 +106,13 @@ func BenchmarkReportSince(b *testing.B) {
 			q++
 		}
 		query := time.Since(t0)
-		runtime.GC()
-		var peak atomic.Uint64
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			var ms runtime.MemStats
-			for {
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > peak.Load() {
-					peak.Store(ms.HeapInuse)
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-		}()
+		p := peakmem.Start()
 		b.StartTimer()
 		t0 = time.Now()
 		res, err := trailreport.Build(ctx, tr, trailreport.Options{Since: since, Catalogs: cats, Now: end})
 		rep := time.Since(t0)
 		b.StopTimer()
-		close(stop)
-		<-done
+		m := p.Stop()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -143,6 +123,6 @@ func BenchmarkReportSince(b *testing.B) {
 		b.ReportMetric(verify.Seconds(), "verify-s")
 		b.ReportMetric(query.Seconds(), "query-s")
 		b.ReportMetric(float64(q), "period-records")
-		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+		b.ReportMetric(peakmem.MB(m.Heap), "peak-heap-MB")
 	}
 }

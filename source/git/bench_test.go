@@ -9,10 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/collector/batch"
 	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
+	"github.com/ami-orchestrator/ami-audit/internal/peakmem"
 	"github.com/ami-orchestrator/ami-audit/store/sqlite"
 )
 
@@ -136,62 +135,6 @@ func cpuTime() time.Duration {
 	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
-// peakMemory samples the live heap while running and reads the process's
-// peak resident set (VmHWM, reset first through /proc/self/clear_refs).
-type peakMemory struct {
-	stop  chan struct{}
-	done  chan struct{}
-	heap  atomic.Uint64
-	gomem atomic.Uint64
-}
-
-func startPeak() *peakMemory {
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-	p := &peakMemory{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > p.heap.Load() {
-				p.heap.Store(v)
-			}
-			if v := s[1].Value.Uint64() - s[2].Value.Uint64(); v > p.gomem.Load() {
-				p.gomem.Store(v)
-			}
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return p
-}
-
-// end returns the peak live heap, the peak memory the Go runtime held
-// from the system and the process's peak RSS, in MB (RSS 0 when unknown).
-// RSS also counts what SQLite allocates outside the Go heap.
-func (p *peakMemory) end() (heapMB, goMB, rssMB float64) {
-	close(p.stop)
-	<-p.done
-	heapMB = float64(p.heap.Load()) / (1 << 20)
-	goMB = float64(p.gomem.Load()) / (1 << 20)
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return heapMB, goMB, 0
-	}
-	for line := range bytes.Lines(status) {
-		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
-			kb, _ := strconv.ParseFloat(string(bytes.Fields(v)[0]), 64)
-			rssMB = kb / 1024
-		}
-	}
-	return heapMB, goMB, rssMB
-}
-
 // BenchmarkGitSource compares, in the same run, ingesting the generated
 // history with the git source and appending it to an SQLite trail (the
 // path of "ami-audit git") with `git log --numstat` over the same
@@ -225,14 +168,13 @@ func BenchmarkGitSource(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			runtime.GC()
-			p := startPeak()
+			p := peakmem.Start()
 			t, c := time.Now(), cpuTime()
 			records = ingest(ctx, b, s, dir)
 			source += time.Since(t)
 			sourceCPU += cpuTime() - c
-			h, g, r := p.end()
-			heapPeak, goPeak, rssPeak = max(heapPeak, h), max(goPeak, g), max(rssPeak, r)
+			m := p.Stop()
+			heapPeak, goPeak, rssPeak = max(heapPeak, peakmem.MB(m.Heap)), max(goPeak, peakmem.MB(m.Runtime)), max(rssPeak, peakmem.MB(m.RSS))
 			// Again over the same trail: nothing is new.
 			t = time.Now()
 			if n := ingest(ctx, b, s, dir); n != 0 {

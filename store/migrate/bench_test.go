@@ -3,12 +3,11 @@ package migrate_test
 import (
 	"context"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	audit "github.com/ami-orchestrator/ami-audit"
+	"github.com/ami-orchestrator/ami-audit/internal/peakmem"
 	"github.com/ami-orchestrator/ami-audit/store"
 	"github.com/ami-orchestrator/ami-audit/store/migrate"
 	"github.com/ami-orchestrator/ami-audit/store/postgres/pgtest"
@@ -23,7 +22,8 @@ import (
 //	go test ./store/migrate -run '^$' -bench Migrate -benchtime 1000000x -timeout 30m
 func BenchmarkMigrate(b *testing.B) {
 	ctx := context.Background()
-	src, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "src.db"), Create: true, Origin: "example.org/bench"})
+	const origin = "example.org/bench"
+	src, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "src.db"), Create: true, Origin: origin, LogID: logIDFor(origin)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,35 +37,18 @@ func BenchmarkMigrate(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	dst := pgtest.Open(b, pgtest.URL(b), store.Options{Create: true, Origin: "example.org/bench"}).Store.(migrate.Store)
-	runtime.GC()
-	var peak uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
+	// The target is made for the same log: a migration copies one trail.
+	dst := pgtest.Open(b, pgtest.URL(b), store.Options{Create: true, Origin: origin, LogID: logIDFor(origin)}).Store.(migrate.Store)
+	p := peakmem.Start()
 	b.ResetTimer()
 	start := time.Now()
 	res, err := migrate.Copy(ctx, src, dst, migrate.Options{Chunk: 2000})
 	copied := time.Since(start)
 	b.StopTimer()
-	close(stop)
-	wg.Wait()
+	m := p.Stop()
 	if err != nil || res.Size != uint64(b.N) {
 		b.Fatalf("migrated %d of %d: %v", res.Size, b.N, err)
 	}
 	b.ReportMetric(float64(b.N)/copied.Seconds(), "records/s")
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(peakmem.MB(m.Heap), "peak-heap-MB")
 }
