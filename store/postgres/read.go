@@ -49,7 +49,7 @@ func scanRecord(rows pgx.Rows) (*audit.Record, error) {
 		r = store.PrunedRecord(uint64(seq), id, raw, status, mark)
 	} else {
 		r = new(audit.Record)
-		if err := json.Unmarshal(body, r); err != nil {
+		if err := r.UnmarshalJSON(body); err != nil { // not json.Unmarshal: it would scan the body once more first
 			return nil, fmt.Errorf("record %d: stored body does not decode: %w", seq, err)
 		}
 		r.RecordHash = hash

@@ -72,7 +72,7 @@ func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
 
 func decodeRecord(seq int64, hash, body []byte, status string) (*audit.Record, error) {
 	r := new(audit.Record)
-	if err := json.Unmarshal(body, r); err != nil {
+	if err := r.UnmarshalJSON(body); err != nil { // not json.Unmarshal: it would scan the body once more first
 		return nil, fmt.Errorf("record %d: stored body does not decode: %w", seq, err)
 	}
 	r.RecordHash = hex.EncodeToString(hash)
