@@ -10,6 +10,7 @@ import (
 	"iter"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -24,11 +25,111 @@ import (
 const recordColumns = `r.seq, r.record_hash, r.body, r.status, r.record_id, r.pruned_by, r.pruned_policy, s.signer, s.algorithm, s.signature, s.timestamp`
 
 // scanRecords streams records from rows ordered by seq (ascending or
-// descending), folding the signature rows of each record into it.
+// descending), folding the signature rows of each record into it. Rows
+// are read on one goroutine and their bodies decoded on another, a batch
+// at a time, while yield sees the records in order on the caller's: on
+// two cores reading and decoding a long query overlap (decoding is about
+// half of its time).
 func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
-	defer rows.Close()
-	var cur *audit.Record
-	var curSeq int64
+	type batch struct {
+		raws []rawRecord
+		recs []*audit.Record
+		err  error // after recs: a row or a body that did not read
+		done chan struct{}
+	}
+	stop := make(chan struct{})
+	work := make(chan *batch, 2)    // to the decoder
+	ordered := make(chan *batch, 4) // to this goroutine, in order
+	var wg sync.WaitGroup
+	wg.Go(func() { // the decoder
+		for b := range work {
+			for i := range b.raws {
+				r, err := b.raws[i].record()
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.recs = append(b.recs, r)
+			}
+			b.raws = nil
+			close(b.done)
+		}
+	})
+	wg.Go(func() { // the reader
+		defer close(ordered)
+		defer close(work)
+		defer rows.Close()
+		send := func(b *batch) bool {
+			for _, ch := range []chan *batch{work, ordered} {
+				select {
+				case ch <- b:
+				case <-stop:
+					return false
+				}
+			}
+			return true
+		}
+		b := &batch{done: make(chan struct{})}
+		err := readRaw(rows, func(raw rawRecord) bool {
+			b.raws = append(b.raws, raw)
+			if len(b.raws) < decodeBatch {
+				return true
+			}
+			if !send(b) {
+				return false
+			}
+			b = &batch{done: make(chan struct{})}
+			return true
+		})
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if err != nil || len(b.raws) > 0 {
+			if err != nil {
+				// after the batch's records, which decode first
+				b.raws = append(b.raws, rawRecord{err: err})
+			}
+			send(b)
+		}
+	})
+	defer wg.Wait()
+	defer close(stop)
+	for b := range ordered {
+		<-b.done
+		for _, r := range b.recs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if b.err != nil {
+			yield(nil, b.err)
+			return
+		}
+	}
+}
+
+// decodeBatch is how many records scanRecords decodes at a time.
+const decodeBatch = 128
+
+// rawRecord is a stored record as read, its body not decoded yet; err
+// is set instead when the rows failed.
+type rawRecord struct {
+	seq        int64
+	hash, body []byte
+	status, id string
+	prunedBy   sql.NullInt64
+	policy     string
+	sigs       []audit.Signature
+	err        error
+}
+
+// readRaw reads rows of recordColumns into records, their signature rows
+// folded in, until emit returns false; it returns the rows' error.
+func readRaw(rows *sql.Rows, emit func(rawRecord) bool) error {
+	var cur rawRecord
+	have := false
 	for rows.Next() {
 		var seq int64
 		var hash, body []byte
@@ -36,38 +137,45 @@ func scanRecords(rows *sql.Rows, yield func(*audit.Record, error) bool) {
 		var prunedBy sql.NullInt64
 		var policy, signer, alg, sig, ts sql.NullString
 		if err := rows.Scan(&seq, &hash, &body, &status, &id, &prunedBy, &policy, &signer, &alg, &sig, &ts); err != nil {
-			yield(nil, err)
-			return
+			return err
 		}
-		if cur == nil || seq != curSeq {
-			if cur != nil && !yield(cur, nil) {
-				return
+		if !have || seq != cur.seq {
+			if have && !emit(cur) {
+				return nil
 			}
-			var r *audit.Record
-			var err error
-			if prunedBy.Valid {
-				r = store.PrunedRecord(uint64(seq), id, hash, status, audit.Pruning{Policy: policy.String, RetentionSequence: uint64(max(prunedBy.Int64, 0))})
-			} else {
-				r, err = decodeRecord(seq, hash, body, status)
-			}
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			cur, curSeq = r, seq
+			cur = rawRecord{seq: seq, hash: hash, body: body, status: status, id: id, prunedBy: prunedBy, policy: policy.String}
+			have = true
 		}
 		if signer.Valid {
 			t, _ := time.Parse(time.RFC3339Nano, ts.String)
-			cur.Signatures = append(cur.Signatures, audit.Signature{Signer: signer.String, Algorithm: alg.String, Signature: sig.String, Timestamp: t})
+			cur.sigs = append(cur.sigs, audit.Signature{Signer: signer.String, Algorithm: alg.String, Signature: sig.String, Timestamp: t})
 		}
 	}
 	if err := rows.Err(); err != nil {
-		yield(nil, err)
-		return
+		return err
 	}
-	if cur != nil {
-		yield(cur, nil)
+	if have {
+		emit(cur)
 	}
+	return nil
+}
+
+// record decodes r.
+func (r *rawRecord) record() (*audit.Record, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	var rec *audit.Record
+	if r.prunedBy.Valid {
+		rec = store.PrunedRecord(uint64(r.seq), r.id, r.hash, r.status, audit.Pruning{Policy: r.policy, RetentionSequence: uint64(max(r.prunedBy.Int64, 0))})
+	} else {
+		var err error
+		if rec, err = decodeRecord(r.seq, r.hash, r.body, r.status); err != nil {
+			return nil, err
+		}
+	}
+	rec.Signatures = r.sigs
+	return rec, nil
 }
 
 func decodeRecord(seq int64, hash, body []byte, status string) (*audit.Record, error) {
