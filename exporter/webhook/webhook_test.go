@@ -25,6 +25,7 @@ type server struct {
 	got       exportertest.Received
 	mu        sync.Mutex
 	srv       *http.Server
+	ln        net.Listener
 	requests  int
 	killAt    int // the request during which it dies (once)
 	killed    chan struct{}
@@ -47,7 +48,7 @@ func (s *server) start() {
 	s.addr = ln.Addr().String()
 	srv := &http.Server{Handler: http.HandlerFunc(s.handle)}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
 	go srv.Serve(ln)
 }
@@ -73,7 +74,13 @@ func (s *server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if die {
-		// the batch arrived, and the server dies before answering
+		// The batch arrived, and the server dies before answering. It
+		// stops listening first: the client's transport may replay a
+		// request with an Idempotency-Key at once on a new connection,
+		// which a server still closing would take (a second repeat).
+		s.mu.Lock()
+		s.ln.Close()
+		s.mu.Unlock()
 		for _, rec := range env.Records {
 			s.got.Add(rec.RecordID)
 		}
