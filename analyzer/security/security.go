@@ -33,7 +33,8 @@
 //   - dependencies:<ecosystem> (pypi, npm, go): the newest module_audit
 //     record of every module in the trail (the module source's dependency
 //     lists, with versions resolved from uv.lock, package-lock.json and
-//     go.mod) against a local OSV database (Config.OSVDB, see package
+//     go.mod, and the packages those lock files hold that no manifest
+//     declares, in group "locked") against a local OSV database (Config.OSVDB, see package
 //     osvdb). A dependency with a resolved version is affected when an
 //     advisory's ranges or versions hold it; one with only a constraint
 //     ("~=2.0.1") is affected when every version the constraint allows is,

@@ -55,6 +55,15 @@ var depsRepo = map[string]string{
 	"web/package-lock.json":  `{"name": "web", "lockfileVersion": 3, "packages": {"": {"name": "web"}, "node_modules/lodash": {"version": "4.17.15"}}}`,
 	"web2/package.json":      `{"name": "web2", "version": "1.0.0", "dependencies": {"lodash": "4.17.21"}}`,
 	"web2/package-lock.json": `{"name": "web2", "lockfileVersion": 3, "packages": {"": {"name": "web2"}, "node_modules/lodash": {"version": "4.17.21"}}}`,
+	// Only in the lock files: a transitive django and lodash, vulnerable
+	// as the direct ones are (the module itself, in uv.lock, is not a
+	// dependency; loguru is locked at a version without advisories).
+	"py-locked/pyproject.toml": pyproject("py-locked", "djangorestframework>=3.9"),
+	"py-locked/uv.lock": "version = 1\n\n[[package]]\nname = \"py-locked\"\nversion = \"1.0\"\nsource = { editable = \".\" }\n\n" +
+		"[[package]]\nname = \"djangorestframework\"\nversion = \"3.9.0\"\n\n[[package]]\nname = \"Django\"\nversion = \"2.0.1\"\n\n" +
+		"[[package]]\nname = \"loguru\"\nversion = \"0.7.3\"\n",
+	"web-locked/package.json":      `{"name": "web-locked", "version": "1.0.0", "dependencies": {"express": "^4.21.0"}}`,
+	"web-locked/package-lock.json": `{"name": "web-locked", "lockfileVersion": 3, "packages": {"": {"name": "web-locked"}, "node_modules/express": {"version": "4.21.2"}, "node_modules/lodash": {"version": "4.17.15"}}}`,
 	// Go. GO-2023-2402: golang.org/x/crypto <0.17.0.
 	"svc/go.mod":  "module example.com/svc\n\ngo 1.22\n\nrequire golang.org/x/crypto v0.16.0\n",
 	"svc2/go.mod": "module example.com/svc2\n\ngo 1.22\n\nrequire golang.org/x/crypto v0.17.0\n",
@@ -151,11 +160,13 @@ func TestDependencies(t *testing.T) {
 	res, a = runSecurity(t, cfg, tr)
 	want = []string{
 		"security_finding vulnerable_dependency dependency|py-compat|pypi|requests|main|PYSEC-2018-28",
+		"security_finding vulnerable_dependency dependency|py-locked|pypi|django|locked|PYSEC-2018-5",
 		"security_finding vulnerable_dependency dependency|py-pinned|pypi|django|main|PYSEC-2018-5",
 		"security_finding vulnerable_dependency dependency|py-pre|pypi|django|main|PYSEC-2018-5",
 		"security_finding vulnerable_dependency dependency|py-pre|pypi|requests|main|PYSEC-2018-28",
 		"security_finding vulnerable_dependency dependency|svc|go|golang.org/x/crypto|main|GO-2023-2402",
 		"security_finding vulnerable_dependency dependency|web|npm|lodash|main|GHSA-35jh-r3h4-6jhm",
+		"security_finding vulnerable_dependency dependency|web-locked|npm|lodash|locked|GHSA-35jh-r3h4-6jhm",
 		"security_finding vulnerable_dependency_range dependency|py-compat|pypi|django|main|range",
 		"security_finding_resolved dependencies_not_checked dependencies-not-checked|go",
 		"security_finding_resolved dependencies_not_checked dependencies-not-checked|npm",

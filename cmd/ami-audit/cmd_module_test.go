@@ -96,6 +96,14 @@ func TestModuleCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "base", "pyproject.toml"), changed, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// and its lock file as uv lock leaves it (loguru gone, httpx in)
+	lock, err := os.ReadFile(filepath.Join("testdata", "module", "base-uv-changed.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "base", "uv.lock"), lock, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut = runCLI(t, "--audit-dir", trail, "module", "base", "--include-dependencies", "--repo", repo, "--format=json")
 	if code != exitOK {
 		t.Fatalf("second run: exit %d: %s", code, errOut)

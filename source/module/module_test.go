@@ -592,6 +592,34 @@ dev = ["pytest==8.4.1"]
 	if err := os.WriteFile(filepath.Join(root, "base", "pyproject.toml"), []byte(py), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// and the lock file as uv lock leaves it: loguru gone, httpx in
+	lock := `version = 1
+requires-python = ">=3.12"
+
+[[package]]
+name = "ami-base"
+version = "0.4.0"
+source = { editable = "." }
+
+[[package]]
+name = "httpx"
+version = "0.28.1"
+
+[[package]]
+name = "pydantic"
+version = "2.11.9"
+
+[[package]]
+name = "pyyaml"
+version = "6.0.2"
+
+[[package]]
+name = "pytest"
+version = "8.4.1"
+`
+	if err := os.WriteFile(filepath.Join(root, "base", "uv.lock"), []byte(lock), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	third := audit1(t, cfg, "base")
 	var got []string
 	for _, rec := range third.records[1:] {

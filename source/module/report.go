@@ -188,7 +188,7 @@ func Sections(results []*Result) []report.Section {
 	}
 
 	if withDeps {
-		deps := report.Section{Title: "Dependencies", Text: "Declared dependencies; Version is the resolved one from the lock file (uv.lock, package-lock.json) or an exact pin.",
+		deps := report.Section{Title: "Dependencies", Text: "Declared dependencies, and in group locked the packages a lock file (uv.lock, package-lock.json) resolves that no manifest declares; Version is the resolved one from the lock file or an exact pin.",
 			Columns: []string{"Module", "Ecosystem", "Group", "Name", "Spec", "Version", "File"}}
 		n := 0
 		for _, r := range results {

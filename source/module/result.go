@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -303,11 +304,12 @@ func (s *Source) dependencies(m *Module, res *Result) {
 		}
 	}
 	var pyLock *manifest.Lock
+	var pyLockFile, npmLockFile string
 	if data, rel, ok := read("uv.lock"); ok {
 		if l, err := manifest.ParseUVLock(rel, data); err != nil {
 			warn(err)
 		} else {
-			pyLock = l
+			pyLock, pyLockFile = l, rel
 			res.Locks = append(res.Locks, LockSummary{File: rel, Packages: l.Packages})
 		}
 	}
@@ -342,7 +344,7 @@ func (s *Source) dependencies(m *Module, res *Result) {
 		if l, err := manifest.ParsePackageLock(rel, f); err != nil {
 			warn(err)
 		} else {
-			npmLock = l
+			npmLock, npmLockFile = l, rel
 			res.Locks = append(res.Locks, LockSummary{File: rel, Packages: l.Packages})
 		}
 		f.Close()
@@ -394,6 +396,8 @@ func (s *Source) dependencies(m *Module, res *Result) {
 			}
 		}
 	}
+	deps = append(deps, lockedOnly(deps, res.Name, []lockFile{
+		{manifest.PyPI, pyLockFile, pyLock}, {manifest.NPM, npmLockFile, npmLock}})...)
 	// One entry per key, in key order, bounded.
 	slices.SortStableFunc(deps, func(a, b manifest.Dependency) int { return strings.Compare(a.Key(), b.Key()) })
 	deps = slices.CompactFunc(deps, func(a, b manifest.Dependency) bool { return a.Key() == b.Key() })
@@ -511,4 +515,50 @@ func specVersion(d *manifest.Dependency) string {
 		return d.Spec
 	}
 	return "any"
+}
+
+// GroupLocked is the group of the packages a lock file resolves that no
+// manifest declares: the transitive dependencies, checked for
+// vulnerabilities like the declared ones.
+const GroupLocked = "locked"
+
+// lockFile is a parsed lock file of an ecosystem.
+type lockFile struct {
+	ecosystem, file string
+	lock            *manifest.Lock
+}
+
+// lockedOnly returns, in name order, the packages the lock files resolve
+// that deps does not declare, as dependencies of group GroupLocked (the
+// module itself left out). A package locked at several versions is one
+// entry per version, the second and later in group "locked@VERSION" so
+// that each keeps its own key.
+func lockedOnly(deps []manifest.Dependency, self string, locks []lockFile) []manifest.Dependency {
+	declared := map[string]bool{}
+	for _, d := range deps {
+		declared[d.Ecosystem+"|"+d.Name] = true
+	}
+	var out []manifest.Dependency
+	for _, lf := range locks {
+		if lf.lock == nil {
+			continue
+		}
+		own := self
+		if lf.ecosystem == manifest.PyPI {
+			own = manifest.NormalizePyName(self)
+		}
+		for _, name := range slices.Sorted(maps.Keys(lf.lock.Versions)) {
+			if name == "" || name == own || declared[lf.ecosystem+"|"+name] {
+				continue
+			}
+			for i, v := range strings.Split(lf.lock.Versions[name], " | ") {
+				group := GroupLocked
+				if i > 0 {
+					group += "@" + v
+				}
+				out = append(out, manifest.Dependency{Name: name, Ecosystem: lf.ecosystem, Group: group, Version: v, File: lf.file})
+			}
+		}
+	}
+	return out
 }
