@@ -3,6 +3,7 @@ package security
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,12 +154,23 @@ func (a *Analyzer) scanFile(ctx context.Context, rel string, fi fs.FileInfo) ([]
 		out = append(out, found{rule: m.RuleID, description: m.Description, fp: m.Fingerprint, line: m.Line, column: m.Column,
 			keyFile: keyFile && keyRules[m.RuleID]})
 	}
+	sortFound(out)
 	if keyFile && !containsKeyRule(out) && !a.cfg.Detector.Allowlisted(rel, "") {
 		// A key no rule reads (binary DER, PuTTY, age): the file itself.
 		out = append(out, found{rule: "private-key-file", description: "A private key file.",
 			fp: a.cfg.Detector.Fingerprint(string(data)), line: 1, keyFile: true})
 	}
 	return out, nil
+}
+
+// sortFound puts what one text holds in a stable order (the detector
+// reports it in any order): by line, column, rule, fingerprint. Keys
+// numbered by occurrence, and which of two equal findings is kept, then
+// do not change from run to run.
+func sortFound(fs []found) {
+	slices.SortFunc(fs, func(a, b found) int {
+		return cmp.Or(cmp.Compare(a.line, b.line), cmp.Compare(a.column, b.column), strings.Compare(a.rule, b.rule), strings.Compare(a.fp, b.fp))
+	})
 }
 
 func containsKeyRule(fs []found) bool {
@@ -266,8 +279,9 @@ func (a *Analyzer) scanHistory(ctx context.Context, prefix string, accept *accep
 	if repo == "" {
 		repo = "."
 	}
-	var gitErr error
+	var gitErr, refused error
 	var mu sync.Mutex
+	seen := map[string]bool{} // keys reported: one secret found twice on a line is one finding
 	err = src.Fragments(ctx, func(f sources.Fragment, ferr error) error {
 		if ferr != nil {
 			mu.Lock()
@@ -287,6 +301,7 @@ func (a *Analyzer) scanHistory(ctx context.Context, prefix string, accept *accep
 		for _, m := range ms {
 			fs = append(fs, found{rule: m.RuleID, description: m.Description, fp: m.Fingerprint, line: m.Line, column: m.Column})
 		}
+		sortFound(fs)
 		if f.StartLine == 1 && !containsKeyRule(fs) && secrets.IsPrivateKey([]byte(f.Raw)) && !a.cfg.Detector.Allowlisted(f.FilePath, f.CommitSHA) {
 			fs = append(fs, found{rule: "private-key-file", description: "A private key file.",
 				fp: a.cfg.Detector.Fingerprint(f.Raw), line: 1, keyFile: true})
@@ -297,14 +312,30 @@ func (a *Analyzer) scanHistory(ctx context.Context, prefix string, accept *accep
 				continue
 			}
 			key := strings.Join([]string{"secret", "history", repo, f.CommitSHA, f.FilePath, x.rule, x.fp, strconv.Itoa(x.line)}, "|")
+			mu.Lock()
+			again := seen[key]
+			seen[key] = true
+			mu.Unlock()
+			if again {
+				continue
+			}
 			d := x.detected(key, CheckSecretsHistory, file, f.CommitSHA)
 			d.Evidence["repo"] = repo
 			if err := report(d); err != nil {
+				// gitleaks' git source drops what its callback returns:
+				// keep the error, and stop the scan.
+				mu.Lock()
+				refused = cmp.Or(refused, err)
+				mu.Unlock()
+				cancel()
 				return err
 			}
 		}
 		return nil
 	})
+	if refused != nil {
+		return refused
+	}
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/analyzer"
 	"github.com/ami-orchestrator/ami-audit/internal/gitgen"
 	"github.com/ami-orchestrator/ami-audit/internal/memtrail"
@@ -304,5 +305,58 @@ func TestRepositoryGitleaksConfig(t *testing.T) {
 	}
 	if want := len(ans.Secrets) + len(ans.InTree()) - 2*aws; n != want {
 		t.Errorf("%d findings, want %d", n, want)
+	}
+}
+
+// A secret found twice on one line of a commit is one finding, and the
+// other secrets of that commit are all found, on every run: the detector
+// reports a text's secrets in any order, and a second report of the same
+// finding used to end the scan of the commit's file there.
+func TestSecretTwiceOnALine(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo")
+	if _, err := gitgen.Generate(t.Context(), root, gitgen.Options{Commits: 3, SubmoduleCommits: -1}); err != nil {
+		t.Fatal(err)
+	}
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	token := func(i int) string {
+		b := []byte("ghp_")
+		for j := range 36 {
+			b = append(b, alnum[(i*7+j*13+j*j)%len(alnum)])
+		}
+		return string(b)
+	}
+	var text strings.Builder
+	fmt.Fprintf(&text, "first = %q; again = %q\n", token(0), token(0))
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&text, "token_%d = %q\n", i, token(i))
+	}
+	if _, err := gitgen.Commit(t.Context(), root, "Ada", "ada@example.com", time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+		"Add tokens", map[string]string{"conf/tokens.py": text.String()}); err != nil {
+		t.Fatal(err)
+	}
+	// In the working tree, one secret on two lines, found by different
+	// rules on the second: two findings of one rule, each keeping its
+	// line from run to run.
+	dup := "password=Zq8vT3mW9xK2pL7n\nB=1\nurl=https://db.example.org/app?password=Zq8vT3mW9xK2pL7n\n"
+	if err := os.WriteFile(filepath.Join(root, "dup.env"), []byte(dup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr := &memtrail.Trail{}
+	cfg := Config{Root: root, Detector: detector(t, root), History: true, Skip: secretsOnly()}
+	for run := range 5 {
+		res, _ := runSecurity(t, cfg, tr)
+		var lines []int
+		for _, r := range res.Open {
+			if r.Context[analyzer.MemberCheck] == CheckSecretsHistory && r.Context[analyzer.EvidenceFile] == "conf/tokens.py" {
+				lines = append(lines, int(audit.Int(r.Context, analyzer.EvidenceLine)))
+			}
+		}
+		slices.Sort(lines)
+		if diff := cmp.Diff([]int{1, 2, 3, 4, 5, 6, 7, 8, 9}, lines); diff != "" {
+			t.Fatalf("run %d: lines of the open history findings (-want +got):\n%s", run, diff)
+		}
+		if run > 0 && res.New+res.Changed+res.Resolved != 0 {
+			t.Fatalf("run %d on unchanged input: %d new, %d changed, %d resolved", run, res.New, res.Changed, res.Resolved)
+		}
 	}
 }
