@@ -309,14 +309,19 @@ func (s *Source) unchanged(ctx context.Context, recs []*audit.Record) ([]*audit.
 }
 
 // lastDigest is the content digest of the module's newest module_audit
-// record, "" when there is none.
+// record made with this run's view (with or without dependencies and
+// tests), "" when there is none: runs with other views in between (repo
+// with dependencies, module without) do not make an unchanged module look
+// changed.
 func (s *Source) lastDigest(ctx context.Context, module string) (string, error) {
 	f := audit.Filter{TargetType: audit.TargetModule, Action: ActionAudit, Target: module, Newest: true, Limit: 20}
 	for rec, err := range s.cfg.History.Query(ctx, f) {
 		if err != nil {
 			return "", fmt.Errorf("module %s: previous record: %w", module, err)
 		}
-		if rec.Source == SourceName {
+		_, deps := rec.Context["dependencies"]
+		_, tests := rec.Context["tests"]
+		if rec.Source == SourceName && deps == s.cfg.IncludeDependencies && tests == s.cfg.IncludeTests {
 			d, _ := rec.Metadata[incremental.MetaKey].(string)
 			return d, nil
 		}

@@ -810,3 +810,30 @@ func TestLayout(t *testing.T) {
 		}
 	}
 }
+
+// Runs with other views of a module in between (repo reads dependencies
+// and tests, "module" alone does not) do not make it look changed: each
+// view's first run records it, and from then on neither does.
+func TestViewsInTurnAppendNothing(t *testing.T) {
+	root := copyTree(t, fixtureRoot(t))
+	h := &memHistory{}
+	views := []Config{
+		{Root: root, History: h, IncludeDependencies: true, IncludeTests: true},
+		{Root: root, History: h},
+	}
+	for round := range 3 {
+		for i, cfg := range views {
+			res := audit1(t, cfg, "base")
+			want := 0
+			if round == 0 {
+				want = 1
+			}
+			if len(res.records) != want {
+				t.Fatalf("round %d, view %d: %d records, want %d", round, i, len(res.records), want)
+			}
+			if err := h.Append(context.Background(), res.records); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
