@@ -19,36 +19,17 @@ import (
 // shipped in testdata.
 func schema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "sarif-schema-2.1.0.json"))
+	doc, err := os.ReadFile(filepath.Join("testdata", "sarif-schema-2.1.0.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("sarif-schema-2.1.0.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
+	return reporttest.Schema(t, "sarif-schema-2.1.0.json", doc)
 }
 
-// Validate checks a SARIF document against the official schema; other
-// packages' tests use it through ValidateFile-like helpers of their own.
+// validate checks a SARIF document against the official schema.
 func validate(t *testing.T, sch *jsonschema.Schema, b []byte) {
 	t.Helper()
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("output is not JSON: %v", err)
-	}
-	if err := sch.Validate(inst); err != nil {
+	if err := reporttest.Validate(sch, b); err != nil {
 		t.Fatalf("output does not validate against the SARIF 2.1.0 schema: %v", err)
 	}
 }

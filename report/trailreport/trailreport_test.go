@@ -5,10 +5,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/ami-orchestrator/ami-audit/compliance"
 	"github.com/ami-orchestrator/ami-audit/compliance/compliancetest"
+	"github.com/ami-orchestrator/ami-audit/report/internal/reporttest"
 	"github.com/ami-orchestrator/ami-audit/report/jsonfmt"
 	"github.com/ami-orchestrator/ami-audit/report/trailreport"
 )
@@ -42,16 +41,7 @@ func TestBuildFromTrail(t *testing.T) {
 	if err := jsonfmt.New().Format(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	doc, _ := jsonschema.UnmarshalJSON(bytes.NewReader(jsonfmt.Schema))
-	c.AddResource("s.json", doc)
-	sch, err := c.Compile("s.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
-	if err := sch.Validate(inst); err != nil {
+	if err := reporttest.Validate(reporttest.Schema(t, "report.schema.json", jsonfmt.Schema), buf.Bytes()); err != nil {
 		t.Errorf("the report does not validate:\n%v", err)
 	}
 	// A period: only its records.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	audit "github.com/ami-orchestrator/ami-audit"
 	"github.com/ami-orchestrator/ami-audit/compliance"
@@ -211,4 +212,33 @@ func Golden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
 	}
+}
+
+// Schema compiles the JSON Schema doc, formats asserted (name is the
+// resource name its references resolve against).
+func Schema(t testing.TB, name string, doc []byte) *jsonschema.Schema {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(name, v); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// Validate checks the JSON document b against sch.
+func Validate(sch *jsonschema.Schema, b []byte) error {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	return sch.Validate(v)
 }
