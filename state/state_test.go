@@ -56,18 +56,8 @@ func collect(t *testing.T, root string, tr trail) {
 		s      audit.Source
 		target string
 	}{{fs, root}, {ms, ""}, {ss, root}} {
-		var recs []*audit.Record
-		if err := src.s.Collect(ctx, src.target, func(r *audit.Record) error {
-			r.Source = src.s.Name()
-			recs = append(recs, r)
-			return nil
-		}); err != nil {
+		if err := memtrail.Collect(ctx, tr, src.s, src.target); err != nil {
 			t.Fatal(err)
-		}
-		if len(recs) > 0 {
-			if err := tr.Append(ctx, recs); err != nil {
-				t.Fatal(err)
-			}
 		}
 	}
 }

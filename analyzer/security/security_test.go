@@ -76,11 +76,7 @@ func collectModules(t *testing.T, root string, tr *memtrail.Trail) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = src.Collect(t.Context(), "", func(r *audit.Record) error {
-		r.Source = module.SourceName
-		return tr.Append(t.Context(), []*audit.Record{r})
-	})
-	if err != nil {
+	if err := memtrail.Collect(t.Context(), tr, src, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -107,3 +107,22 @@ func (m *Trail) Records() []*audit.Record {
 	defer m.mu.Unlock()
 	return slices.Clone(m.recs)
 }
+
+// Collect runs src over target and appends what it records to app in one
+// append (nothing when it records nothing), each record's source set to
+// the source's name, as the batch collector does: sources' tests fill a
+// trail with it.
+func Collect(ctx context.Context, app audit.Appender, src audit.Source, target string) error {
+	var recs []*audit.Record
+	if err := src.Collect(ctx, target, func(r *audit.Record) error {
+		r.Source = src.Name()
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return app.Append(ctx, recs)
+}
