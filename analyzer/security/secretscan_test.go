@@ -334,9 +334,8 @@ func TestSecretTwiceOnALine(t *testing.T) {
 		"Add tokens", map[string]string{"conf/tokens.py": text.String()}); err != nil {
 		t.Fatal(err)
 	}
-	// In the working tree, one secret on two lines, found by different
-	// rules on the second: two findings of one rule, each keeping its
-	// line from run to run.
+	// In the working tree, one secret on two lines: two findings of one
+	// rule (generic-api-key), each keeping its line from run to run.
 	dup := "password=Zq8vT3mW9xK2pL7n\nB=1\nurl=https://db.example.org/app?password=Zq8vT3mW9xK2pL7n\n"
 	if err := os.WriteFile(filepath.Join(root, "dup.env"), []byte(dup), 0o644); err != nil {
 		t.Fatal(err)
